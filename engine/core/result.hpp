@@ -1,0 +1,146 @@
+// confab engine: outcomes as values.
+//
+// Every engine operation that can fail for an expected reason (peer gone,
+// deadline passed, operation cancelled, frame malformed) returns a
+// `result<T>`. The kernel's negated errno is mapped once, in `from_errno`,
+// into a small canonical `errc`; the raw errno is kept beside it for logs.
+//
+//   result<std::size_t> n = co_await conn.send(bytes);
+//   if (!n) log("send failed: {}", n.error().message());
+//
+// Broken invariants are not results: they are assertions that stop the
+// program (see CONFAB_ASSERT).
+#pragma once
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace confab {
+
+// ## errc
+// The canonical outcomes. Callers switch on these, never on raw errno.
+enum class errc : unsigned char {
+  ok = 0,
+  cancelled,      // the operation's stop_token was triggered
+  timed_out,      // its deadline passed
+  closed,         // orderly end of stream (peer closed, EOF)
+  reset,          // connection reset or broken pipe
+  refused,        // connection refused
+  unreachable,    // network or host unreachable
+  address_in_use, // bind failed: address in use or no ephemeral port left
+  no_buffers,     // provided-buffer ring ran empty (transient)
+  too_large,      // a frame or message exceeded its configured limit
+  malformed,      // input could not be decoded
+  queue_full,     // a bounded queue refused an item
+  resource,       // EMFILE, ENFILE, ENOMEM: out of descriptors or memory
+  permission,     // EPERM, EACCES
+  unsupported,    // ENOSYS, EOPNOTSUPP, EINVAL from a feature probe
+  invalid_argument,
+  other,          // anything else; see error::sys_errno
+};
+
+// ## errc_name
+// A short stable name for logs and JSON ("timed_out").
+const char* errc_name(errc e) noexcept;
+
+// ## error
+// A canonical code plus the errno it came from (0 when it did not come from
+// the kernel) and an optional static detail string for the reader.
+struct error {
+  errc code = errc::other;
+  int sys_errno = 0;
+  const char* detail = nullptr;  // static storage only
+
+  friend bool operator==(const error& a, errc b) noexcept { return a.code == b; }
+  std::string message() const;
+};
+
+// ## from_errno
+// Maps a positive errno into the canonical set. This is the one place that
+// knows errno values.
+error from_errno(int e) noexcept;
+
+inline error make_error(errc c, const char* detail = nullptr) noexcept {
+  return error{c, 0, detail};
+}
+
+// ## result<T>
+// Holds either a T or an error. `[[nodiscard]]`: ignoring an outcome is a
+// compile warning (an error with -Werror).
+template <class T>
+class [[nodiscard]] result {
+ public:
+  using value_type = T;
+  result(T v) : v_(std::in_place_index<0>, std::move(v)) {}  // NOLINT implicit
+  result(confab::error e) : v_(std::in_place_index<1>, e) {}         // NOLINT implicit
+  result(errc c) : v_(std::in_place_index<1>, confab::error{c}) {}   // NOLINT implicit
+
+  bool has_value() const noexcept { return v_.index() == 0; }
+  explicit operator bool() const noexcept { return has_value(); }
+  T& value() & { check(); return std::get<0>(v_); }
+  const T& value() const& { check(); return std::get<0>(v_); }
+  T&& value() && { check(); return std::get<0>(std::move(v_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+    const confab::error& error() const noexcept { return std::get<1>(v_); }
+  errc code() const noexcept { return has_value() ? errc::ok : std::get<1>(v_).code; }
+
+ private:
+  void check() const {
+    if (!has_value()) {
+      std::fprintf(stderr, "confab: value() on error result: %s\n", error().message().c_str());
+      std::abort();
+    }
+  }
+  std::variant<T, confab::error> v_;
+};
+
+template <>
+class [[nodiscard]] result<void> {
+ public:
+  result() = default;
+  result(confab::error e) : e_(e), ok_(false) {}        // NOLINT implicit
+  result(errc c) : e_{c}, ok_(c == errc::ok) {}  // NOLINT implicit
+  bool has_value() const noexcept { return ok_; }
+  explicit operator bool() const noexcept { return ok_; }
+  const confab::error& error() const noexcept { return e_; }
+  errc code() const noexcept { return ok_ ? errc::ok : e_.code; }
+  void value() const {
+    if (!ok_) {
+      std::fprintf(stderr, "confab: value() on error result: %s\n", e_.message().c_str());
+      std::abort();
+    }
+  }
+
+ private:
+  confab::error e_{};
+  bool ok_ = true;
+};
+
+// Turns a syscall-style return (negative errno on failure) into a result.
+inline result<int> from_syscall(int res) noexcept {
+  if (res < 0) return from_errno(-res);
+  return res;
+}
+
+}  // namespace confab
+
+// Broken invariants stop the program with file and line. Always on, also in
+// release builds: a consensus engine that continues past one is worse than
+// one that stops.
+#define CONFAB_ASSERT(cond)                                                      \
+  do {                                                                           \
+    if (!(cond)) [[unlikely]] {                                                  \
+      std::fprintf(stderr, "confab: assertion failed: %s at %s:%d\n", #cond,     \
+                   __FILE__, __LINE__);                                          \
+      std::abort();                                                              \
+    }                                                                            \
+  } while (0)

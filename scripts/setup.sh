@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs exactly the Debian 12 packages confab builds and tests with.
+# Idempotent: when every package is already installed it prints one line and
+# touches nothing. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config meson ninja-build
+  liburing-dev            # io_uring backend (2.3 on Debian 12; newer kernel features probed at run time)
+  libboost1.81-dev        # Boost.Asio: epoll fallback backend and the reference echo server
+  libopenblas-dev liblapacke-dev   # linalg
+  libabsl-dev             # flat_hash_set baseline in the dedup benchmark
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev            # command line of the confab tool
+  libtomlplusplus-dev     # TOML configuration files
+  libsodium-dev           # optional cluster key (frame authentication)
+  python3                 # test helpers (legacy-dialect client, report checks)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
