@@ -49,6 +49,10 @@ asio_backend::~asio_backend() {
 }
 
 void asio_backend::attach(fd_handle& h) {
+  // Readiness-based: every descriptor must be non-blocking, or a read that
+  // is tried first would block the whole reactor.
+  const int fl = ::fcntl(h.fd, F_GETFL);
+  if (fl >= 0 && (fl & O_NONBLOCK) == 0) ::fcntl(h.fd, F_SETFL, fl | O_NONBLOCK);
   auto* d = new descriptor(ctx_, h.fd);
   h.ctx = d;
 }

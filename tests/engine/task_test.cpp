@@ -63,8 +63,16 @@ TEST(task, lazy_until_awaited_and_frees_its_frame) {
 
 TEST(task, deep_synchronous_chain_does_not_grow_the_stack) {
   // 200,000 nested synchronous completions: without symmetric transfer this
-  // overflows an 8 MiB stack.
-  EXPECT_EQ(run_inline(sum_chain(200000)), 200000);
+  // overflows an 8 MiB stack. GCC emits the transfer as a tail call only
+  // in optimised builds without AddressSanitizer (whose frame bookkeeping
+  // blocks it), so the ASan build checks the chain's result at a depth its
+  // stack holds, and the optimised build checks the stack property.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr int depth = 2000;
+#else
+  constexpr int depth = 200000;
+#endif
+  EXPECT_EQ(run_inline(sum_chain(depth)), depth);
 }
 
 TEST(task, exceptions_propagate_to_the_awaiter) { EXPECT_EQ(run_inline(catcher()), 7); }

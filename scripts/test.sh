@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The whole test suite: set up, build (optimised with assertions, and
+# ASan+UBSan), run the source checks and every test on both engine backends
+# in both builds. Ends with one line "summary: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh || exit 1
+
+fail=0
+step() { echo; echo "== $*"; }
+
+step "source checks"
+./scripts/check_co_await_conditions.sh || fail=1
+./scripts/check_layering.sh || fail=1
+
+step "configure and build"
+[ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized >/dev/null || exit 1
+[ -f build-asan/build.ninja ] || meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined \
+  -Db_lundef=false -Dbench=disabled >/dev/null || exit 1
+ninja -C build || exit 1
+ninja -C build-asan || exit 1
+
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1
+step "tests (optimised build)"
+meson test -C build --print-errorlogs --num-processes 1 || fail=1
+step "tests (ASan+UBSan build)"
+meson test -C build-asan --print-errorlogs --num-processes 1 --timeout-multiplier 3 || fail=1
+
+step "benchmark smoke runs"
+if [ -x build/bench/run_smoke.sh ] || [ -f bench/run_smoke.sh ]; then
+  bash bench/run_smoke.sh build || fail=1
+fi
+
+# Count individual test cases from meson's JUnit logs.
+read -r passed failed < <(python3 - <<'PY'
+import xml.etree.ElementTree as ET, os
+p = f = 0
+for d in ("build", "build-asan"):
+    path = os.path.join(d, "meson-logs", "testlog.junit.xml")
+    if not os.path.exists(path):
+        continue
+    for tc in ET.parse(path).getroot().iter("testcase"):
+        if tc.find("failure") is not None or tc.find("error") is not None:
+            f += 1
+        elif tc.find("skipped") is None:
+            p += 1
+print(p, f)
+PY
+)
+[ "$fail" -ne 0 ] && [ "${failed:-0}" -eq 0 ] && failed=1
+echo
+echo "summary: ${passed:-0} passed, ${failed:-0} failed"
+[ "$fail" -eq 0 ] && [ "${failed:-0}" -eq 0 ]
