@@ -12,6 +12,7 @@ step() { echo; echo "== $*"; }
 step "source checks"
 ./scripts/check_co_await_conditions.sh || fail=1
 ./scripts/check_layering.sh || fail=1
+./scripts/check_headers.sh || fail=1
 
 step "configure and build"
 [ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized >/dev/null || exit 1

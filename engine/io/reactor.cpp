@@ -1,6 +1,7 @@
 #include "engine/io/reactor.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -107,6 +108,15 @@ result<std::unique_ptr<reactor>> reactor::create(const reactor_options& o) {
     r->backend_ = std::move(b).value();
   }
   r->inbox_ = std::make_unique<bounded_queue<posted_work>>(o.inbox_capacity);
+  // The choice is logged once per process with its reason (CONFAB_QUIET=1
+  // silences it for tools that print their own).
+  static std::once_flag logged;
+  std::call_once(logged, [&] {
+    const char* quiet = std::getenv("CONFAB_QUIET");
+    if (quiet == nullptr || quiet[0] != '1') {
+      std::fprintf(stderr, "confab: engine backend %s (%s)\n", backend_name(pr.kind), pr.reason.c_str());
+    }
+  });
   tls_current = r.get();
   return r;
 }

@@ -310,7 +310,8 @@ task<void> connection::close() {
     void await_suspend(std::coroutine_handle<> h) noexcept { c->close_waiter_ = h; }
     void await_resume() const noexcept {}
   };
-  co_await wait_final{this};
+  wait_final final_completions{this};
+  co_await final_completions;
   r_.io().detach(h_);
   ::close(h_.fd);
   h_.fd = -1;

@@ -121,7 +121,8 @@ task<void> listener::close() {
       void await_suspend(std::coroutine_handle<> h) noexcept { l->close_waiter_ = h; }
       void await_resume() const noexcept {}
     };
-    co_await wait_final{this};
+    wait_final final_completions{this};
+    co_await final_completions;
   }
   if (waiter_) r_.schedule(std::exchange(waiter_, nullptr)->h);
 }

@@ -1,0 +1,172 @@
+// Echo server for the side-by-side benchmark (bench/echo_compare.py).
+//
+//   echo_server --impl confab --backend uring|epoll --port P
+//   echo_server --impl asio --port P
+//
+// `confab` is the engine's server; `asio` is a conventional Boost.Asio echo
+// server (one io_context, one thread, async_read_some into a per-connection
+// buffer, then async_write), written as Asio's own examples do. Both run on
+// one thread until SIGTERM or SIGINT. Prints "ready PORT" once listening.
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <array>
+#include <boost/asio.hpp>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "engine/core/scope.hpp"
+#include "engine/io/operation.hpp"
+#include "engine/net/listener.hpp"
+
+namespace {
+
+// ---- the plain Asio server
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+class asio_session : public std::enable_shared_from_this<asio_session> {
+ public:
+  explicit asio_session(tcp::socket s) : socket_(std::move(s)) {}
+  void start() { read(); }
+
+ private:
+  void read() {
+    auto self = shared_from_this();
+    socket_.async_read_some(asio::buffer(data_), [this, self](boost::system::error_code ec, std::size_t n) {
+      if (!ec) write(n);
+    });
+  }
+  void write(std::size_t n) {
+    auto self = shared_from_this();
+    asio::async_write(socket_, asio::buffer(data_, n), [this, self](boost::system::error_code ec, std::size_t) {
+      if (!ec) read();
+    });
+  }
+  tcp::socket socket_;
+  std::array<char, 4096> data_;
+};
+
+void asio_accept(tcp::acceptor& a) {
+  a.async_accept([&a](boost::system::error_code ec, tcp::socket s) {
+    if (!ec) {
+      s.set_option(tcp::no_delay(true));
+      std::make_shared<asio_session>(std::move(s))->start();
+    }
+    asio_accept(a);
+  });
+}
+
+int run_asio(unsigned short port) {
+  asio::io_context ctx(1);
+  tcp::acceptor acc(ctx, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  std::printf("ready %u\n", acc.local_endpoint().port());
+  std::fflush(stdout);
+  asio::signal_set sigs(ctx, SIGINT, SIGTERM);
+  sigs.async_wait([&](auto, int) { ctx.stop(); });
+  asio_accept(acc);
+  ctx.run();
+  return 0;
+}
+
+// ---- the confab server
+
+using namespace confab;
+
+task<void> session(std::unique_ptr<net::connection> c, std::stop_token st) {
+  for (;;) {
+    auto got = co_await c->receive(st);
+    if (!got) break;
+    auto sent = co_await c->send(got->bytes());
+    if (!sent) break;
+  }
+  co_await c->close();
+}
+
+task<void> accept_loop(net::listener& l, std::stop_token st, task_scope& sessions) {
+  for (;;) {
+    auto c = co_await l.accept(st);
+    if (!c) {
+      if (c.code() == errc::cancelled) break;
+      continue;
+    }
+    sessions.spawn(session(std::move(*c), st));
+  }
+  co_await l.close();
+}
+
+task<void> wait_signal(io::reactor& r, int sfd) {
+  io::fd_handle h{sfd};
+  r.io().attach(h);
+  signalfd_siginfo si{};
+  (void)co_await io::io_operation(r, std::nullopt, {}, [&](io::backend& b, io::completion* c, io::linked_deadline*) {
+    b.read(c, h, &si, sizeof si);
+  });
+  r.io().detach(h);
+  r.request_drain();
+}
+
+task<void> serve(io::reactor& r, unsigned short port, int sfd) {
+  auto l = net::listener::bind(r, net::address::loopback(port));
+  if (!l) {
+    std::fprintf(stderr, "echo_server: %s\n", l.error().message().c_str());
+    co_return;
+  }
+  std::printf("ready %u\n", (*l)->local().port());
+  std::fflush(stdout);
+  task_scope sessions, bg;
+  bg.spawn(wait_signal(r, sfd));
+  co_await [](net::listener& l, std::stop_token st, task_scope& s) -> task<void> {
+    co_await accept_loop(l, st, s);
+  }(**l, r.drain_token(), sessions);
+  co_await sessions.join();
+  co_await bg.join();
+}
+
+int run_confab(unsigned short port, io::backend_choice b, int busy_batch) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  io::reactor_options ro;
+  ro.backend = b;
+  if (busy_batch >= 0) ro.io.busy_batch = static_cast<unsigned>(busy_batch);
+  auto r = io::reactor::create(ro);
+  if (!r) {
+    std::fprintf(stderr, "echo_server: %s\n", r.error().message().c_str());
+    return 1;
+  }
+  (*r)->run(serve(**r, port, sfd));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string impl = "confab", backend = "uring";
+  unsigned short port = 0;
+  int busy_batch = -1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--impl") impl = v;
+    else if (k == "--backend") backend = v;
+    else if (k == "--port") port = static_cast<unsigned short>(std::stoi(v));
+    else if (k == "--busy-batch") busy_batch = std::stoi(v);
+    else {
+      std::fprintf(stderr, "echo_server: unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  if (impl == "asio") return run_asio(port);
+  io::backend_choice b;
+  if (impl != "confab" || !io::parse_backend_choice(backend, b)) {
+    std::fprintf(stderr, "echo_server: --impl confab|asio, --backend uring|epoll\n");
+    return 2;
+  }
+  return run_confab(port, b, busy_batch);
+}

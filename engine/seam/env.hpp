@@ -1,0 +1,93 @@
+// confab engine: the one seam protocols see.
+//
+// A protocol node talks to the world only through an `env`: its own id, a
+// clock, a seeded random source, `send` to a peer, and one timer. The world
+// talks to the node through `node` callbacks. The same node runs on real TCP
+// (an env backed by a reactor), on the in-process delay line, and in the
+// deterministic simulator (`sim::simulator`), which replays a seed bit for
+// bit.
+//
+//   struct flooder : seam::node {
+//     void on_start(seam::env& e) override { e.set_timer(e.now() + 1s); }
+//     void on_message(seam::env& e, seam::node_id from, std::span<const std::byte> m) override { ... }
+//     void on_timer(seam::env& e) override { ... }
+//   };
+//
+// Thread: callbacks run on one thread per env; an env is never shared.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+
+#include "engine/core/result.hpp"
+
+namespace confab::seam {
+
+using node_id = std::uint32_t;
+using duration = std::chrono::nanoseconds;
+// Time since the env's epoch: virtual in the simulator, monotonic on TCP.
+using time_point = std::chrono::nanoseconds;
+
+// ## random
+// xoshiro256** seeded by splitmix64: fast, and identical on every platform,
+// so a seed replays exactly. Never seeded from the clock inside a core.
+class random {
+ public:
+  explicit random(std::uint64_t seed = 0) noexcept { reseed(seed); }
+  void reseed(std::uint64_t seed) noexcept {
+    for (auto& w : s_) {
+      seed += 0x9e3779b97f4a7c15ull;
+      std::uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      w = z ^ (z >> 31);
+    }
+  }
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+  // Uniform in [0, n); n > 0.
+  std::uint64_t below(std::uint64_t n) noexcept { return static_cast<std::uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64); }
+  // Uniform in [0, 1).
+  double unit() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+ private:
+  static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+  std::uint64_t s_[4]{};
+};
+
+class env {
+ public:
+  virtual ~env() = default;
+  virtual node_id self() const noexcept = 0;
+  virtual time_point now() const noexcept = 0;
+  virtual random& rng() noexcept = 0;
+  // ## send
+  // Queues `payload` for `to` and returns at once. Delivery is not
+  // guaranteed (links lose, partition, reset); `queue_full` when the link's
+  // bounded queue is full, `unreachable` for an unknown peer.
+  virtual result<void> send(node_id to, std::span<const std::byte> payload) = 0;
+  // ## set_timer
+  // The node's one timer: `on_timer` runs at `at` (absolute). Setting it
+  // again replaces the previous deadline.
+  virtual void set_timer(time_point at) = 0;
+};
+
+class node {
+ public:
+  virtual ~node() = default;
+  virtual void on_start(env& e) = 0;
+  virtual void on_message(env& e, node_id from, std::span<const std::byte> payload) = 0;
+  virtual void on_timer(env& e) = 0;
+};
+
+}  // namespace confab::seam

@@ -1,0 +1,191 @@
+#include "engine/seam/tcp_host.hpp"
+
+#include <cstring>
+
+#include "engine/net/framing.hpp"
+#include "engine/net/listener.hpp"
+
+namespace confab::seam {
+
+class tcp_host::env_impl final : public env {
+ public:
+  env_impl(tcp_host& h, std::uint64_t seed) : h_(h), rng_(seed) {}
+  node_id self() const noexcept override { return h_.self_; }
+  time_point now() const noexcept override { return h_.now(); }
+  random& rng() noexcept override { return rng_; }
+  result<void> send(node_id to, std::span<const std::byte> payload) override { return h_.send(to, payload); }
+  void set_timer(time_point at) override { h_.set_timer(at); }
+
+ private:
+  tcp_host& h_;
+  random rng_;
+};
+
+struct tcp_host::link {
+  std::unique_ptr<net::connection> conn;
+  std::vector<std::vector<std::byte>> pending;  // framed, while connecting
+  bool connecting = false;
+};
+
+namespace {
+void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<std::byte>(v >> s));
+}
+std::uint32_t get_u32(const std::byte* p) {
+  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
+}
+}  // namespace
+
+tcp_host::tcp_host(io::reactor& r, node_id self, std::vector<net::address> directory, std::unique_ptr<node> n,
+                   std::uint64_t seed, tcp_host_options o)
+    : r_(r), self_(self), directory_(std::move(directory)), node_(std::move(n)), opts_(o), epoch_(io::clock::now()) {
+  env_ = std::make_unique<env_impl>(*this, seed);
+  links_.resize(directory_.size());
+}
+
+tcp_host::~tcp_host() = default;
+
+time_point tcp_host::now() const noexcept { return io::clock::now() - epoch_; }
+
+result<void> tcp_host::send(node_id to, std::span<const std::byte> payload) {
+  if (to >= directory_.size() || to == self_) return make_error(errc::unreachable, "unknown peer");
+  if (payload.size() + 4 > opts_.max_message_bytes) return make_error(errc::too_large, "message over the limit");
+  auto& l = links_[to];
+  if (!l) l = std::make_unique<link>();
+  std::vector<std::byte> frame;
+  frame.reserve(8 + payload.size());
+  put_u32(frame, static_cast<std::uint32_t>(payload.size() + 4));
+  put_u32(frame, self_);
+  frame.insert(frame.end(), payload.begin(), payload.end());
+  if (l->conn && l->conn->open()) {
+    if (l->conn->send_queued() > opts_.send_high_water) {
+      ++stats_.refused;
+      return make_error(errc::queue_full, "peer's send queue is full");
+    }
+    (void)l->conn->send(frame);  // queued now; the awaiter only reports backpressure
+    ++stats_.sent;
+    return {};
+  }
+  if (l->pending.size() >= opts_.pending_max) {
+    ++stats_.refused;
+    return make_error(errc::queue_full, "peer not connected and its queue is full");
+  }
+  l->pending.push_back(std::move(frame));
+  ++stats_.sent;
+  if (!l->connecting && !stop_.stop_requested()) {
+    l->connecting = true;
+    tasks_.spawn(connect_link(to, stop_));
+  }
+  return {};
+}
+
+task<void> tcp_host::connect_link(node_id to, std::stop_token st) {
+  net::connect_options o;
+  o.deadline = io::clock::now() + opts_.connect_timeout;
+  o.stop = st;
+  auto c = co_await net::connect(r_, directory_[to], std::move(o));
+  auto& l = *links_[to];
+  l.connecting = false;
+  if (!c) {
+    stats_.dropped += l.pending.size();  // the next send retries
+    l.pending.clear();
+    co_return;
+  }
+  ++stats_.connects;
+  if (l.conn) co_await l.conn->close();
+  l.conn = std::move(*c);
+  for (auto& f : l.pending) (void)l.conn->send(f);
+  l.pending.clear();
+}
+
+void tcp_host::set_timer(time_point at) {
+  deadline_ = epoch_ + at;
+  if (timer_changed_) timer_changed_->request_stop();
+}
+
+task<void> tcp_host::timer_loop(std::stop_token st) {
+  while (!st.stop_requested()) {
+    timer_changed_ = std::make_unique<std::stop_source>();
+    std::stop_source& changed = *timer_changed_;
+    std::stop_callback forward(st, [&changed] { changed.request_stop(); });
+    const auto at = deadline_.value_or(io::clock::now() + std::chrono::hours(1));
+    auto slept = co_await io::sleep_until(at, changed.get_token());
+    if (slept && deadline_ && io::clock::now() >= *deadline_) {
+      deadline_.reset();
+      node_->on_timer(*env_);
+    }
+  }
+  timer_changed_.reset();
+}
+
+task<void> tcp_host::read_loop(std::unique_ptr<net::connection> c, std::stop_token st) {
+  net::frame_reader in(*c, {.max_frame_bytes = opts_.max_message_bytes});
+  for (;;) {
+    auto f = co_await in.next(st);
+    if (!f) {
+      if (f.code() != errc::closed && f.code() != errc::cancelled) ++stats_.bad_frames;
+      break;
+    }
+    if (f->size() < 4) {
+      ++stats_.bad_frames;
+      break;
+    }
+    const node_id from = get_u32(f->data());
+    if (from >= directory_.size()) {
+      ++stats_.bad_frames;
+      break;
+    }
+    ++stats_.received;
+    node_->on_message(*env_, from, f->subspan(4));
+  }
+  co_await c->close();
+}
+
+task<void> tcp_host::accept_loop(net::listener& l, std::stop_token st) {
+  for (;;) {
+    auto c = co_await l.accept(st);
+    if (!c) {
+      if (c.code() == errc::cancelled) break;
+      continue;  // out of descriptors: keep serving the others
+    }
+    tasks_.spawn(read_loop(std::move(*c), st));
+  }
+}
+
+task<result<void>> tcp_host::run(std::stop_token st) {
+  stop_ = st;
+  auto l = net::listener::bind(r_, directory_[self_]);
+  if (!l) co_return l.error();
+  tasks_.spawn(accept_loop(**l, st));
+  tasks_.spawn(timer_loop(st));
+  node_->on_start(*env_);
+  // Wait for the stop, then close outbound links so their peers' readers end.
+  struct wait_stop {
+    std::stop_token st;
+    std::coroutine_handle<> h{};
+    struct cb_fn {
+      wait_stop* w;
+      void operator()() const noexcept { io::reactor::current()->schedule(w->h); }
+    };
+    std::optional<std::stop_callback<cb_fn>> cb;
+    bool await_ready() const noexcept { return st.stop_requested(); }
+    void await_suspend(std::coroutine_handle<> hh) {
+      h = hh;
+      cb.emplace(st, cb_fn{this});
+    }
+    void await_resume() noexcept { cb.reset(); }
+  };
+  wait_stop stopped{st};  // named: see scripts/check_co_await_conditions.sh
+  co_await stopped;
+  for (auto& lk : links_) {
+    if (lk && lk->conn) co_await lk->conn->close();
+  }
+  co_await tasks_.join();
+  for (auto& lk : links_) {
+    if (lk && lk->conn) co_await lk->conn->close();  // a link that connected during the drain
+  }
+  co_await (*l)->close();
+  co_return result<void>{};
+}
+
+}  // namespace confab::seam

@@ -1,0 +1,86 @@
+// confab engine: hosting a seam::node on real TCP.
+//
+// A `tcp_host` runs one protocol node on a reactor: it listens on the node's
+// address from the directory, connects lazily to peers it sends to, frames
+// each message as [u32 length][u32 sender][payload], and drives the node's
+// one timer with an absolute sleep. The node sees exactly the `seam::env`
+// it sees in the simulator.
+//
+//   seam::tcp_host h(reactor, id, directory, std::make_unique<my_node>(), seed);
+//   co_await h.run(stop_token);   // until stopped; then every task is joined
+//
+// `send` never blocks: a message to a peer whose queue is above its
+// high-water mark is refused with `queue_full`, one to a peer that cannot be
+// reached is dropped (counted) and the link retries on the next send.
+// Malformed or oversized frames close that connection only.
+//
+// Thread: the reactor's.
+#pragma once
+
+#include <memory>
+#include <stop_token>
+#include <vector>
+
+#include "engine/core/scope.hpp"
+#include "engine/net/address.hpp"
+#include "engine/net/connection.hpp"
+#include "engine/net/listener.hpp"
+#include "engine/seam/env.hpp"
+
+namespace confab::seam {
+
+struct tcp_host_options {
+  std::uint32_t max_message_bytes = 1u << 20;
+  std::size_t send_high_water = 1u << 20;
+  std::size_t pending_max = 1024;  // messages held while a link connects
+  io::clock::duration connect_timeout = std::chrono::seconds(2);
+};
+
+struct tcp_host_stats {
+  std::uint64_t sent = 0, received = 0, dropped = 0, refused = 0, bad_frames = 0, connects = 0;
+};
+
+class tcp_host {
+ public:
+  tcp_host(io::reactor& r, node_id self, std::vector<net::address> directory, std::unique_ptr<node> n,
+           std::uint64_t seed, tcp_host_options o = {});
+  ~tcp_host();
+  tcp_host(const tcp_host&) = delete;
+  tcp_host& operator=(const tcp_host&) = delete;
+
+  // Binds, starts the node, and serves until `st` is triggered; returns
+  // after every connection is closed and every task joined. Fails when the
+  // address cannot be bound.
+  task<result<void>> run(std::stop_token st);
+
+  node& get() noexcept { return *node_; }
+  const tcp_host_stats& stats() const noexcept { return stats_; }
+
+ private:
+  class env_impl;
+  struct link;
+  task<void> accept_loop(net::listener& l, std::stop_token st);
+  task<void> read_loop(std::unique_ptr<net::connection> c, std::stop_token st);
+  task<void> connect_link(node_id to, std::stop_token st);
+  task<void> timer_loop(std::stop_token st);
+  result<void> send(node_id to, std::span<const std::byte> payload);
+  void set_timer(time_point at);
+  time_point now() const noexcept;
+
+  io::reactor& r_;
+  node_id self_;
+  std::vector<net::address> directory_;
+  std::unique_ptr<node> node_;
+  std::unique_ptr<env_impl> env_;
+  tcp_host_options opts_;
+  std::vector<std::unique_ptr<link>> links_;
+  task_scope tasks_;
+  std::stop_token stop_;
+  io::clock::time_point epoch_;
+  // timer
+  std::optional<io::clock::time_point> deadline_;
+  std::unique_ptr<std::stop_source> timer_changed_;
+  tcp_host_stats stats_;
+};
+
+}  // namespace confab::seam
