@@ -126,7 +126,7 @@ task<void> serve(io::reactor& r, unsigned short port, int sfd) {
   co_await bg.join();
 }
 
-int run_confab(unsigned short port, io::backend_choice b, int busy_batch) {
+int run_confab(unsigned short port, io::backend_choice b) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -135,7 +135,6 @@ int run_confab(unsigned short port, io::backend_choice b, int busy_batch) {
   int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   io::reactor_options ro;
   ro.backend = b;
-  if (busy_batch >= 0) ro.io.busy_batch = static_cast<unsigned>(busy_batch);
   auto r = io::reactor::create(ro);
   if (!r) {
     std::fprintf(stderr, "echo_server: %s\n", r.error().message().c_str());
@@ -150,13 +149,11 @@ int run_confab(unsigned short port, io::backend_choice b, int busy_batch) {
 int main(int argc, char** argv) {
   std::string impl = "confab", backend = "uring";
   unsigned short port = 0;
-  int busy_batch = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--impl") impl = v;
     else if (k == "--backend") backend = v;
     else if (k == "--port") port = static_cast<unsigned short>(std::stoi(v));
-    else if (k == "--busy-batch") busy_batch = std::stoi(v);
     else {
       std::fprintf(stderr, "echo_server: unknown option %s\n", k.c_str());
       return 2;
@@ -168,5 +165,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "echo_server: --impl confab|asio, --backend uring|epoll\n");
     return 2;
   }
-  return run_confab(port, b, busy_batch);
+  return run_confab(port, b);
 }

@@ -89,13 +89,6 @@ struct backend_options {
   unsigned cq_entries = 16384;
   unsigned buffer_count = 4096;  // provided receive buffers per reactor (power of two)
   unsigned buffer_size = 4096;   // bytes each
-  // Adaptive batching: after a turn that reaped at least `busy_batch`
-  // completions, the next blocking wait asks for half as many (up to 256)
-  // but returns after `busy_wait_us` at the latest. Under load this trades
-  // at most that much latency for fewer io_uring_enter calls; an idle or
-  // lightly loaded reactor waits for one completion as usual. 0 disables.
-  unsigned busy_batch = 32;
-  unsigned busy_wait_us = 50;
 };
 
 class backend {

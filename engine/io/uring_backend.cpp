@@ -51,8 +51,7 @@ result<std::unique_ptr<uring_backend>> uring_backend::create(const backend_optio
   }
   if (rc < 0) return from_errno(-rc);
   b->ring_ok_ = true;
-  b->busy_batch_ = o.busy_batch;
-  b->busy_wait_us_ = o.busy_wait_us;
+
   b->info_.kind = backend_kind::uring;
   b->info_.defer_taskrun = (b->info_.setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0;
   io_uring_register_ring_fd(&b->ring_);  // saves an fdget per enter; optional
@@ -238,15 +237,7 @@ void uring_backend::release_buffer(std::uint16_t id) noexcept {
 std::size_t uring_backend::poll(bool block) {
   const unsigned ready = io_uring_sq_ready(&ring_);
   int rc = 0;
-  if (block && busy_batch_ > 0 && last_reaped_ >= busy_batch_) {
-    ++stats_.enters;
-    __kernel_timespec ts{};
-    ts.tv_nsec = static_cast<long long>(busy_wait_us_) * 1000;
-    io_uring_cqe* first = nullptr;
-    const unsigned want = static_cast<unsigned>(std::min<std::size_t>(last_reaped_ / 2, 256));
-    rc = io_uring_submit_and_wait_timeout(&ring_, &first, want, &ts, nullptr);
-    if (rc == -ETIME) rc = 0;  // the timeout bounds the wait; whatever arrived is reaped below
-  } else if (block) {
+  if (block) {
     ++stats_.enters;
     rc = io_uring_submit_and_wait(&ring_, 1);
   } else if (ready > 0 || info_.defer_taskrun) {
@@ -272,7 +263,6 @@ std::size_t uring_backend::poll(bool block) {
     c->fn(c, res, flags);
   }
   stats_.completions += n;
-  last_reaped_ = n;
   if (ring_.cq.koverflow) {
     unsigned ov = *ring_.cq.koverflow;
     if (ov != last_overflow_) {

@@ -73,9 +73,7 @@ class uring_backend final : public backend {
   fd_handle event_handle_{};
   completion msg_ring_completion_{};  // target of MSG_RING wakes; no-op
   unsigned last_overflow_ = 0;
-  std::size_t last_reaped_ = 0;
-  unsigned busy_batch_ = 0;
-  unsigned busy_wait_us_ = 0;
+
 };
 
 }  // namespace confab::io
