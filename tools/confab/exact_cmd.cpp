@@ -2,7 +2,8 @@
 //
 //   confab exact table1 [--seed S] [--runs R] [--json]
 //   confab exact bounds --topology torus:5x5 [--seed S] [--json]
-//   confab exact recover --topology petersen [--node I] [--seed S] [--json]
+//   confab exact recover --topology torus:5x5 --compromised 3,17 [--node I] [--seed S] [--json]
+//   confab exact table2|table3|table4 [--seed S] [--runs R] [--json]
 //
 // Tables print the paper's figures beside ours. Times are wall-clock
 // milliseconds on this machine (best / average / worst over --runs).
@@ -15,6 +16,7 @@
 #include <sstream>
 
 #include "linalg/exact.hpp"
+#include "linalg/malicious.hpp"
 
 namespace confab::tools {
 namespace {
@@ -168,36 +170,247 @@ int bounds_cmd(const exact_options& o) {
   return 0;
 }
 
+std::vector<int> parse_nodes(const std::string& text, int n, std::string& err) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      std::size_t used = 0;
+      long v = std::stol(item, &used);
+      if (used != item.size() || v < 0 || v >= n) throw 1;
+      out.push_back(static_cast<int>(v));
+    } catch (...) {
+      err = "--compromised: '" + item + "' is not a node number from 0 to " + std::to_string(n - 1);
+      return {};
+    }
+  }
+  std::sort(out.begin(), out.end());
+  if (std::adjacent_find(out.begin(), out.end()) != out.end()) err = "--compromised lists a node twice";
+  return out;
+}
+
 int recover_cmd(const exact_options& o) {
   auto go = load(o.topology, o.seed);
   if (!ok(go)) return fail(std::get<graph_error>(go).message);
   const graph& g = std::get<graph>(go);
   if (o.node < 0 || o.node >= g.n()) return fail("--node must be from 0 to " + std::to_string(g.n() - 1));
-  if (!o.compromised.empty()) return fail("--compromised: malicious-node recovery is not built yet");
+  std::string err;
+  const auto att = o.compromised.empty() ? std::vector<int>{} : parse_nodes(o.compromised, g.n(), err);
+  if (!err.empty()) return fail(err);
+  const int f = static_cast<int>(att.size());
+  if (f >= g.n() - 1) return fail("f = " + std::to_string(f) + " compromised nodes leaves no honest network (n = " + std::to_string(g.n()) + ")");
+  if (std::find(att.begin(), att.end(), o.node) != att.end()) return fail("the observing node " + std::to_string(o.node) + " cannot be compromised");
   const matrix W = random_weights(g, o.seed);
   const auto t0 = clk::now();
-  auto steps = min_observations(g, W, o.node, g.n());
-  if (steps.steps < 0) return fail("node " + std::to_string(o.node) + " cannot observe x(0) within n steps");
-  const matrix gamma = recovery_matrix(observability(g, W, o.node, steps.steps));
-  const auto x0 = random_state(g.n(), o.seed + 1);
-  const auto y = observe(g, W, o.node, x0, steps.steps);
-  const auto x = gamma.apply(y);
-  const double ms = std::chrono::duration<double, std::milli>(clk::now() - t0).count();
-  double err = 0;
-  for (int i = 0; i < g.n(); ++i) err += (x[static_cast<std::size_t>(i)] - x0[static_cast<std::size_t>(i)]) * (x[static_cast<std::size_t>(i)] - x0[static_cast<std::size_t>(i)]);
-  err = std::sqrt(err);
-  if (o.json) {
-    std::printf("{\"topology\": %s, \"node\": %d, \"steps\": %d, \"error_l2\": %.3e, \"time_ms\": %.4f, \"x0\": [", json_str(o.topology).c_str(),
-                o.node, steps.steps, err, ms);
-    for (int i = 0; i < g.n(); ++i) std::printf("%s%.12g", i ? ", " : "", x[static_cast<std::size_t>(i)]);
-    std::printf("], \"identified\": []}\n");
-    return 0;
+  auto plan = plan_attack_recovery(g, W, o.node, f);
+  const double plan_ms = std::chrono::duration<double, std::milli>(clk::now() - t0).count();
+  if (plan.status != attack_status::ok) {
+    if (o.json) {
+      std::printf("{\"topology\": %s, \"f\": %d, \"status\": %s, \"detail\": %s}\n", json_str(o.topology).c_str(), f,
+                  json_str(attack_status_name(plan.status)).c_str(), json_str(plan.detail).c_str());
+    } else {
+      std::printf("%s with %d compromised: %s%s%s\n", g.name.c_str(), f, attack_status_name(plan.status),
+                  plan.detail.empty() ? "" : ": ", plan.detail.c_str());
+    }
+    return 3;
   }
-  std::printf("%s, node %d: %d steps, L2 error %.3e, %.3f ms (observability, SVD, recovery)\n", g.name.c_str(), o.node,
-              steps.steps, err, ms);
-  std::printf("recovered x(0):");
-  for (int i = 0; i < g.n(); ++i) std::printf(" %.6f", x[static_cast<std::size_t>(i)]);
-  std::printf("\n");
+  std::mt19937_64 rng(o.seed + 1);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<double> x0(static_cast<std::size_t>(g.n()));
+  for (auto& v : x0) v = u(rng);
+  std::vector<std::vector<double>> errors(static_cast<std::size_t>(plan.L), std::vector<double>(static_cast<std::size_t>(f)));
+  for (auto& r : errors)
+    for (auto& v : r) v = u(rng);
+  const auto y = observe_attacked(g, W, o.node, x0, plan.L, att, errors);
+  const auto t1 = clk::now();
+  auto r = recover_batched(plan, y);
+  const double ms = std::chrono::duration<double, std::milli>(clk::now() - t1).count();
+  double e = 0;
+  for (std::size_t i = 0; i < r.x0.size(); ++i) e += (r.x0[i] - x0[i]) * (r.x0[i] - x0[i]);
+  e = std::sqrt(e);
+  if (o.json) {
+    std::printf("{\"topology\": %s, \"node\": %d, \"f\": %d, \"status\": %s, \"steps\": %d, \"identifiable\": %s, "
+                "\"subsets\": %d, \"passing\": %d, \"error_l2\": %.3e, \"plan_ms\": %.3f, \"time_ms\": %.4f, \"identified\": [",
+                json_str(o.topology).c_str(), o.node, f, json_str(attack_status_name(r.status)).c_str(), plan.L + 1,
+                plan.identifiable ? "true" : "false", r.subsets_tested, r.passing, e, plan_ms, ms);
+    for (std::size_t k = 0; k < r.identified.size(); ++k) std::printf("%s%d", k ? ", " : "", r.identified[k]);
+    std::printf("], \"x0\": [");
+    for (std::size_t k = 0; k < r.x0.size(); ++k) std::printf("%s%.12g", k ? ", " : "", r.x0[k]);
+    std::printf("]}\n");
+    return r.status == attack_status::ok ? 0 : 3;
+  }
+  std::printf("%s, node %d, %d compromised {%s}: %s\n", g.name.c_str(), o.node, f, o.compromised.c_str(), attack_status_name(r.status));
+  std::printf("  steps %d (pairs of subsets %s), %d subsets tested, %d explain y; plan %.2f ms, recovery %.3f ms\n", plan.L + 1,
+              plan.identifiable ? "all distinguishable" : "NOT all distinguishable", r.subsets_tested, r.passing, plan_ms, ms);
+  if (r.status == attack_status::ok) {
+    std::printf("  identified:");
+    for (int v : r.identified) std::printf(" %d", v);
+    std::printf("\n  L2 error of x(0): %.3e\n  recovered x(0):", e);
+    for (double v : r.x0) std::printf(" %.6f", v);
+    std::printf("\n");
+  }
+  return r.status == attack_status::ok ? 0 : 3;
+}
+
+struct table4_paper {
+  int f;
+  const char* spec;
+  const char* name;
+  const char* paper;  // subsets, steps, best/avg/worst, or the paper's note
+};
+constexpr table4_paper paper_table4[] = {
+    {1, "ring:9", "Ring 9", "9, 8 steps, 0.429/0.851/1.398"},
+    {1, "ring:25", "Ring 25", "rank test is degenerate"},
+    {1, "torus:3x3", "Torus 9", "9, 3 steps, 0.288/0.599/0.825"},
+    {1, "torus:5x5", "Torus 25", "25, 8 steps, 1.124/5.608/9.991"},
+    {1, "petersen", "Petersen", "10, 5 steps, 0.361/0.797/1.289"},
+    {2, "ring:9", "Ring 9", "theoretically impossible"},
+    {2, "ring:25", "Ring 25", "theoretically impossible"},
+    {2, "torus:3x3", "Torus 9", "36, 5 steps, 0.458/2.714/5.186"},
+    {2, "torus:5x5", "Torus 25", "300, 12 steps, 2.345/133.514/272.231"},
+    {2, "petersen", "Petersen", "45, 8 steps, 0.659/5.909/10.695"},
+};
+
+int table4(const exact_options& o) {
+  const int runs = o.runs > 0 ? o.runs : 20;
+  if (!o.json) {
+    std::printf("Table 4: recovery with compromised nodes (seed %llu, %d runs with random compromised sets; ms)\n",
+                static_cast<unsigned long long>(o.seed), runs);
+    std::printf("%-2s %-9s | %-7s %-5s %-6s | %-26s | %-26s | %s\n", "f", "topology", "subsets", "steps", "ident.",
+                "batched best/avg/worst", "naive best/avg/worst", "paper");
+  } else {
+    std::printf("{\"table\": 4, \"seed\": %llu, \"runs\": %d, \"rows\": [", static_cast<unsigned long long>(o.seed), runs);
+  }
+  bool first = true;
+  for (const auto& row : paper_table4) {
+    graph g = std::get<graph>(parse_topology(row.spec, o.seed));
+    matrix W = random_weights(g, o.seed);
+    auto plan = plan_attack_recovery(g, W, 0, row.f);
+    timing tb, tn;
+    int exact = 0, ambiguous = 0;
+    if (plan.status == attack_status::ok) {
+      std::mt19937_64 rng(o.seed * 31 + static_cast<std::uint64_t>(row.f));
+      std::uniform_real_distribution<double> u(-1, 1);
+      for (int t = 0; t < runs; ++t) {
+        std::vector<double> x0(static_cast<std::size_t>(g.n()));
+        for (auto& v : x0) v = u(rng);
+        std::vector<int> nodes;
+        for (int v = 1; v < g.n(); ++v) nodes.push_back(v);
+        std::shuffle(nodes.begin(), nodes.end(), rng);
+        std::vector<int> att(nodes.begin(), nodes.begin() + row.f);
+        std::sort(att.begin(), att.end());
+        std::vector<std::vector<double>> err(static_cast<std::size_t>(plan.L), std::vector<double>(static_cast<std::size_t>(row.f)));
+        for (auto& rr : err)
+          for (auto& v : rr) v = u(rng);
+        auto y = observe_attacked(g, W, 0, x0, plan.L, att, err);
+        auto t0 = clk::now();
+        auto rb = recover_batched(plan, y);
+        tb.add(std::chrono::duration<double, std::milli>(clk::now() - t0).count());
+        auto t1 = clk::now();
+        auto rn = recover_naive(plan, y);
+        tn.add(std::chrono::duration<double, std::milli>(clk::now() - t1).count());
+        (void)rn;
+        if (rb.status == attack_status::ambiguous) ++ambiguous;
+        else if (rb.status == attack_status::ok && rb.identified == att) ++exact;
+      }
+    }
+    const int subsets_n = static_cast<int>(subsets(g.n() - 1, row.f).size());
+    if (o.json) {
+      std::printf("%s{\"f\": %d, \"topology\": %s, \"status\": %s, \"subsets\": %d, \"steps\": %d, \"identifiable\": %s, "
+                  "\"exact\": %d, \"ambiguous\": %d, \"batched_ms\": {\"best\": %g, \"average\": %g, \"worst\": %g}, "
+                  "\"naive_ms\": {\"best\": %g, \"average\": %g, \"worst\": %g}, \"paper\": %s}",
+                  first ? "" : ", ", row.f, json_str(row.name).c_str(), json_str(attack_status_name(plan.status)).c_str(), subsets_n,
+                  plan.L + 1, plan.identifiable ? "true" : "false", exact, ambiguous, tb.n ? tb.best : 0, tb.avg(), tb.worst,
+                  tn.n ? tn.best : 0, tn.avg(), tn.worst, json_str(row.paper).c_str());
+    } else if (plan.status != attack_status::ok) {
+      std::printf("%-2d %-9s | %-72s | %s\n", row.f, row.name, attack_status_name(plan.status), row.paper);
+    } else {
+      std::printf("%-2d %-9s | %-7d %-5d %-6s | %7.3f/%7.3f/%7.3f    | %7.3f/%7.3f/%8.3f   | %s%s\n", row.f, row.name, subsets_n,
+                  plan.L + 1, plan.identifiable ? "yes" : "no", tb.best, tb.avg(), tb.worst, tn.best, tn.avg(), tn.worst, row.paper,
+                  ambiguous ? (" [" + std::to_string(ambiguous) + "/" + std::to_string(runs) + " ambiguous]").c_str() : "");
+    }
+    first = false;
+  }
+  if (o.json) {
+    std::printf("]}\n");
+  } else {
+    std::printf("Subsets exclude the observing node. 'ident.': every pair of subsets distinguishable at these steps (L is\n"
+                "grown until it is; without it the paper's first-passing-subset answer can be wrong). Every subset is tested,\n"
+                "so best, average and worst differ only by noise. Errors uniform in [-1, 1] at each compromised node and step.\n");
+  }
+  return 0;
+}
+
+int table23(const exact_options& o, bool base_only) {
+  const int runs = o.runs > 0 ? o.runs : 20;
+  const double paper_beta[] = {4.01, 10.15, 2.17, 3.64, 2.68};
+  if (!o.json) {
+    if (!base_only) {
+      std::printf("Table 2: log10 of the L2 error of recovered x(0) when every node injects errors uniform in [-10^a, 10^a]\n");
+      std::printf("(node 0 observes; Table 1 steps; median of %d runs; paper's value in brackets)\n%-9s", runs, "a:");
+      for (int a = -14; a <= -1; ++a) std::printf(" %11d", a);
+      std::printf("\n");
+    } else {
+      std::printf("Table 3: base error beta = mean(log10 error - a) per topology (%d runs per a)\n", runs);
+    }
+  } else {
+    std::printf("{\"table\": %d, \"runs\": %d, \"rows\": [", base_only ? 3 : 2, runs);
+  }
+  static const double paper2[5][14] = {
+      {-10.6, -9.0, -7.4, -7.8, -5.2, -5.3, -4.1, -2.3, -1.9, -1.7, -0.6, 1.8, 2.1, 3.1},
+      {-2.1, -3.2, -0.9, -1.0, -0.2, 0.5, 2.2, 2.9, 3.4, 5.2, 5.3, 7.2, 8.3, 9.5},
+      {-11.8, -10.8, -10.0, -9.3, -8.4, -6.6, -5.7, -5.0, -4.4, -3.0, -0.2, -0.7, 0.4, 0.8},
+      {-10.5, -9.6, -8.5, -7.7, -5.9, -5.7, -4.7, -2.7, -1.5, -1.6, -0.8, 0.8, 1.3, 3.2},
+      {-10.4, -10.6, -9.8, -8.9, -7.0, -6.0, -5.6, -4.2, -3.4, -1.1, -2.0, -1.0, 0.3, 2.1}};
+  int row_i = 0;
+  for (const auto& p : paper_table1) {
+    graph g = std::get<graph>(parse_topology(p.spec, o.seed));
+    matrix W = random_weights(g, o.seed);
+    const int steps = min_observations(g, W, 0, g.n()).steps;
+    const matrix gamma = recovery_matrix(observability(g, W, 0, steps));
+    std::vector<int> all(static_cast<std::size_t>(g.n()));
+    for (int v = 0; v < g.n(); ++v) all[static_cast<std::size_t>(v)] = v;
+    std::mt19937_64 rng(o.seed * 7 + static_cast<std::uint64_t>(row_i));
+    double beta_sum = 0;
+    std::vector<double> med;
+    for (int a = -14; a <= -1; ++a) {
+      std::uniform_real_distribution<double> u(-std::pow(10.0, a), std::pow(10.0, a));
+      std::uniform_real_distribution<double> ux(0, 1);
+      std::vector<double> logs;
+      for (int r = 0; r < runs; ++r) {
+        std::vector<double> x0(static_cast<std::size_t>(g.n()));
+        for (auto& v : x0) v = ux(rng);
+        std::vector<std::vector<double>> err(static_cast<std::size_t>(steps - 1), std::vector<double>(all.size()));
+        for (auto& rr : err)
+          for (auto& v : rr) v = u(rng);
+        auto y = observe_attacked(g, W, 0, x0, steps - 1, all, err);
+        auto x = gamma.apply(y);
+        double e = 0;
+        for (std::size_t i = 0; i < x.size(); ++i) e += (x[i] - x0[i]) * (x[i] - x0[i]);
+        logs.push_back(std::log10(std::sqrt(e) + 1e-300));
+      }
+      std::nth_element(logs.begin(), logs.begin() + static_cast<std::ptrdiff_t>(logs.size() / 2), logs.end());
+      med.push_back(logs[logs.size() / 2]);
+      beta_sum += logs[logs.size() / 2] - a;
+    }
+    const double beta = beta_sum / 14;
+    if (o.json) {
+      std::printf("%s{\"topology\": %s, \"beta\": %.2f, \"paper_beta\": %.2f, \"log10_error\": [", row_i ? ", " : "",
+                  json_str(p.name).c_str(), beta, paper_beta[row_i]);
+      for (std::size_t k = 0; k < med.size(); ++k) std::printf("%s%.2f", k ? ", " : "", med[k]);
+      std::printf("]}");
+    } else if (base_only) {
+      std::printf("%-9s beta %6.2f   (paper %.2f)\n", p.name, beta, paper_beta[row_i]);
+    } else {
+      std::printf("%-9s", p.name);
+      for (std::size_t k = 0; k < med.size(); ++k) std::printf(" %5.1f(%5.1f)", med[k], paper2[row_i][k]);
+      std::printf("\n");
+    }
+    ++row_i;
+  }
+  if (o.json) std::printf("]}\n");
+  else if (!base_only) std::printf("The error grows with slope 1 in a; beta (Table 3) is its offset.\n");
   return 0;
 }
 
@@ -207,7 +420,10 @@ int run_exact_command(const exact_options& o) {
   if (o.what == "table1") return table1(o);
   if (o.what == "bounds") return bounds_cmd(o);
   if (o.what == "recover") return recover_cmd(o);
-  return fail("'" + o.what + "' is not built yet (table1, bounds and recover are)");
+  if (o.what == "table2") return table23(o, false);
+  if (o.what == "table3") return table23(o, true);
+  if (o.what == "table4") return table4(o);
+  return fail("unknown subcommand '" + o.what + "'");
 }
 
 }  // namespace confab::tools
