@@ -16,7 +16,7 @@ step "source checks"
 
 step "configure and build"
 [ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized >/dev/null || exit 1
-[ -f build-asan/build.ninja ] || meson setup build-asan --buildtype=debug -Db_sanitize=address,undefined \
+[ -f build-asan/build.ninja ] || meson setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined \
   -Db_lundef=false -Dbench=disabled >/dev/null || exit 1
 ninja -C build || exit 1
 ninja -C build-asan || exit 1
