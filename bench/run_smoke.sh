@@ -11,3 +11,9 @@ test -s "$out/echo_compare.json"
 test -s "$out/echo_compare.svg"
 grep -q 'confab-uring' "$out/table.md"
 echo "bench smoke: echo_compare ran ($(grep -c '^| 4 ' "$out/table.md") rows)"
+# Google Benchmark files: one tiny run each. Torus 25 with f = 2 is left out:
+# its planning alone takes about 10 s (see bench/RESULTS.md).
+OPENBLAS_NUM_THREADS=1 "$build/bench/linalg_benchmark" --benchmark_min_time=0.001 \
+  --benchmark_filter='^BM_recover_(batched|naive)/(ring9|torus9|petersen|torus25_f[01])' > "$out/linalg.txt" 2>&1
+grep -q 'BM_recover_batched/torus25_f1' "$out/linalg.txt"
+echo "bench smoke: linalg_benchmark ran ($(grep -c '^BM_' "$out/linalg.txt") benchmarks)"
