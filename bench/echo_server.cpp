@@ -19,7 +19,7 @@
 
 #include "engine/core/scope.hpp"
 #include "engine/io/operation.hpp"
-#include "engine/net/listener.hpp"
+#include "engine/net/echo.hpp"
 
 namespace {
 
@@ -76,28 +76,6 @@ int run_asio(unsigned short port) {
 
 using namespace confab;
 
-task<void> session(std::unique_ptr<net::connection> c, std::stop_token st) {
-  for (;;) {
-    auto got = co_await c->receive(st);
-    if (!got) break;
-    auto sent = co_await c->send(got->bytes());
-    if (!sent) break;
-  }
-  co_await c->close();
-}
-
-task<void> accept_loop(net::listener& l, std::stop_token st, task_scope& sessions) {
-  for (;;) {
-    auto c = co_await l.accept(st);
-    if (!c) {
-      if (c.code() == errc::cancelled) break;
-      continue;
-    }
-    sessions.spawn(session(std::move(*c), st));
-  }
-  co_await l.close();
-}
-
 task<void> wait_signal(io::reactor& r, int sfd) {
   io::fd_handle h{sfd};
   r.io().attach(h);
@@ -119,9 +97,8 @@ task<void> serve(io::reactor& r, unsigned short port, int sfd) {
   std::fflush(stdout);
   task_scope sessions, bg;
   bg.spawn(wait_signal(r, sfd));
-  co_await [](net::listener& l, std::stop_token st, task_scope& s) -> task<void> {
-    co_await accept_loop(l, st, s);
-  }(**l, r.drain_token(), sessions);
+  auto drain = r.drain_token();
+  co_await net::accept_into(**l, drain, sessions, net::echo_session);
   co_await sessions.join();
   co_await bg.join();
 }

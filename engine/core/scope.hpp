@@ -24,22 +24,11 @@
 #include <exception>
 #include <stop_token>
 
+#include "engine/core/detached.hpp"
 #include "engine/core/task.hpp"
 
 namespace confab {
 
-namespace detail {
-// A coroutine that starts at once and frees its own frame when it ends.
-struct detached_task {
-  struct promise_type {
-    detached_task get_return_object() noexcept { return {}; }
-    std::suspend_never initial_suspend() noexcept { return {}; }
-    std::suspend_never final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-};
-}  // namespace detail
 
 class task_scope {
  public:

@@ -22,6 +22,7 @@
 #include <optional>
 #include <stop_token>
 
+#include "engine/core/detached.hpp"
 #include "engine/core/mpsc_queue.hpp"
 #include "engine/core/result.hpp"
 #include "engine/core/task.hpp"
@@ -121,17 +122,8 @@ struct run_state<void> {
   bool value = false;
   std::exception_ptr ex;
 };
-struct run_driver {
-  struct promise_type {
-    run_driver get_return_object() noexcept { return {}; }
-    std::suspend_never initial_suspend() noexcept { return {}; }
-    std::suspend_never final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-};
 template <class T>
-run_driver drive(task<T> t, run_state<T>* st, bool* done) {
+confab::detail::detached_task drive(task<T> t, run_state<T>* st, bool* done) {
   try {
     if constexpr (std::is_void_v<T>) {
       co_await std::move(t);

@@ -44,17 +44,6 @@ task<void> runtime::watch_signals(runtime& rt, reactor& r, int sfd, std::stop_to
   }
 }
 
-namespace {
-struct entry_driver {
-  struct promise_type {
-    entry_driver get_return_object() noexcept { return {}; }
-    std::suspend_never initial_suspend() noexcept { return {}; }
-    std::suspend_never final_suspend() noexcept { return {}; }
-    void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }
-  };
-};
-}  // namespace
 
 void runtime::thread_body(unsigned index, const entry& fn) {
   if (opts_.pin_threads) {

@@ -128,6 +128,15 @@ io_uring_sqe* uring_backend::sqe() {
   return s;
 }
 
+// An operation and its linked timeout must land in the same submission.
+void uring_backend::reserve_link(const linked_deadline* d) {
+  if (d == nullptr || io_uring_sq_space_left(&ring_) >= 2) return;
+  ++stats_.enters;
+  ++stats_.sq_full;
+  int n = io_uring_submit(&ring_);
+  if (n > 0) stats_.submissions += static_cast<unsigned>(n);
+}
+
 void uring_backend::link_deadline(io_uring_sqe* op, linked_deadline* d) {
   if (d == nullptr) return;
   static_assert(sizeof(d->storage_) >= sizeof(__kernel_timespec));
@@ -156,11 +165,7 @@ void uring_backend::timeout_at(completion* c, clock::time_point at) {
 
 void uring_backend::connect(completion* c, fd_handle& h, const sockaddr* a, socklen_t len,
                             linked_deadline* d) {
-  if (d && io_uring_sq_space_left(&ring_) < 2) {
-    ++stats_.enters;
-    int n = io_uring_submit(&ring_);
-    if (n > 0) stats_.submissions += static_cast<unsigned>(n);
-  }
+  reserve_link(d);
   io_uring_sqe* s = sqe();
   io_uring_prep_connect(s, h.fd, a, len);
   io_uring_sqe_set_data(s, c);
@@ -169,11 +174,7 @@ void uring_backend::connect(completion* c, fd_handle& h, const sockaddr* a, sock
 
 void uring_backend::send(completion* c, fd_handle& h, const void* data, std::size_t len,
                          linked_deadline* d) {
-  if (d && io_uring_sq_space_left(&ring_) < 2) {
-    ++stats_.enters;
-    int n = io_uring_submit(&ring_);
-    if (n > 0) stats_.submissions += static_cast<unsigned>(n);
-  }
+  reserve_link(d);
   io_uring_sqe* s = sqe();
   io_uring_prep_send(s, h.fd, data, len, MSG_NOSIGNAL);
   io_uring_sqe_set_data(s, c);
@@ -182,11 +183,7 @@ void uring_backend::send(completion* c, fd_handle& h, const void* data, std::siz
 
 void uring_backend::recv(completion* c, fd_handle& h, void* data, std::size_t len,
                          linked_deadline* d) {
-  if (d && io_uring_sq_space_left(&ring_) < 2) {
-    ++stats_.enters;
-    int n = io_uring_submit(&ring_);
-    if (n > 0) stats_.submissions += static_cast<unsigned>(n);
-  }
+  reserve_link(d);
   io_uring_sqe* s = sqe();
   io_uring_prep_recv(s, h.fd, data, len, 0);
   io_uring_sqe_set_data(s, c);

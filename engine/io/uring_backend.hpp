@@ -48,6 +48,7 @@ class uring_backend final : public backend {
   uring_backend() = default;
   io_uring_sqe* sqe();
   void link_deadline(io_uring_sqe* op, linked_deadline* d);
+  void reserve_link(const linked_deadline* d);
   void arm_wake_read();
   static void on_wake_read(completion* c, std::int32_t res, std::uint32_t flags) noexcept;
 

@@ -2,7 +2,11 @@
 // refuses io_uring.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -30,6 +34,19 @@ inline std::string backend_param_name(const ::testing::TestParamInfo<io::backend
     ASSERT_TRUE(r_) << r_.error().message();                                                   \
     var = std::move(r_).value();                                                               \
   }
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bound, read, closed).
+inline std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t l = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
 
 // Counts live instances, to catch leaked or doubly destroyed frames.
 struct counted {

@@ -7,7 +7,7 @@
 
 #include "engine/core/scope.hpp"
 #include "engine/net/framing.hpp"
-#include "engine/net/listener.hpp"
+#include "engine/net/echo.hpp"
 #include "tests/engine/helpers.hpp"
 
 using namespace confab;
@@ -24,32 +24,12 @@ class runtime_test : public ::testing::TestWithParam<backend_choice> {
   }
 };
 
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  auto a = net::address::loopback(0);
-  ::bind(fd, a.data(), a.size());
-  socklen_t l = sizeof(sockaddr_storage);
-  ::getsockname(fd, a.data(), &l);
-  ::close(fd);
-  return a.port();
-}
-
 struct shared_state {
   std::uint16_t port = 0;
   std::atomic<int> bound{0};
   std::atomic<int> accepted[2] = {0, 0};
   std::atomic<int> echoed{0};
 };
-
-task<void> serve_one(std::unique_ptr<net::connection> c, std::stop_token st) {
-  for (;;) {
-    auto got = co_await c->receive(st);
-    if (!got) break;
-    auto sent = co_await c->send(got->bytes());
-    if (!sent) break;
-  }
-  co_await c->close();
-}
 
 task<void> ping_once(io::reactor& r, std::uint16_t port, shared_state* s) {
   auto c = co_await net::connect(r, net::address::loopback(port));
@@ -76,7 +56,7 @@ task<void> per_core_entry(io::runtime& rt, io::reactor& r, unsigned index, share
       auto c = co_await l.accept(st);
       if (!c) break;
       ++*n;
-      sessions.spawn(serve_one(std::move(*c), st));
+      sessions.spawn(net::echo_session(std::move(*c), st));
     }
     co_await l.close();
   };
@@ -98,7 +78,7 @@ TEST_P(runtime_test, per_core_reuseport_listeners_share_the_load_and_drain_toget
   o.handle_signals = false;
   io::runtime rt(o);
   shared_state s;
-  s.port = free_port();
+  s.port = confab::testing::free_port();
   auto res = rt.run([&s](io::runtime& rt, io::reactor& r, unsigned i) { return per_core_entry(rt, r, i, &s); });
   ASSERT_TRUE(res) << res.error().message();
   EXPECT_EQ(s.echoed.load(), 200);

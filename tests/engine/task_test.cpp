@@ -113,16 +113,7 @@ TEST(scope, join_waits_for_every_spawned_task) {
     *j = true;
   }(scope, &joined);
   // start the joiner by awaiting it from a detached driver
-  struct driver {
-    struct promise_type {
-      driver get_return_object() noexcept { return {}; }
-      std::suspend_never initial_suspend() noexcept { return {}; }
-      std::suspend_never final_suspend() noexcept { return {}; }
-      void return_void() noexcept {}
-      void unhandled_exception() noexcept { std::terminate(); }
-    };
-  };
-  [](task<void> t) -> driver { co_await std::move(t); }(std::move(joiner));
+  [](task<void> t) -> confab::detail::detached_task { co_await std::move(t); }(std::move(joiner));
   EXPECT_FALSE(joined);
   gates[0].waiter.resume();
   gates[2].waiter.resume();

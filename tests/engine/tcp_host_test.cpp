@@ -15,16 +15,6 @@ namespace {
 
 class tcp_host_test : public ::testing::TestWithParam<backend_choice> {};
 
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  auto a = net::address::loopback(0);
-  ::bind(fd, a.data(), a.size());
-  socklen_t l = sizeof(sockaddr_storage);
-  ::getsockname(fd, a.data(), &l);
-  ::close(fd);
-  return a.port();
-}
-
 task<void> stop_when_done(std::vector<std::unique_ptr<seam::tcp_host>>& hosts, std::size_t want, std::stop_source* stop) {
   const auto give_up = io::clock::now() + 10s;
   while (io::clock::now() < give_up) {
@@ -54,7 +44,7 @@ TEST_P(tcp_host_test, the_same_node_runs_over_real_tcp_as_in_the_simulator) {
   constexpr std::size_t n = 6;
   constexpr int rumours = 4;
   std::vector<net::address> dir;
-  for (std::size_t i = 0; i < n; ++i) dir.push_back(net::address::ipv4(0x7f000001u + static_cast<std::uint32_t>(i), free_port()));
+  for (std::size_t i = 0; i < n; ++i) dir.push_back(net::address::ipv4(0x7f000001u + static_cast<std::uint32_t>(i), confab::testing::free_port()));
   std::vector<std::unique_ptr<seam::tcp_host>> hosts;
   for (seam::node_id i = 0; i < n; ++i)
     hosts.push_back(std::make_unique<seam::tcp_host>(*r, i, dir, std::make_unique<flood_node>(n, rumours), 100 + i));

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/core/scope.hpp"
-#include "engine/net/listener.hpp"
+#include "engine/net/echo.hpp"
 
 namespace confab::tools {
 namespace {
@@ -24,28 +24,6 @@ struct load_stats {
   std::vector<double> rtt_us;
   std::uint64_t failures = 0;
 };
-
-task<void> echo_session(std::unique_ptr<net::connection> c, std::stop_token st) {
-  for (;;) {
-    auto got = co_await c->receive(st);
-    if (!got) break;
-    auto sent = co_await c->send(got->bytes());
-    if (!sent) break;
-  }
-  co_await c->close();
-}
-
-task<void> accept_loop(net::listener& l, std::stop_token st, task_scope& sessions) {
-  for (;;) {
-    auto c = co_await l.accept(st);
-    if (!c) {
-      if (c.code() == errc::cancelled) break;
-      continue;
-    }
-    sessions.spawn(echo_session(std::move(*c), st));
-  }
-  co_await l.close();
-}
 
 task<void> client(io::reactor& r, net::address at, std::size_t size, io::clock::time_point until,
                   load_stats* s, std::size_t sample_every) {
@@ -92,7 +70,7 @@ task<void> run_demo(io::reactor& r, const demo_options& o, load_stats* s) {
   }
   std::stop_source stop;
   task_scope sessions, server, clients;
-  server.spawn(accept_loop(**l, stop.get_token(), sessions));
+  server.spawn(net::accept_into(**l, stop.get_token(), sessions, net::echo_session));
   const auto until = io::clock::now() + std::chrono::milliseconds(o.duration_ms);
   for (unsigned i = 0; i < o.connections; ++i) {
     clients.spawn(client(r, (*l)->local(), o.message_bytes, until, s, 16));
