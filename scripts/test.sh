@@ -20,6 +20,10 @@ step "configure and build"
   -Db_lundef=false -Dbench=disabled >/dev/null || exit 1
 ninja -C build || exit 1
 ninja -C build-asan || exit 1
+# The main command's release build (-O3) warns differently; build it too so
+# CI catches what would break ./scripts/run.sh.
+[ -f build-release/build.ninja ] || meson setup build-release --buildtype=release -Dtests=disabled -Dbench=disabled >/dev/null || exit 1
+ninja -C build-release || exit 1
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1
