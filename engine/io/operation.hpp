@@ -74,8 +74,8 @@ class io_operation {
     self->done_one();
   }
   static void on_deadline(completion* c, std::int32_t res, std::uint32_t) noexcept {
-    auto* self = static_cast<deadline_slot*>(static_cast<linked_deadline*>(
-                     reinterpret_cast<linked_deadline*>(c)))->self;
+    // `done` is the first member of linked_deadline, so c is its address.
+    auto* self = static_cast<deadline_slot*>(reinterpret_cast<linked_deadline*>(c))->self;
     if (res == -ETIME) self->timed_out_ = true;
     self->done_one();
   }
