@@ -9,7 +9,7 @@
 //
 //   struct flooder : seam::node {
 //     void on_start(seam::env& e) override { e.set_timer(e.now() + 1s); }
-//     void on_message(seam::env& e, seam::node_id from, std::span<const std::byte> m) override { ... }
+//     result<void> on_message(seam::env& e, seam::node_id from, std::span<const std::byte> m) override { ... }
 //     void on_timer(seam::env& e) override { ... }
 //   };
 //
@@ -24,7 +24,20 @@
 
 namespace confab::seam {
 
-using node_id = std::uint32_t;
+// ## node_id
+// Opaque to protocol cores. Small ids index a directory (the simulator
+// numbers its nodes 0, 1, ...); an endpoint id names a node by the IPv4
+// address and port it listens on, so a transport can reach a node it was
+// never told about (a peer registering with a seed) and protocols can print
+// the documents' `IP:PORT` form.
+using node_id = std::uint64_t;
+inline constexpr node_id endpoint_tag = node_id{1} << 63;
+constexpr node_id endpoint_id(std::uint32_t ipv4_host_order, std::uint16_t port) noexcept {
+  return endpoint_tag | (node_id{ipv4_host_order} << 16) | port;
+}
+constexpr bool is_endpoint(node_id id) noexcept { return (id & endpoint_tag) != 0; }
+constexpr std::uint32_t endpoint_ipv4(node_id id) noexcept { return static_cast<std::uint32_t>(id >> 16); }
+constexpr std::uint16_t endpoint_port(node_id id) noexcept { return static_cast<std::uint16_t>(id); }
 using duration = std::chrono::nanoseconds;
 // Time since the env's epoch: virtual in the simulator, monotonic on TCP.
 using time_point = std::chrono::nanoseconds;
@@ -86,7 +99,9 @@ class node {
  public:
   virtual ~node() = default;
   virtual void on_start(env& e) = 0;
-  virtual void on_message(env& e, node_id from, std::span<const std::byte> payload) = 0;
+  // A message the node cannot accept (malformed, forged) is an error value:
+  // the host closes the link it came on, counts it, and keeps serving.
+  virtual result<void> on_message(env& e, node_id from, std::span<const std::byte> payload) = 0;
   virtual void on_timer(env& e) = 0;
 };
 

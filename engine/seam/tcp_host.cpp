@@ -31,16 +31,27 @@ namespace {
 void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
   for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<std::byte>(v >> s));
 }
-std::uint32_t get_u32(const std::byte* p) {
-  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
+void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
+  for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<std::byte>(v >> s));
 }
+std::uint64_t get_u64(const std::byte* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | std::uint64_t(p[i]);
+  return v;
+}
+constexpr std::size_t header_bytes = 8;  // the sender's node_id
 }  // namespace
 
 tcp_host::tcp_host(io::reactor& r, node_id self, std::vector<net::address> directory, std::unique_ptr<node> n,
                    std::uint64_t seed, tcp_host_options o)
     : r_(r), self_(self), directory_(std::move(directory)), node_(std::move(n)), opts_(o), epoch_(io::clock::now()) {
   env_ = std::make_unique<env_impl>(*this, seed);
-  links_.resize(directory_.size());
+}
+
+std::optional<net::address> tcp_host::resolve(node_id id) const {
+  if (id < directory_.size()) return directory_[id];
+  if (is_endpoint(id)) return net::address::ipv4(endpoint_ipv4(id), endpoint_port(id));
+  return std::nullopt;
 }
 
 tcp_host::~tcp_host() = default;
@@ -48,14 +59,14 @@ tcp_host::~tcp_host() = default;
 time_point tcp_host::now() const noexcept { return io::clock::now() - epoch_; }
 
 result<void> tcp_host::send(node_id to, std::span<const std::byte> payload) {
-  if (to >= directory_.size() || to == self_) return make_error(errc::unreachable, "unknown peer");
-  if (payload.size() + 4 > opts_.max_message_bytes) return make_error(errc::too_large, "message over the limit");
+  if (to == self_ || !resolve(to)) return make_error(errc::unreachable, "unknown peer");
+  if (payload.size() + header_bytes > opts_.max_message_bytes) return make_error(errc::too_large, "message over the limit");
   auto& l = links_[to];
   if (!l) l = std::make_unique<link>();
   std::vector<std::byte> frame;
-  frame.reserve(8 + payload.size());
-  put_u32(frame, static_cast<std::uint32_t>(payload.size() + 4));
-  put_u32(frame, self_);
+  frame.reserve(4 + header_bytes + payload.size());
+  put_u32(frame, static_cast<std::uint32_t>(payload.size() + header_bytes));
+  put_u64(frame, self_);
   frame.insert(frame.end(), payload.begin(), payload.end());
   if (l->conn && l->conn->open()) {
     if (l->conn->send_queued() > opts_.send_high_water) {
@@ -83,7 +94,8 @@ task<void> tcp_host::connect_link(node_id to, std::stop_token st) {
   net::connect_options o;
   o.deadline = io::clock::now() + opts_.connect_timeout;
   o.stop = st;
-  auto c = co_await net::connect(r_, directory_[to], std::move(o));
+  const net::address peer_addr = *resolve(to);
+  auto c = co_await net::connect(r_, peer_addr, std::move(o));
   auto& l = *links_[to];
   l.connecting = false;
   if (!c) {
@@ -126,17 +138,20 @@ task<void> tcp_host::read_loop(std::unique_ptr<net::connection> c, std::stop_tok
       if (f.code() != errc::closed && f.code() != errc::cancelled) ++stats_.bad_frames;
       break;
     }
-    if (f->size() < 4) {
+    if (f->size() < header_bytes) {
       ++stats_.bad_frames;
       break;
     }
-    const node_id from = get_u32(f->data());
-    if (from >= directory_.size()) {
+    const node_id from = get_u64(f->data());
+    if (!resolve(from)) {
       ++stats_.bad_frames;
       break;
     }
     ++stats_.received;
-    node_->on_message(*env_, from, f->subspan(4));
+    if (auto ok = node_->on_message(*env_, from, f->subspan(header_bytes)); !ok) {
+      ++stats_.rejected;
+      break;  // the node refused the message: close this connection only
+    }
   }
   co_await c->close();
 }
@@ -154,7 +169,9 @@ task<void> tcp_host::accept_loop(net::listener& l, std::stop_token st) {
 
 task<result<void>> tcp_host::run(std::stop_token st) {
   stop_ = st;
-  auto l = net::listener::bind(r_, directory_[self_]);
+  const auto self_addr = resolve(self_);
+  if (!self_addr) co_return make_error(errc::invalid_argument, "tcp_host: own node id has no address");
+  auto l = net::listener::bind(r_, *self_addr);
   if (!l) co_return l.error();
   tasks_.spawn(accept_loop(**l, st));
   tasks_.spawn(timer_loop(st));
@@ -177,11 +194,11 @@ task<result<void>> tcp_host::run(std::stop_token st) {
   };
   wait_stop stopped{st};  // named: see scripts/check_co_await_conditions.sh
   co_await stopped;
-  for (auto& lk : links_) {
+  for (auto& [id, lk] : links_) {
     if (lk && lk->conn) co_await lk->conn->close();
   }
   co_await tasks_.join();
-  for (auto& lk : links_) {
+  for (auto& [id, lk] : links_) {
     if (lk && lk->conn) co_await lk->conn->close();  // a link that connected during the drain
   }
   co_await (*l)->close();

@@ -1,24 +1,31 @@
 // confab engine: hosting a seam::node on real TCP.
 //
 // A `tcp_host` runs one protocol node on a reactor: it listens on the node's
-// address from the directory, connects lazily to peers it sends to, frames
-// each message as [u32 length][u32 sender][payload], and drives the node's
+// address, connects lazily to peers it sends to, frames each message as
+// [u32 length][u64 sender][payload], and drives the node's
 // one timer with an absolute sleep. The node sees exactly the `seam::env`
 // it sees in the simulator.
 //
 //   seam::tcp_host h(reactor, id, directory, std::make_unique<my_node>(), seed);
 //   co_await h.run(stop_token);   // until stopped; then every task is joined
 //
+// A node id below the directory's size is looked up there; an endpoint id
+// (seam::endpoint_id) is its own address, so a node can answer one it was
+// never configured with. Any other id is `unreachable`.
+//
 // `send` never blocks: a message to a peer whose queue is above its
 // high-water mark is refused with `queue_full`, one to a peer that cannot be
 // reached is dropped (counted) and the link retries on the next send.
-// Malformed or oversized frames close that connection only.
+// Malformed or oversized frames, and messages the node refuses, close that
+// connection only.
 //
 // Thread: the reactor's.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <stop_token>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/core/scope.hpp"
@@ -37,7 +44,7 @@ struct tcp_host_options {
 };
 
 struct tcp_host_stats {
-  std::uint64_t sent = 0, received = 0, dropped = 0, refused = 0, bad_frames = 0, connects = 0;
+  std::uint64_t sent = 0, received = 0, dropped = 0, refused = 0, bad_frames = 0, rejected = 0, connects = 0;
 };
 
 class tcp_host {
@@ -66,6 +73,7 @@ class tcp_host {
   result<void> send(node_id to, std::span<const std::byte> payload);
   void set_timer(time_point at);
   time_point now() const noexcept;
+  std::optional<net::address> resolve(node_id id) const;
 
   io::reactor& r_;
   node_id self_;
@@ -73,7 +81,7 @@ class tcp_host {
   std::unique_ptr<node> node_;
   std::unique_ptr<env_impl> env_;
   tcp_host_options opts_;
-  std::vector<std::unique_ptr<link>> links_;
+  std::unordered_map<node_id, std::unique_ptr<link>> links_;
   task_scope tasks_;
   std::stop_token stop_;
   io::clock::time_point epoch_;

@@ -150,7 +150,7 @@ bool simulator::step() {
   mix(static_cast<std::uint64_t>(now_.count()));
   mix((static_cast<std::uint64_t>(e.from) << 32) | e.to);
   for (auto b : e.payload) hash_ = (hash_ ^ static_cast<unsigned char>(b)) * 0x100000001b3ull;
-  s.node->on_message(*s.env, e.from, e.payload);
+  if (!s.node->on_message(*s.env, e.from, e.payload)) ++stats_.rejected;
   return true;
 }
 

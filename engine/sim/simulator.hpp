@@ -36,7 +36,7 @@ struct network_model {
 };
 
 struct sim_stats {
-  std::uint64_t sent = 0, delivered = 0, lost = 0, duplicated = 0, partitioned = 0, to_crashed = 0, timers = 0;
+  std::uint64_t sent = 0, delivered = 0, lost = 0, duplicated = 0, partitioned = 0, to_crashed = 0, timers = 0, rejected = 0;
 };
 
 class simulator {

@@ -37,12 +37,16 @@ struct flood_node : seam::node {
       (void)e.send(p, {b, sizeof rumour});
     }
   }
-  void on_message(seam::env& e, seam::node_id from, std::span<const std::byte> m) override {
-    ASSERT_EQ(m.size(), sizeof(std::uint32_t));
+  result<void> on_message(seam::env& e, seam::node_id from, std::span<const std::byte> m) override {
+    if (m.size() != sizeof(std::uint32_t)) {
+      ADD_FAILURE() << "flood_node: message of " << m.size() << " bytes";
+      return make_error(errc::malformed, "flood_node: wrong size");
+    }
     std::uint32_t r;
     std::memcpy(&r, m.data(), sizeof r);
     ++copies[r];
     if (seen.insert(r).second) forward(e, r, from);
+    return {};
   }
   void on_timer(seam::env& e) override {
     std::uint32_t r = static_cast<std::uint32_t>(e.rng().below(1u << 30)) * 4 + static_cast<std::uint32_t>(started);

@@ -1,0 +1,39 @@
+// confab protocols: node ids as the documents' `IP:PORT`, and seed lists.
+//
+// A node reachable over TCP is named by its endpoint id (seam::endpoint_id),
+// so the peer list the seeds keep is, on the wire and in logs, the
+// documents' list of `IP:PORT`. Ids of simulated nodes print as `#N`.
+//
+//   auto seeds = parse_seed_list(text);   // "127.0.0.1:7000\n# comment\n127.0.0.1,7001\n"
+//   std::string s = id_string(id);        // "127.0.0.1:7000"
+//
+// Thread: values.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/core/result.hpp"
+#include "engine/seam/env.hpp"
+
+namespace confab::endpoints {
+
+std::string id_string(seam::node_id id);
+
+// ## parse_endpoint
+// `IP:PORT` or `IP,PORT` (IPv4 dotted quad, port 1..65535), surrounding
+// blanks ignored. `malformed` naming the part that is wrong.
+result<seam::node_id> parse_endpoint(std::string_view text);
+
+// ## parse_seed_list
+// The documents' seed file: one endpoint per line; blank lines and `#`
+// comments skipped. An error names the line number and what was wrong, in
+// `error_text` (result details are static strings).
+struct seed_list_result {
+  std::vector<seam::node_id> seeds;
+  std::string error_text;  // empty when the list parsed
+};
+seed_list_result parse_seed_list(std::string_view text);
+
+}  // namespace confab::endpoints

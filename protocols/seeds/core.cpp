@@ -1,0 +1,469 @@
+#include "protocols/seeds/core.hpp"
+
+#include <algorithm>
+
+namespace confab::seeds {
+
+const char* role_name(role r) noexcept {
+  switch (r) {
+    case role::follower: return "follower";
+    case role::pre_candidate: return "pre-candidate";
+    case role::candidate: return "candidate";
+    case role::leader: return "leader";
+  }
+  return "?";
+}
+
+const char* event_name(seed_event::kind_t k) noexcept {
+  static constexpr const char* names[] = {"follower", "candidate", "leader",    "vote",           "propose",
+                                          "commit",   "add",       "remove",    "register",       "report",
+                                          "report_ignored", "register_answered"};
+  return names[k];
+}
+
+seed_core::seed_core(seed_config cfg, node_id self, recovered_state recovered)
+    : cfg_(std::move(cfg)), self_(self), hard_(recovered.hard), log_(std::move(recovered.log)) {
+  CONFAB_ASSERT(is_seed(self_));
+  CONFAB_ASSERT(cfg_.election_timeout_min > cfg_.heartbeat && cfg_.election_timeout_max >= cfg_.election_timeout_min);
+  commit_ = std::min<std::uint64_t>(hard_.commit, log_.size());
+  // Entries known committed before the restart are applied silently: they
+  // were logged when they first committed.
+  for (; applied_ < commit_; ++applied_) {
+    const auto& e = log_[applied_];
+    if (e.kind == entry_kind::add) members_.insert(e.peer);
+    if (e.kind == entry_kind::remove) members_.erase(e.peer);
+  }
+}
+
+bool seed_core::is_seed(node_id id) const noexcept {
+  return std::find(cfg_.seeds.begin(), cfg_.seeds.end(), id) != cfg_.seeds.end();
+}
+
+void seed_core::start(time_point now, seam::random& rng, output&) { reset_election(now, rng); }
+
+time_point seed_core::next_tick() const noexcept {
+  if (role_ == role::leader) return heartbeat_due_;
+  return election_deadline_;
+}
+
+void seed_core::persist_hard(output& out) {
+  hard_.commit = commit_;
+  out.persist.hard_changed = true;
+  out.persist.hard = hard_;
+}
+
+void seed_core::reset_election(time_point now, seam::random& rng) {
+  const auto span = static_cast<std::uint64_t>((cfg_.election_timeout_max - cfg_.election_timeout_min).count());
+  election_deadline_ = now + cfg_.election_timeout_min + duration(rng.below(span + 1));
+}
+
+void seed_core::become_follower(time_point now, std::uint64_t term, node_id leader, output& out) {
+  if (term > hard_.term) {
+    hard_.term = term;
+    hard_.voted_for = no_node;
+    persist_hard(out);
+  }
+  const bool changed = role_ != role::follower || leader_ != leader;
+  if (leader_ != leader) heard_leader_ = false;
+  role_ = role::follower;
+  leader_ = leader;
+  votes_.clear();
+  if (changed) out.events.push_back({.kind = seed_event::became_follower, .at = now, .term = hard_.term, .peer = leader});
+}
+
+void seed_core::start_pre_vote(time_point now, seam::random& rng, output& out) {
+  role_ = role::pre_candidate;
+  leader_ = no_node;
+  heard_leader_ = false;
+  votes_ = {self_};
+  reset_election(now, rng);
+  if (votes_.size() >= cfg_.quorum()) return start_election(now, rng, out);
+  for (auto s : cfg_.seeds)
+    if (s != self_)
+      out.sends.emplace_back(s, request_vote{.term = hard_.term + 1, .last_index = last_index(), .last_term = last_term(),
+                                             .pre_vote = true});
+}
+
+void seed_core::start_election(time_point now, seam::random& rng, output& out) {
+  ++hard_.term;
+  hard_.voted_for = self_;
+  persist_hard(out);
+  role_ = role::candidate;
+  leader_ = no_node;
+  votes_ = {self_};
+  reset_election(now, rng);
+  out.events.push_back({.kind = seed_event::became_candidate, .at = now, .term = hard_.term});
+  if (votes_.size() >= cfg_.quorum()) return become_leader(now, rng, out);
+  for (auto s : cfg_.seeds)
+    if (s != self_)
+      out.sends.emplace_back(s, request_vote{.term = hard_.term, .last_index = last_index(), .last_term = last_term()});
+}
+
+void seed_core::become_leader(time_point now, seam::random& rng, output& out) {
+  role_ = role::leader;
+  leader_ = self_;
+  next_index_.clear();
+  match_index_.clear();
+  last_ack_.clear();
+  for (auto s : cfg_.seeds) {
+    if (s == self_) continue;
+    next_index_[s] = last_index() + 1;
+    match_index_[s] = 0;
+  }
+  leader_since_ = now;
+  out.events.push_back({.kind = seed_event::became_leader, .at = now, .term = hard_.term});
+  append(now, entry{.term = hard_.term, .kind = entry_kind::noop}, out);
+  // Requests this seed holds go in at once (the rest arrive by forward).
+  for (auto& [peer, p] : pending_)
+    if (!projected_member(peer)) append(now, entry{.term = hard_.term, .kind = entry_kind::add, .peer = peer}, out);
+  broadcast_append(now, out);
+  heartbeat_due_ = now + cfg_.heartbeat;
+  advance_commit(now, rng, out);  // a lone seed commits at once
+}
+
+void seed_core::append(time_point now, entry e, output& out) {
+  log_.push_back(e);
+  if (out.persist.entries.empty()) out.persist.first_index = log_.size();
+  out.persist.entries.push_back(e);
+  if (e.kind != entry_kind::noop)
+    out.events.push_back({.kind = seed_event::proposed, .at = now, .term = e.term, .index = log_.size(), .peer = e.peer,
+                          .entry = e.kind});
+}
+
+void seed_core::send_append(node_id to, output& out) {
+  auto& ni = next_index_[to];
+  const std::uint64_t prev = ni - 1;
+  append_entries m{.term = hard_.term, .prev_index = prev, .prev_term = term_at(prev), .leader_commit = commit_};
+  const std::uint64_t last = std::min<std::uint64_t>(last_index(), prev + max_entries_per_append);
+  for (std::uint64_t i = prev + 1; i <= last; ++i) m.entries.push_back(log_[i - 1]);
+  ni = last + 1;  // optimistic: a rejection brings it back
+  out.sends.emplace_back(to, std::move(m));
+}
+
+void seed_core::broadcast_append(time_point, output& out) {
+  for (auto s : cfg_.seeds)
+    if (s != self_) send_append(s, out);
+}
+
+void seed_core::advance_commit(time_point now, seam::random& rng, output& out) {
+  for (std::uint64_t n = last_index(); n > commit_; --n) {
+    if (term_at(n) != hard_.term) break;  // only entries of this term commit by counting
+    std::size_t holders = 1;
+    for (auto& [s, m] : match_index_) holders += m >= n;
+    if (holders >= cfg_.quorum()) {
+      commit_ = n;
+      out.events.push_back({.kind = seed_event::committed, .at = now, .term = hard_.term, .index = n});
+      break;
+    }
+  }
+  apply(now, rng, out);
+}
+
+void seed_core::apply(time_point now, seam::random& rng, output& out) {
+  while (applied_ < commit_) {
+    const entry e = log_[applied_++];
+    if (e.kind == entry_kind::add) {
+      members_.insert(e.peer);
+      out.events.push_back(
+          {.kind = seed_event::applied_add, .at = now, .term = e.term, .index = applied_, .peer = e.peer, .entry = e.kind});
+      if (auto it = pending_.find(e.peer); it != pending_.end()) {
+        const auto id = it->second.request_id;
+        pending_.erase(it);
+        answer_register(now, rng, e.peer, id, out);
+      }
+    } else if (e.kind == entry_kind::remove) {
+      members_.erase(e.peer);
+      reports_.erase(e.peer);
+      declared_.erase(e.peer);
+      out.events.push_back({.kind = seed_event::applied_remove, .at = now, .term = e.term, .index = applied_,
+                            .peer = e.peer, .entry = e.kind});
+    }
+  }
+}
+
+bool seed_core::projected_member(node_id p) const {
+  bool in = members_.count(p) != 0;
+  for (std::uint64_t i = applied_ + 1; i <= last_index(); ++i) {
+    const auto& e = log_[i - 1];
+    if (e.peer != p) continue;
+    if (e.kind == entry_kind::add) in = true;
+    if (e.kind == entry_kind::remove) in = false;
+  }
+  return in;
+}
+
+void seed_core::answer_register(time_point now, seam::random& rng, node_id peer, std::uint64_t request_id, output& out) {
+  register_reply r{.request_id = request_id, .status = register_status::ok, .leader = leader_};
+  const std::size_t n = members_.size(), k = std::min(n, std::min(cfg_.pl_sample_max, max_peers_per_reply));
+  r.peers.reserve(k);
+  if (k == n) {
+    r.peers.assign(members_.begin(), members_.end());
+  } else {
+    // Selection sampling (Knuth's algorithm S): k of n, uniformly, in order.
+    std::size_t seen = 0;
+    for (auto it = members_.begin(); it != members_.end() && r.peers.size() < k; ++it, ++seen)
+      if (rng.below(n - seen) < k - r.peers.size()) r.peers.push_back(*it);
+  }
+  out.sends.emplace_back(peer, std::move(r));
+  out.events.push_back({.kind = seed_event::register_answered, .at = now, .term = hard_.term, .peer = peer});
+}
+
+void seed_core::handle_register(time_point now, seam::random& rng, node_id peer, std::uint64_t request_id, bool direct,
+                                output& out) {
+  if (direct) out.events.push_back({.kind = seed_event::register_received, .at = now, .term = hard_.term, .peer = peer});
+  if (members_.count(peer)) {
+    if (direct) answer_register(now, rng, peer, request_id, out);
+    return;
+  }
+  if (direct) {
+    auto it = pending_.find(peer);
+    if (it == pending_.end() && pending_.size() >= cfg_.pending_max) {
+      out.sends.emplace_back(peer, register_reply{.request_id = request_id, .status = register_status::busy, .leader = leader_});
+      return;
+    }
+    pending_[peer] = pending_request{.request_id = request_id, .last_sent = now};
+  }
+  if (role_ == role::leader) {
+    if (!projected_member(peer)) {
+      append(now, entry{.term = hard_.term, .kind = entry_kind::add, .peer = peer}, out);
+      broadcast_append(now, out);
+      advance_commit(now, rng, out);
+    }
+  } else if (direct && leader_ != no_node) {
+    out.sends.emplace_back(leader_, forward{.origin = peer, .inner = register_request{.request_id = request_id}});
+  }
+}
+
+void seed_core::handle_report(time_point now, seam::random& rng, const dead_report& r, node_id sender, bool direct,
+                              output& out) {
+  auto ignore = [&](const char* why) {
+    out.events.push_back({.kind = seed_event::report_ignored, .at = now, .term = hard_.term, .peer = r.suspect,
+                          .other = sender, .why = why});
+  };
+  if (direct && r.reporter != sender) return ignore("the reporter field names another node than the sender");
+  if (sender == r.suspect) return ignore("a peer cannot report itself");
+  if (!members_.count(sender)) return ignore("the reporter is not in the PL");
+  if (!projected_member(r.suspect)) return ignore("the suspect is not in the PL");
+  reports_[r.suspect].reporters[sender] = now;
+  out.events.push_back(
+      {.kind = seed_event::report_received, .at = now, .term = hard_.term, .peer = r.suspect, .other = sender});
+  if (role_ == role::leader) {
+    evaluate_removal(now, rng, r.suspect, out);
+  } else if (direct && leader_ != no_node) {
+    dead_report fwd = r;
+    fwd.reporter = sender;
+    out.sends.emplace_back(leader_, forward{.origin = sender, .inner = std::move(fwd)});
+  }
+}
+
+void seed_core::evaluate_removal(time_point now, seam::random& rng, node_id suspect, output& out) {
+  auto it = reports_.find(suspect);
+  if (it == reports_.end() || !projected_member(suspect)) return;
+  auto& rs = it->second.reporters;
+  std::erase_if(rs, [&](const auto& kv) { return now - kv.second > cfg_.report_window; });
+  std::size_t count = 0, need = cfg_.reporters_without_neighbours;
+  if (auto d = declared_.find(suspect); d != declared_.end() && !d->second.empty()) {
+    for (auto& [rep, t] : rs) count += d->second.count(rep);
+    need = d->second.size() / 2 + 1;
+  } else {
+    count = rs.size();
+  }
+  if (count >= need) {
+    append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = suspect}, out);
+    broadcast_append(now, out);
+    advance_commit(now, rng, out);
+  }
+}
+
+void seed_core::on_message(time_point now, seam::random& rng, node_id from, const message& m, output& out) {
+  if (auto* rv = std::get_if<request_vote>(&m)) return is_seed(from) ? on_request_vote(now, rng, from, *rv, out) : void();
+  if (auto* vr = std::get_if<vote_reply>(&m)) return is_seed(from) ? on_vote_reply(now, rng, from, *vr, out) : void();
+  if (auto* ae = std::get_if<append_entries>(&m))
+    return is_seed(from) ? on_append_entries(now, rng, from, *ae, out) : void();
+  if (auto* ar = std::get_if<append_reply>(&m)) return is_seed(from) ? on_append_reply(now, rng, from, *ar, out) : void();
+  if (auto* rr = std::get_if<register_request>(&m)) return handle_register(now, rng, from, rr->request_id, true, out);
+  if (auto* dr = std::get_if<dead_report>(&m)) return handle_report(now, rng, *dr, from, true, out);
+  if (auto* nb = std::get_if<neighbours>(&m)) {
+    // Bounded: declarations are kept for members and a pending-sized margin.
+    if (!declared_.count(from) && declared_.size() >= members_.size() + cfg_.pending_max) return;
+    auto& d = declared_[from];
+    d.clear();
+    for (auto id : nb->ids)
+      if (id != from) d.insert(id);
+    return;
+  }
+  if (auto* fw = std::get_if<forward>(&m)) {
+    if (!is_seed(from) || role_ != role::leader) return;  // only seeds forward, only to a leader
+    if (auto* reg = std::get_if<register_request>(&fw->inner)) return handle_register(now, rng, fw->origin, reg->request_id, false, out);
+    return handle_report(now, rng, std::get<dead_report>(fw->inner), fw->origin, false, out);
+  }
+  // register_reply: seeds never ask, so a reply is ignored.
+}
+
+void seed_core::on_tick(time_point now, seam::random& rng, output& out) {
+  if (role_ == role::leader) {
+    if (now < heartbeat_due_) return;
+    // Check quorum: a leader that has not heard a majority for an election
+    // timeout steps down, so a minority side stops claiming to lead.
+    std::size_t in_touch = 1;
+    for (auto& [s, t] : last_ack_) in_touch += now - t <= cfg_.election_timeout_max;
+    if (in_touch < cfg_.quorum() && now - leader_since_ >= cfg_.election_timeout_max) {
+      become_follower(now, hard_.term, no_node, out);
+      reset_election(now, rng);
+      return;
+    }
+    for (auto& [peer, p] : pending_)
+      if (!projected_member(peer)) append(now, entry{.term = hard_.term, .kind = entry_kind::add, .peer = peer}, out);
+    advance_commit(now, rng, out);
+    for (auto s : cfg_.seeds) {
+      if (s == self_) continue;
+      // Heartbeats resend from the last known match, so a lost append is retried.
+      next_index_[s] = std::min(next_index_[s], match_index_[s] + 1);
+      send_append(s, out);
+    }
+    heartbeat_due_ = now + cfg_.heartbeat;
+    return;
+  }
+  if (now >= election_deadline_) {
+    start_pre_vote(now, rng, out);
+    return;
+  }
+}
+
+void seed_core::on_request_vote(time_point now, seam::random& rng, node_id from, const request_vote& m, output& out) {
+  const bool up_to_date = m.last_term > last_term() || (m.last_term == last_term() && m.last_index >= last_index());
+  // A seed that hears from a live leader ignores candidates (Raft §4.2.3),
+  // so a returning seed cannot disrupt a healthy majority.
+  const bool leader_alive =
+      role_ == role::leader || (heard_leader_ && now - last_leader_contact_ < cfg_.election_timeout_min);
+  if (m.pre_vote) {
+    // A grant echoes the asked term; a refusal carries the voter's own, so
+    // a candidate that fell behind in terms catches up.
+    const bool grant = m.term > hard_.term && up_to_date && !leader_alive;
+    out.sends.emplace_back(from, vote_reply{.term = grant ? m.term : hard_.term, .granted = grant, .pre_vote = true});
+    return;
+  }
+  if (leader_alive && m.term > hard_.term) return;
+  if (m.term > hard_.term) {
+    become_follower(now, m.term, no_node, out);
+  }
+  bool grant = false;
+  if (m.term == hard_.term && (hard_.voted_for == no_node || hard_.voted_for == from) && up_to_date) {
+    grant = true;
+    if (hard_.voted_for != from) {
+      hard_.voted_for = from;
+      persist_hard(out);
+    }
+    reset_election(now, rng);
+    out.events.push_back({.kind = seed_event::vote_granted, .at = now, .term = hard_.term, .peer = from});
+  }
+  out.sends.emplace_back(from, vote_reply{.term = hard_.term, .granted = grant});
+}
+
+void seed_core::on_vote_reply(time_point now, seam::random& rng, node_id from, const vote_reply& m, output& out) {
+  if (m.pre_vote) {
+    if (role_ != role::pre_candidate) return;
+    if (!m.granted && m.term > hard_.term) {
+      become_follower(now, m.term, no_node, out);
+      reset_election(now, rng);
+    } else if (m.granted && m.term == hard_.term + 1) {
+      votes_.insert(from);
+      if (votes_.size() >= cfg_.quorum()) start_election(now, rng, out);
+    }
+    return;
+  }
+  if (m.term > hard_.term) {
+    become_follower(now, m.term, no_node, out);
+    reset_election(now, rng);
+    return;
+  }
+  if (role_ == role::candidate && m.term == hard_.term && m.granted) {
+    votes_.insert(from);
+    if (votes_.size() >= cfg_.quorum()) become_leader(now, rng, out);
+  }
+}
+
+void seed_core::on_append_entries(time_point now, seam::random& rng, node_id from, const append_entries& m, output& out) {
+  if (m.term < hard_.term) {
+    out.sends.emplace_back(from, append_reply{.term = hard_.term, .success = false, .match_index = last_index()});
+    return;
+  }
+  CONFAB_ASSERT(!(role_ == role::leader && m.term == hard_.term));  // two leaders in one term
+  if (m.term > hard_.term || role_ != role::follower || leader_ != from) become_follower(now, m.term, from, out);
+  const bool new_leader = !heard_leader_;
+  heard_leader_ = true;
+  last_leader_contact_ = now;
+  reset_election(now, rng);
+  if (m.prev_index > last_index()) {
+    out.sends.emplace_back(from, append_reply{.term = hard_.term, .success = false, .match_index = last_index()});
+    return;
+  }
+  if (term_at(m.prev_index) != m.prev_term) {
+    // Skip back over the whole conflicting term in one round trip.
+    const auto bad = term_at(m.prev_index);
+    std::uint64_t hint = m.prev_index - 1;
+    while (hint > commit_ && term_at(hint) == bad) --hint;
+    out.sends.emplace_back(from, append_reply{.term = hard_.term, .success = false, .match_index = hint});
+    return;
+  }
+  std::uint64_t idx = m.prev_index;
+  for (const auto& e : m.entries) {
+    ++idx;
+    if (idx <= last_index()) {
+      if (term_at(idx) == e.term) continue;
+      CONFAB_ASSERT(idx > commit_);  // a committed entry never changes
+      log_.resize(idx - 1);
+      out.persist.truncate_after = std::min(out.persist.truncate_after, idx - 1);
+      if (!out.persist.entries.empty() && out.persist.first_index > idx - 1) out.persist.entries.clear();
+    }
+    log_.push_back(e);
+    if (out.persist.entries.empty()) out.persist.first_index = log_.size();
+    out.persist.entries.push_back(e);
+  }
+  const std::uint64_t matched = m.prev_index + m.entries.size();
+  const std::uint64_t new_commit = std::min(m.leader_commit, matched);
+  if (new_commit > commit_) {
+    commit_ = new_commit;
+    out.events.push_back({.kind = seed_event::committed, .at = now, .term = hard_.term, .index = commit_});
+    apply(now, rng, out);
+  }
+  // Requests that waited for a leader go to it now.
+  if (new_leader || !pending_.empty()) {
+    for (auto& [peer, p] : pending_) {
+      if (now - p.last_sent < cfg_.forward_retry && !new_leader) continue;
+      p.last_sent = now;
+      out.sends.emplace_back(from, forward{.origin = peer, .inner = register_request{.request_id = p.request_id}});
+    }
+  }
+  if (new_leader) {
+    for (auto& [suspect, rs] : reports_)
+      for (auto& [rep, t] : rs.reporters)
+        out.sends.emplace_back(from, forward{.origin = rep, .inner = dead_report{.suspect = suspect, .reporter = rep}});
+  }
+  out.sends.emplace_back(from, append_reply{.term = hard_.term, .success = true, .match_index = matched});
+}
+
+void seed_core::on_append_reply(time_point now, seam::random& rng, node_id from, const append_reply& m, output& out) {
+  if (m.term > hard_.term) {
+    become_follower(now, m.term, no_node, out);
+    reset_election(now, rng);
+    return;
+  }
+  if (role_ != role::leader || m.term != hard_.term) return;
+  last_ack_[from] = now;
+  auto& match = match_index_[from];
+  auto& next = next_index_[from];
+  if (m.success) {
+    if (m.match_index > match) {
+      match = std::min(m.match_index, last_index());
+      next = std::max(next, match + 1);
+      advance_commit(now, rng, out);
+    }
+    if (next <= last_index()) send_append(from, out);
+  } else {
+    next = std::max(match + 1, std::min(m.match_index, last_index()) + 1);
+    send_append(from, out);
+  }
+}
+
+}  // namespace confab::seeds

@@ -1,0 +1,111 @@
+// confab seeds: the pure core of a seed node.
+//
+// Messages and ticks in, an `output` out (what to persist, what to send,
+// what happened). No I/O, no clock reads: the time and the random source
+// are arguments, so the deterministic simulator replays it exactly.
+//
+//   seeds::output out;
+//   core.on_message(now, rng, from, msg, out);   // then persist, then send
+//   timer = core.next_tick();
+//
+// Safety rules kept (Raft): one vote per term, persisted before it is sent;
+// a candidate wins only with an up-to-date log; a leader commits only
+// entries of its own term by counting, earlier ones through them; followers
+// truncate only conflicting suffixes. Pre-votes keep a seed that was cut
+// off from raising the term of a healthy majority when it returns, and a
+// leader that loses contact with a majority for an election timeout steps
+// down, so a minority side never claims to lead.
+//
+// Thread: one.
+#pragma once
+
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "protocols/seeds/api.hpp"
+
+namespace confab::seeds {
+
+class seed_core {
+ public:
+  seed_core(seed_config cfg, node_id self, recovered_state recovered);
+
+  void start(time_point now, seam::random& rng, output& out);
+  void on_message(time_point now, seam::random& rng, node_id from, const message& m, output& out);
+  void on_tick(time_point now, seam::random& rng, output& out);
+  // The earliest time on_tick has work to do.
+  time_point next_tick() const noexcept;
+
+  // ## queries
+  role current_role() const noexcept { return role_; }
+  std::uint64_t term() const noexcept { return hard_.term; }
+  node_id leader() const noexcept { return leader_; }
+  node_id self() const noexcept { return self_; }
+  std::uint64_t commit_index() const noexcept { return commit_; }
+  std::uint64_t last_index() const noexcept { return log_.size(); }
+  // Entry `i`, 1-based.
+  const entry& at(std::uint64_t i) const { return log_[i - 1]; }
+  // The applied peer list.
+  const std::set<node_id>& members() const noexcept { return members_; }
+  std::size_t pending_requests() const noexcept { return pending_.size(); }
+  const seed_config& config() const noexcept { return cfg_; }
+
+ private:
+  struct pending_request {
+    std::uint64_t request_id = 0;
+    time_point last_sent{};
+  };
+  struct report_set {
+    std::map<node_id, time_point> reporters;  // reporter -> when
+  };
+
+  bool is_seed(node_id id) const noexcept;
+  std::uint64_t last_term() const noexcept { return log_.empty() ? 0 : log_.back().term; }
+  std::uint64_t term_at(std::uint64_t i) const noexcept { return i == 0 || i > log_.size() ? 0 : log_[i - 1].term; }
+  void persist_hard(output& out);
+  void reset_election(time_point now, seam::random& rng);
+  void become_follower(time_point now, std::uint64_t term, node_id leader, output& out);
+  void start_pre_vote(time_point now, seam::random& rng, output& out);
+  void start_election(time_point now, seam::random& rng, output& out);
+  void become_leader(time_point now, seam::random& rng, output& out);
+  void append(time_point now, entry e, output& out);
+  void send_append(node_id to, output& out);
+  void broadcast_append(time_point now, output& out);
+  void advance_commit(time_point now, seam::random& rng, output& out);
+  void apply(time_point now, seam::random& rng, output& out);
+  bool projected_member(node_id p) const;
+  void answer_register(time_point now, seam::random& rng, node_id peer, std::uint64_t request_id, output& out);
+  void handle_register(time_point now, seam::random& rng, node_id peer, std::uint64_t request_id, bool direct,
+                       output& out);
+  void handle_report(time_point now, seam::random& rng, const dead_report& r, node_id sender, bool direct, output& out);
+  void evaluate_removal(time_point now, seam::random& rng, node_id suspect, output& out);
+  void on_request_vote(time_point now, seam::random& rng, node_id from, const request_vote& m, output& out);
+  void on_vote_reply(time_point now, seam::random& rng, node_id from, const vote_reply& m, output& out);
+  void on_append_entries(time_point now, seam::random& rng, node_id from, const append_entries& m, output& out);
+  void on_append_reply(time_point now, seam::random& rng, node_id from, const append_reply& m, output& out);
+
+  seed_config cfg_;
+  node_id self_;
+  hard_state hard_;
+  std::vector<entry> log_;
+  std::uint64_t commit_ = 0, applied_ = 0;
+  role role_ = role::follower;
+  node_id leader_ = no_node;
+  time_point election_deadline_{};
+  time_point last_leader_contact_{};
+  bool heard_leader_ = false;
+  std::set<node_id> votes_;
+  // leader state
+  std::unordered_map<node_id, std::uint64_t> next_index_, match_index_;
+  std::unordered_map<node_id, time_point> last_ack_;
+  time_point heartbeat_due_{};
+  time_point leader_since_{};
+  // membership
+  std::set<node_id> members_;
+  std::map<node_id, pending_request> pending_;  // peers that asked this seed to register them
+  std::map<node_id, report_set> reports_;
+  std::map<node_id, std::set<node_id>> declared_;  // peer -> its declared neighbours
+};
+
+}  // namespace confab::seeds

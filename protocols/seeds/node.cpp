@@ -1,0 +1,106 @@
+#include "protocols/seeds/node.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "protocols/common/endpoints.hpp"
+
+namespace confab::seeds {
+
+seed_node::seed_node(seed_config cfg, log_store& store, event_sink on_event, reject_sink on_reject)
+    : cfg_(std::move(cfg)), store_(store), on_event_(std::move(on_event)), on_reject_(std::move(on_reject)) {}
+
+void seed_node::on_start(seam::env& e) {
+  core_.emplace(cfg_, e.self(), store_.recovered());
+  out_.clear();
+  core_->start(e.now(), e.rng(), out_);
+  flush(e);
+}
+
+result<void> seed_node::on_message(seam::env& e, node_id from, std::span<const std::byte> payload) {
+  ++stats_.received;
+  auto m = decode(payload);
+  if (!m) {
+    ++stats_.rejected;
+    if (on_reject_) on_reject_(from, m.error().detail ? m.error().detail : "malformed");
+    return m.error();
+  }
+  out_.clear();
+  core_->on_message(e.now(), e.rng(), from, *m, out_);
+  flush(e);
+  return {};
+}
+
+void seed_node::on_timer(seam::env& e) {
+  out_.clear();
+  core_->on_tick(e.now(), e.rng(), out_);
+  flush(e);
+}
+
+void seed_node::flush(seam::env& e) {
+  if (!out_.persist.empty()) {
+    if (auto ok = store_.save(out_.persist); !ok) {
+      std::fprintf(stderr, "confab seed: cannot persist the log (%s); stopping\n", ok.error().message().c_str());
+      std::abort();
+    }
+    ++stats_.saves;
+  }
+  for (auto& [to, m] : out_.sends) {
+    buf_.clear();
+    encode(m, buf_);
+    if (e.send(to, buf_)) ++stats_.sent;
+    else ++stats_.send_failures;
+  }
+  if (on_event_)
+    for (const auto& ev : out_.events) on_event_(ev);
+  e.set_timer(core_->next_tick());
+}
+
+namespace {
+const char* entry_name(entry_kind k) {
+  return k == entry_kind::add ? "PROPOSE_ADD" : k == entry_kind::remove ? "PROPOSE_REMOVE" : "NOOP";
+}
+}  // namespace
+
+std::string event_text(const seed_event& e, node_id self) {
+  char head[96];
+  std::snprintf(head, sizeof head, "[%10.3f s] seed %s term %llu: ", std::chrono::duration<double>(e.at).count(),
+                endpoints::id_string(self).c_str(), static_cast<unsigned long long>(e.term));
+  std::string s = head;
+  const auto peer = endpoints::id_string(e.peer);
+  switch (e.kind) {
+    case seed_event::became_follower:
+      s += e.peer == no_node ? "follower, no leader known" : "follower of leader " + peer;
+      break;
+    case seed_event::became_candidate: s += "election timeout: candidate, asking for votes"; break;
+    case seed_event::became_leader: s += "LEADER elected by a majority"; break;
+    case seed_event::vote_granted: s += "VOTE granted to " + peer; break;
+    case seed_event::proposed: s += std::string(entry_name(e.entry)) + " " + peer + " at index " + std::to_string(e.index); break;
+    case seed_event::committed: s += "COMMIT up to index " + std::to_string(e.index) + " (held by a majority)"; break;
+    case seed_event::applied_add: s += "ADDED " + peer + " to the PL (index " + std::to_string(e.index) + ")"; break;
+    case seed_event::applied_remove: s += "REMOVED " + peer + " from the PL (index " + std::to_string(e.index) + ")"; break;
+    case seed_event::register_received: s += "registration from " + peer; break;
+    case seed_event::register_answered: s += "sent the PL to " + peer; break;
+    case seed_event::report_received:
+      s += "Dead Node report about " + peer + " from " + endpoints::id_string(e.other);
+      break;
+    case seed_event::report_ignored:
+      s += "ignored a report about " + peer + " from " + endpoints::id_string(e.other) + ": " + (e.why ? e.why : "");
+      break;
+  }
+  return s;
+}
+
+std::string event_json(const seed_event& e, node_id self) {
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "{\"t_ns\":%lld,\"seed\":\"%s\",\"event\":\"%s\",\"term\":%llu,\"index\":%llu,\"peer\":\"%s\","
+                "\"other\":\"%s\",\"why\":\"%s\"}",
+                static_cast<long long>(e.at.count()), endpoints::id_string(self).c_str(), event_name(e.kind),
+                static_cast<unsigned long long>(e.term), static_cast<unsigned long long>(e.index),
+                e.peer == no_node ? "" : endpoints::id_string(e.peer).c_str(),
+                e.other == no_node ? "" : endpoints::id_string(e.other).c_str(), e.why ? e.why : "");
+  return buf;
+}
+
+}  // namespace confab::seeds

@@ -1,0 +1,68 @@
+// confab seeds: the driver that runs a seed core on any seam host.
+//
+// Decodes each message, feeds the core, saves what the core asks to persist
+// (durably, before anything is sent), then sends, reports events, and sets
+// the one timer to the core's next tick. Runs unchanged on real TCP
+// (seam::tcp_host) and in the simulator.
+//
+//   seeds::memory_store disk;
+//   sim.add_node([&](seam::node_id) { return std::make_unique<seeds::seed_node>(cfg, disk); });
+//
+// A message that does not decode is refused with `malformed` and a detail
+// (the host closes that link only) and reported as a `message_rejected`
+// line in the event log. A store that cannot save stops the process: a seed
+// that cannot persist must not vote or acknowledge.
+//
+// Thread: the host's.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/seam/env.hpp"
+#include "protocols/seeds/core.hpp"
+#include "protocols/seeds/storage.hpp"
+
+namespace confab::seeds {
+
+struct seed_node_stats {
+  std::uint64_t received = 0, rejected = 0, sent = 0, send_failures = 0, saves = 0;
+};
+
+class seed_node final : public seam::node {
+ public:
+  using event_sink = std::function<void(const seed_event&)>;
+  // For refused messages: sender, detail.
+  using reject_sink = std::function<void(node_id, const char*)>;
+
+  seed_node(seed_config cfg, log_store& store, event_sink on_event = {}, reject_sink on_reject = {});
+
+  void on_start(seam::env& e) override;
+  result<void> on_message(seam::env& e, node_id from, std::span<const std::byte> payload) override;
+  void on_timer(seam::env& e) override;
+
+  const seed_core& core() const { return *core_; }
+  bool started() const noexcept { return core_.has_value(); }
+  const seed_node_stats& stats() const noexcept { return stats_; }
+
+ private:
+  void flush(seam::env& e);
+  seed_config cfg_;
+  log_store& store_;
+  event_sink on_event_;
+  reject_sink on_reject_;
+  std::optional<seed_core> core_;
+  output out_;
+  std::vector<std::byte> buf_;
+  seed_node_stats stats_;
+};
+
+// ## event lines
+// The human-readable line (like the documents' output file) and the JSON
+// object for one event; `self` names the seed.
+std::string event_text(const seed_event& e, node_id self);
+std::string event_json(const seed_event& e, node_id self);
+
+}  // namespace confab::seeds

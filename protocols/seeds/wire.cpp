@@ -1,0 +1,225 @@
+#include "protocols/seeds/wire.hpp"
+
+#include "protocols/common/codec.hpp"
+
+namespace confab::seeds {
+
+namespace {
+
+enum type : std::uint8_t {
+  t_request_vote = 1,
+  t_vote_reply = 2,
+  t_append_entries = 3,
+  t_append_reply = 4,
+  t_register_request = 10,
+  t_dead_report = 11,
+  t_neighbours = 12,
+  t_register_reply = 13,
+  t_forward = 20,
+};
+
+void ids(codec::writer& w, const std::vector<node_id>& v) {
+  w.u16(static_cast<std::uint16_t>(v.size()));
+  for (auto id : v) w.u64(id);
+}
+std::vector<node_id> ids(codec::reader& r, std::size_t max, const char* what) {
+  std::vector<node_id> v(r.count(max, 8, what));
+  for (auto& id : v) id = r.u64();
+  return v;
+}
+
+struct encoder {
+  codec::writer& w;
+  void operator()(const request_vote& m) {
+    w.u8(t_request_vote);
+    w.u64(m.term);
+    w.u64(m.last_index);
+    w.u64(m.last_term);
+    w.u8(m.pre_vote);
+  }
+  void operator()(const vote_reply& m) {
+    w.u8(t_vote_reply);
+    w.u64(m.term);
+    w.u8(m.granted);
+    w.u8(m.pre_vote);
+  }
+  void operator()(const append_entries& m) {
+    CONFAB_ASSERT(m.entries.size() <= max_entries_per_append);
+    w.u8(t_append_entries);
+    w.u64(m.term);
+    w.u64(m.prev_index);
+    w.u64(m.prev_term);
+    w.u64(m.leader_commit);
+    w.u16(static_cast<std::uint16_t>(m.entries.size()));
+    for (const auto& e : m.entries) {
+      w.u64(e.term);
+      w.u8(static_cast<std::uint8_t>(e.kind));
+      w.u64(e.peer);
+    }
+  }
+  void operator()(const append_reply& m) {
+    w.u8(t_append_reply);
+    w.u64(m.term);
+    w.u8(m.success);
+    w.u64(m.match_index);
+  }
+  void operator()(const register_request& m) {
+    w.u8(t_register_request);
+    w.u64(m.request_id);
+  }
+  void operator()(const dead_report& m) {
+    CONFAB_ASSERT(m.confirmers.size() <= max_confirmers);
+    w.u8(t_dead_report);
+    w.u64(m.suspect);
+    w.u64(m.reporter);
+    w.u64(m.timestamp_ms);
+    ids(w, m.confirmers);
+  }
+  void operator()(const neighbours& m) {
+    CONFAB_ASSERT(m.ids.size() <= max_neighbours);
+    w.u8(t_neighbours);
+    ids(w, m.ids);
+  }
+  void operator()(const register_reply& m) {
+    CONFAB_ASSERT(m.peers.size() <= max_peers_per_reply);
+    w.u8(t_register_reply);
+    w.u64(m.request_id);
+    w.u8(static_cast<std::uint8_t>(m.status));
+    w.u64(m.leader);
+    ids(w, m.peers);
+  }
+  void operator()(const forward& m) {
+    w.u8(t_forward);
+    w.u64(m.origin);
+    std::visit([this](const auto& in) { (*this)(in); }, m.inner);
+  }
+};
+
+bool flag(codec::reader& r) {
+  const auto v = r.u8();
+  if (v > 1) r.fail("a flag byte is neither 0 nor 1");
+  return v == 1;
+}
+
+result<message> decode_body(codec::reader& r, std::uint8_t t, bool nested) {
+  switch (t) {
+    case t_request_vote: {
+      request_vote m;
+      m.term = r.u64();
+      m.last_index = r.u64();
+      m.last_term = r.u64();
+      m.pre_vote = flag(r);
+      return message{m};
+    }
+    case t_vote_reply: {
+      vote_reply m;
+      m.term = r.u64();
+      m.granted = flag(r);
+      m.pre_vote = flag(r);
+      return message{m};
+    }
+    case t_append_entries: {
+      append_entries m;
+      m.term = r.u64();
+      m.prev_index = r.u64();
+      m.prev_term = r.u64();
+      m.leader_commit = r.u64();
+      m.entries.resize(r.count(max_entries_per_append, 17, "append_entries: more entries than allowed"));
+      for (auto& e : m.entries) {
+        e.term = r.u64();
+        const auto k = r.u8();
+        if (k > 2) r.fail("append_entries: unknown entry kind");
+        e.kind = static_cast<entry_kind>(k);
+        e.peer = r.u64();
+      }
+      return message{std::move(m)};
+    }
+    case t_append_reply: {
+      append_reply m;
+      m.term = r.u64();
+      m.success = flag(r);
+      m.match_index = r.u64();
+      return message{m};
+    }
+    case t_register_request: {
+      register_request m;
+      m.request_id = r.u64();
+      return message{m};
+    }
+    case t_dead_report: {
+      dead_report m;
+      m.suspect = r.u64();
+      m.reporter = r.u64();
+      m.timestamp_ms = r.u64();
+      m.confirmers = ids(r, max_confirmers, "dead_report: more confirmers than allowed");
+      return message{std::move(m)};
+    }
+    case t_neighbours: {
+      neighbours m;
+      m.ids = ids(r, max_neighbours, "neighbours: more ids than allowed");
+      return message{std::move(m)};
+    }
+    case t_register_reply: {
+      register_reply m;
+      m.request_id = r.u64();
+      const auto s = r.u8();
+      if (s > 1) r.fail("register_reply: unknown status");
+      m.status = static_cast<register_status>(s);
+      m.leader = r.u64();
+      m.peers = ids(r, max_peers_per_reply, "register_reply: more peers than allowed");
+      return message{std::move(m)};
+    }
+    case t_forward: {
+      if (nested) return make_error(errc::malformed, "forward: nested forward");
+      forward m;
+      m.origin = r.u64();
+      const auto inner_type = r.u8();
+      if (!r.ok()) break;
+      if (inner_type != t_register_request && inner_type != t_dead_report)
+        return make_error(errc::malformed, "forward: carries a message that cannot be forwarded");
+      auto inner = decode_body(r, inner_type, true);
+      if (!inner) return inner;
+      if (auto* rr = std::get_if<register_request>(&*inner)) m.inner = *rr;
+      else m.inner = std::get<dead_report>(std::move(*inner));
+      return message{std::move(m)};
+    }
+    default:
+      return make_error(errc::malformed, "unknown message type");
+  }
+  return make_error(errc::malformed, "message truncated");
+}
+
+}  // namespace
+
+void encode(const message& m, std::vector<std::byte>& out) {
+  codec::writer w(out);
+  w.u8(wire_version);
+  std::visit(encoder{w}, m);
+}
+
+std::vector<std::byte> encode(const message& m) {
+  std::vector<std::byte> out;
+  encode(m, out);
+  return out;
+}
+
+result<message> decode(std::span<const std::byte> in) {
+  codec::reader r(in);
+  const auto v = r.u8();
+  if (!r.ok()) return make_error(errc::malformed, "empty message");
+  if (v != wire_version) return make_error(errc::malformed, "unsupported wire version");
+  const auto t = r.u8();
+  if (!r.ok()) return make_error(errc::malformed, "message has no type");
+  auto m = decode_body(r, t, false);
+  if (!m) return m;
+  if (auto f = r.finish(); !f) return f.error();
+  return m;
+}
+
+const char* name(const message& m) noexcept {
+  static constexpr const char* names[] = {"request_vote",  "vote_reply", "append_entries", "append_reply", "register",
+                                          "dead_report", "neighbours", "register_reply", "forward"};
+  return names[m.index()];
+}
+
+}  // namespace confab::seeds

@@ -1,0 +1,116 @@
+// confab seeds: wire messages between seeds, and between peers and seeds.
+//
+// Every message is one transport frame: [u8 version][u8 type][body], integers
+// big-endian, lists as a u16 count then the items. docs/wire.md lists every
+// message with its fields. `decode` checks every length against what is
+// left and against the limits below, and returns `malformed` with a detail
+// naming what was wrong; it never trusts the input.
+//
+//   std::vector<std::byte> out; seeds::encode(seeds::vote_reply{.term = 3, .granted = true}, out);
+//   auto m = seeds::decode(bytes);   // result<seeds::message>
+//
+// Thread: values; no shared state.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "engine/core/result.hpp"
+#include "engine/seam/env.hpp"
+
+namespace confab::seeds {
+
+using seam::node_id;
+inline constexpr node_id no_node = ~node_id{0};
+inline constexpr std::uint8_t wire_version = 1;
+
+// Limits a decoder enforces; a sender never exceeds them.
+inline constexpr std::size_t max_entries_per_append = 256;
+inline constexpr std::size_t max_peers_per_reply = 4096;
+inline constexpr std::size_t max_confirmers = 256;
+inline constexpr std::size_t max_neighbours = 1024;
+
+// ## entry
+// One entry of the replicated membership log. `noop` is the entry a new
+// leader appends to commit its predecessors' entries (Raft §5.4.2).
+enum class entry_kind : std::uint8_t { noop = 0, add = 1, remove = 2 };
+struct entry {
+  std::uint64_t term = 0;
+  entry_kind kind = entry_kind::noop;
+  node_id peer = no_node;
+  friend bool operator==(const entry&, const entry&) = default;
+};
+
+// ### seed <-> seed (Raft)
+struct request_vote {
+  std::uint64_t term = 0;  // for a pre-vote: the term the candidate would take
+  std::uint64_t last_index = 0, last_term = 0;
+  bool pre_vote = false;
+};
+struct vote_reply {
+  std::uint64_t term = 0;
+  bool granted = false;
+  bool pre_vote = false;
+};
+struct append_entries {
+  std::uint64_t term = 0, prev_index = 0, prev_term = 0, leader_commit = 0;
+  std::vector<entry> entries;
+};
+struct append_reply {
+  std::uint64_t term = 0;
+  bool success = false;
+  std::uint64_t match_index = 0;  // on failure: the follower's last index, a hint
+};
+
+// ### peer -> seed
+// A peer asks to join; the seed answers once the addition is committed.
+struct register_request {
+  std::uint64_t request_id = 0;
+};
+// A confirmed death, sent by the reporter and by every neighbour that
+// confirmed it; a seed counts distinct senders (see docs/seeds.md).
+struct dead_report {
+  node_id suspect = no_node;
+  node_id reporter = no_node;
+  std::uint64_t timestamp_ms = 0;
+  std::vector<node_id> confirmers;
+};
+// A peer declares its overlay neighbours; seeds weigh reports against them.
+struct neighbours {
+  std::vector<node_id> ids;
+};
+
+// ### seed -> peer
+enum class register_status : std::uint8_t { ok = 0, busy = 1 };
+struct register_reply {
+  std::uint64_t request_id = 0;
+  register_status status = register_status::ok;
+  node_id leader = no_node;
+  std::vector<node_id> peers;  // the PL, or a bounded random sample of it
+};
+
+// ### seed -> seed: a peer's request passed on to the leader
+struct forward {
+  node_id origin = no_node;
+  std::variant<register_request, dead_report> inner;
+};
+
+using message = std::variant<request_vote, vote_reply, append_entries, append_reply, register_request, dead_report,
+                             neighbours, register_reply, forward>;
+
+// ## encode
+// Appends the message's bytes to `out`.
+void encode(const message& m, std::vector<std::byte>& out);
+std::vector<std::byte> encode(const message& m);
+
+// ## decode
+// `malformed` (with a detail) for a wrong version, an unknown type, a list
+// over its limit, a truncated body or trailing bytes.
+result<message> decode(std::span<const std::byte> in);
+
+// A short stable name for logs ("append_entries").
+const char* name(const message& m) noexcept;
+
+}  // namespace confab::seeds

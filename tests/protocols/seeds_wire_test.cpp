@@ -1,0 +1,165 @@
+// Seeds wire messages, seed lists and the durable log: round trips, every
+// refusal with its detail, a deterministic fuzz run, and a torn log tail.
+#include "protocols/seeds/wire.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "protocols/common/endpoints.hpp"
+#include "protocols/seeds/storage.hpp"
+
+extern "C" int confab_fuzz_seeds_decoder(const std::uint8_t* data, std::size_t size);
+
+namespace confab::seeds {
+namespace {
+
+std::vector<message> samples() {
+  return {
+      request_vote{.term = 7, .last_index = 100, .last_term = 6, .pre_vote = true},
+      vote_reply{.term = 7, .granted = true},
+      append_entries{.term = 9, .prev_index = 4, .prev_term = 8, .leader_commit = 3,
+                     .entries = {{9, entry_kind::add, 12345}, {9, entry_kind::remove, seam::endpoint_id(0x7f000002, 9000)},
+                                 {9, entry_kind::noop, no_node}}},
+      append_reply{.term = 9, .success = false, .match_index = 3},
+      register_request{.request_id = 99},
+      dead_report{.suspect = 5, .reporter = 6, .timestamp_ms = 1700000000000, .confirmers = {7, 8}},
+      neighbours{.ids = {1, 2, 3}},
+      register_reply{.request_id = 99, .status = register_status::busy, .leader = 2, .peers = {10, 11}},
+      forward{.origin = 44, .inner = dead_report{.suspect = 5, .reporter = 44}},
+      forward{.origin = 45, .inner = register_request{.request_id = 1}},
+  };
+}
+
+TEST(seeds_wire, every_message_round_trips) {
+  for (const auto& m : samples()) {
+    const auto bytes = encode(m);
+    auto back = decode(bytes);
+    ASSERT_TRUE(back) << name(m) << ": " << back.error().message();
+    EXPECT_EQ(encode(*back), bytes) << name(m);
+    EXPECT_EQ(back->index(), m.index());
+  }
+}
+
+TEST(seeds_wire, every_truncation_and_extension_is_refused) {
+  for (const auto& m : samples()) {
+    const auto bytes = encode(m);
+    for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+      auto r = decode(std::span(bytes).first(cut));
+      ASSERT_FALSE(r) << name(m) << " cut at " << cut;
+      EXPECT_EQ(r.code(), errc::malformed);
+    }
+    auto longer = bytes;
+    longer.push_back(std::byte{0});
+    auto r = decode(longer);
+    ASSERT_FALSE(r);
+    EXPECT_STREQ(r.error().detail, "trailing bytes after the message");
+  }
+}
+
+TEST(seeds_wire, refusals_name_what_was_wrong) {
+  auto bytes = encode(vote_reply{.term = 1});
+  bytes[0] = std::byte{2};
+  EXPECT_STREQ(decode(bytes).error().detail, "unsupported wire version");
+  bytes = encode(vote_reply{.term = 1});
+  bytes[1] = std::byte{99};
+  EXPECT_STREQ(decode(bytes).error().detail, "unknown message type");
+  // A list that claims more items than allowed.
+  std::vector<std::byte> big{std::byte{1}, std::byte{12}, std::byte{0xff}, std::byte{0xff}};
+  EXPECT_STREQ(decode(big).error().detail, "neighbours: more ids than allowed");
+  // A list that claims more items than the message holds.
+  std::vector<std::byte> short_list{std::byte{1}, std::byte{12}, std::byte{0}, std::byte{3}};
+  EXPECT_STREQ(decode(short_list).error().detail, "list longer than the message");
+  // Forwards do not nest.
+  auto f = encode(forward{.origin = 1, .inner = register_request{}});
+  std::vector<std::byte> nested{std::byte{1}, std::byte{20}};
+  for (int i = 0; i < 8; ++i) nested.push_back(std::byte{0});
+  nested.insert(nested.end(), f.begin() + 1, f.end());
+  EXPECT_STREQ(decode(nested).error().detail, "forward: carries a message that cannot be forwarded");
+  EXPECT_STREQ(decode({}).error().detail, "empty message");
+}
+
+TEST(seeds_wire, decoder_survives_300000_random_and_mutated_inputs) {
+  seam::random rng(4242);
+  const auto base = samples();
+  std::vector<std::uint8_t> buf;
+  for (int i = 0; i < 300000; ++i) {
+    if (i % 2) {
+      const auto b = encode(base[rng.below(base.size())]);
+      buf.assign(reinterpret_cast<const std::uint8_t*>(b.data()), reinterpret_cast<const std::uint8_t*>(b.data()) + b.size());
+      for (int k = static_cast<int>(rng.below(4)); k > 0 && !buf.empty(); --k) buf[rng.below(buf.size())] ^= 1u << rng.below(8);
+      if (rng.below(3) == 0) buf.resize(rng.below(buf.size() + 1));
+    } else {
+      buf.resize(rng.below(64));
+      for (auto& c : buf) c = static_cast<std::uint8_t>(rng.below(4) ? rng.below(24) : rng.next());
+      if (buf.size() > 0) buf[0] = 1;
+    }
+    confab_fuzz_seeds_decoder(buf.data(), buf.size());
+  }
+}
+
+TEST(endpoints, seed_lists_parse_and_errors_name_the_line) {
+  auto r = endpoints::parse_seed_list("# seeds\n127.0.0.1:7000\n\n127.0.0.2, 7001  # second\n");
+  ASSERT_TRUE(r.error_text.empty()) << r.error_text;
+  ASSERT_EQ(r.seeds.size(), 2u);
+  EXPECT_EQ(endpoints::id_string(r.seeds[0]), "127.0.0.1:7000");
+  EXPECT_EQ(endpoints::id_string(r.seeds[1]), "127.0.0.2:7001");
+  EXPECT_EQ(endpoints::parse_seed_list("127.0.0.1:7000\n127.0.0.300:1\n").error_text,
+            "line 2: '127.0.0.300:1': the IP is not a dotted IPv4 address");
+  EXPECT_EQ(endpoints::parse_seed_list("127.0.0.1:0\n").error_text, "line 1: '127.0.0.1:0': the port is not a number in 1..65535");
+  EXPECT_EQ(endpoints::parse_seed_list("127.0.0.1:1\n127.0.0.1,1\n").error_text, "line 2: '127.0.0.1,1' is listed twice");
+  EXPECT_EQ(endpoints::parse_seed_list("# nothing\n").error_text, "the seed list names no seed");
+  EXPECT_EQ(endpoints::parse_seed_list("localhost\n").error_text, "line 1: 'localhost': expected IP:PORT or IP,PORT");
+}
+
+TEST(file_store, saves_survive_reopen_and_a_torn_tail_is_cut) {
+  const auto path = (std::filesystem::temp_directory_path() / ("confab-store-" + std::to_string(::getpid()))).string();
+  std::filesystem::remove(path);
+  {
+    auto s = file_store::open(path);
+    ASSERT_TRUE(s);
+    persist_batch b;
+    b.hard_changed = true;
+    b.hard = {.term = 3, .voted_for = 1, .commit = 2};
+    b.first_index = 1;
+    b.entries = {{1, entry_kind::noop, no_node}, {3, entry_kind::add, 77}, {3, entry_kind::add, 78}};
+    ASSERT_TRUE((*s)->save(b));
+    persist_batch t;  // a follower replacing a conflicting suffix
+    t.truncate_after = 2;
+    t.first_index = 3;
+    t.entries = {{4, entry_kind::remove, 77}};
+    ASSERT_TRUE((*s)->save(t));
+  }
+  {
+    auto s = file_store::open(path);
+    ASSERT_TRUE(s);
+    const auto st = (*s)->recovered();
+    EXPECT_EQ(st.hard, (hard_state{.term = 3, .voted_for = 1, .commit = 2}));
+    ASSERT_EQ(st.log.size(), 3u);
+    EXPECT_EQ(st.log[2], (entry{4, entry_kind::remove, 77}));
+    EXPECT_EQ((*s)->torn_bytes(), 0u);
+  }
+  // A crash in mid-write leaves half a record: it is cut, the rest kept.
+  const auto size = std::filesystem::file_size(path);
+  {
+    FILE* f = std::fopen(path.c_str(), "ab");
+    ASSERT_NE(f, nullptr);
+    const unsigned char half[] = {0, 0, 0, 30, 3, 0, 0};
+    std::fwrite(half, 1, sizeof half, f);
+    std::fclose(f);
+  }
+  {
+    auto s = file_store::open(path);
+    ASSERT_TRUE(s);
+    EXPECT_EQ((*s)->torn_bytes(), 7u);
+    EXPECT_EQ((*s)->recovered().log.size(), 3u);
+  }
+  EXPECT_EQ(std::filesystem::file_size(path), size);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace confab::seeds
