@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -13,6 +14,24 @@
 #include "engine/io/operation.hpp"
 
 namespace confab::io {
+
+namespace {
+// Threads the runtime did not start (a BLAS pool created before main, say)
+// may leave SIGINT/SIGTERM unblocked, and the kernel then delivers the
+// signal to one of them instead of the signalfd. A handler catches that case
+// and passes the signal on through an eventfd (write(2) is
+// async-signal-safe).
+std::atomic<int> g_signal_eventfd{-1};
+std::atomic<int> g_signal_number{0};
+extern "C" void forward_signal(int signo) {
+  g_signal_number.store(signo);
+  const int fd = g_signal_eventfd.load();
+  if (fd >= 0) {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
+  }
+}
+}  // namespace
 
 runtime::runtime(runtime_options o) : opts_(std::move(o)) {
   unsigned n = opts_.threads;
@@ -44,6 +63,22 @@ task<void> runtime::watch_signals(runtime& rt, reactor& r, int sfd, std::stop_to
   }
 }
 
+task<void> runtime::watch_forwarded_signals(runtime& rt, reactor& r, int efd, std::stop_token st) {
+  fd_handle h{efd};
+  r.io().attach(h);
+  std::uint64_t count = 0;
+  auto res = co_await io_operation(r, std::nullopt, st, [&](backend& b, completion* c, linked_deadline*) {
+    b.read(c, h, &count, sizeof count);
+  });
+  r.io().detach(h);
+  if (res && *res == static_cast<int>(sizeof count)) {
+    const int signo = g_signal_number.load();
+    rt.drain_signal_.store(signo);
+    std::fprintf(stderr, "confab: %s received, draining\n", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    rt.request_drain();
+  }
+}
+
 
 void runtime::thread_body(unsigned index, const entry& fn) {
   if (opts_.pin_threads) {
@@ -71,6 +106,8 @@ void runtime::thread_body(unsigned index, const entry& fn) {
     std::stop_source quit;
     task_scope bg;
     if (index == 0 && rt.signal_fd_ >= 0) bg.spawn(watch_signals(rt, r, rt.signal_fd_, quit.get_token()));
+    if (index == 0 && rt.signal_event_fd_ >= 0)
+      bg.spawn(watch_forwarded_signals(rt, r, rt.signal_event_fd_, quit.get_token()));
     co_await fn(rt, r, index);
     r.note_drained();
     quit.request_stop();
@@ -92,6 +129,14 @@ result<void> runtime::run(entry fn) {
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, &old);  // threads inherit the mask
     signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    signal_event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    g_signal_eventfd.store(signal_event_fd_);
+    struct sigaction sa {};
+    sa.sa_handler = forward_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
   }
   std::vector<std::thread> ts;
   ts.reserve(threads_);
@@ -100,6 +145,15 @@ result<void> runtime::run(entry fn) {
   if (signal_fd_ >= 0) {
     ::close(signal_fd_);
     signal_fd_ = -1;
+  }
+  if (opts_.handle_signals) {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+    g_signal_eventfd.store(-1);
+  }
+  if (signal_event_fd_ >= 0) {
+    ::close(signal_event_fd_);
+    signal_event_fd_ = -1;
   }
   if (opts_.handle_signals) pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (failed_.load() > 0) return first_error_;

@@ -22,6 +22,8 @@
 // `request_drain` from any thread.
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -63,6 +65,7 @@ class runtime {
  private:
   void thread_body(unsigned index, const entry& fn);
   static task<void> watch_signals(runtime& rt, reactor& r, int sfd, std::stop_token st);
+  static task<void> watch_forwarded_signals(runtime& rt, reactor& r, int efd, std::stop_token st);
 
   runtime_options opts_;
   unsigned threads_ = 1;
@@ -75,6 +78,8 @@ class runtime {
   error first_error_{errc::ok};
   std::atomic<bool> error_set_{false};
   int signal_fd_ = -1;
+  int signal_event_fd_ = -1;
+  struct sigaction old_int_ {}, old_term_ {};
 };
 
 }  // namespace confab::io

@@ -22,7 +22,8 @@ class tcp_host::env_impl final : public env {
 };
 
 struct tcp_host::link {
-  std::unique_ptr<net::connection> conn;
+  std::shared_ptr<net::connection> conn;  // ours; its read loop holds it too and closes it
+  net::connection* inbound = nullptr;  // the peer's own connection to us, owned by its read loop
   std::vector<std::vector<std::byte>> pending;  // framed, while connecting
   bool connecting = false;
 };
@@ -68,12 +69,15 @@ result<void> tcp_host::send(node_id to, std::span<const std::byte> payload) {
   put_u32(frame, static_cast<std::uint32_t>(payload.size() + header_bytes));
   put_u64(frame, self_);
   frame.insert(frame.end(), payload.begin(), payload.end());
-  if (l->conn && l->conn->open()) {
-    if (l->conn->send_queued() > opts_.send_high_water) {
+  // An open link of ours first, else the connection the peer opened to us
+  // (so a node that only dialled us, or cannot be dialled, gets its reply).
+  net::connection* via = l->conn && l->conn->open() ? l->conn.get() : l->inbound && l->inbound->open() ? l->inbound : nullptr;
+  if (via) {
+    if (via->send_queued() > opts_.send_high_water) {
       ++stats_.refused;
       return make_error(errc::queue_full, "peer's send queue is full");
     }
-    (void)l->conn->send(frame);  // queued now; the awaiter only reports backpressure
+    (void)via->send(frame);  // queued now; the awaiter only reports backpressure
     ++stats_.sent;
     return {};
   }
@@ -104,10 +108,12 @@ task<void> tcp_host::connect_link(node_id to, std::stop_token st) {
     co_return;
   }
   ++stats_.connects;
-  if (l.conn) co_await l.conn->close();
-  l.conn = std::move(*c);
+  // The previous connection, if any, is already closing: its read loop ends
+  // it. Replies and the peer's own messages may come back on this one.
+  l.conn = std::shared_ptr<net::connection>(std::move(*c));
   for (auto& f : l.pending) (void)l.conn->send(f);
   l.pending.clear();
+  tasks_.spawn(read_loop(l.conn, st));
 }
 
 void tcp_host::set_timer(time_point at) {
@@ -130,29 +136,43 @@ task<void> tcp_host::timer_loop(std::stop_token st) {
   timer_changed_.reset();
 }
 
-task<void> tcp_host::read_loop(std::unique_ptr<net::connection> c, std::stop_token st) {
+task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, std::stop_token st) {
   net::frame_reader in(*c, {.max_frame_bytes = opts_.max_message_bytes});
+  auto refuse = [&](const error& e) {
+    ++stats_.bad_frames;
+    if (opts_.on_bad_input) opts_.on_bad_input(c->peer(), e);
+  };
   for (;;) {
     auto f = co_await in.next(st);
     if (!f) {
-      if (f.code() != errc::closed && f.code() != errc::cancelled) ++stats_.bad_frames;
+      // A clean close between frames is not an error; one inside a frame is.
+      if (f.code() == errc::closed && f.error().detail != nullptr) refuse(f.error());
+      else if (f.code() != errc::closed && f.code() != errc::cancelled && f.code() != errc::reset) refuse(f.error());
       break;
     }
     if (f->size() < header_bytes) {
-      ++stats_.bad_frames;
+      refuse(make_error(errc::malformed, "frame shorter than its sender header"));
       break;
     }
     const node_id from = get_u64(f->data());
     if (!resolve(from)) {
-      ++stats_.bad_frames;
+      refuse(make_error(errc::malformed, "frame names a sender that is neither in the directory nor an endpoint"));
       break;
     }
     ++stats_.received;
+    if (from != self_) {
+      auto& lk = links_[from];
+      if (!lk) lk = std::make_unique<link>();
+      if (!lk->inbound) lk->inbound = c.get();
+    }
     if (auto ok = node_->on_message(*env_, from, f->subspan(header_bytes)); !ok) {
       ++stats_.rejected;
+      if (opts_.on_bad_input) opts_.on_bad_input(c->peer(), ok.error());
       break;  // the node refused the message: close this connection only
     }
   }
+  for (auto& [id, lk] : links_)
+    if (lk && lk->inbound == c.get()) lk->inbound = nullptr;
   co_await c->close();
 }
 
@@ -163,7 +183,7 @@ task<void> tcp_host::accept_loop(net::listener& l, std::stop_token st) {
       if (c.code() == errc::cancelled) break;
       continue;  // out of descriptors: keep serving the others
     }
-    tasks_.spawn(read_loop(std::move(*c), st));
+    tasks_.spawn(read_loop(std::shared_ptr<net::connection>(std::move(*c)), st));
   }
 }
 
@@ -194,9 +214,8 @@ task<result<void>> tcp_host::run(std::stop_token st) {
   };
   wait_stop stopped{st};  // named: see scripts/check_co_await_conditions.sh
   co_await stopped;
-  for (auto& [id, lk] : links_) {
-    if (lk && lk->conn) co_await lk->conn->close();
-  }
+  // Every read loop (ours and the peers') sees the stop and closes its
+  // connection; peers' readers then see the end of stream.
   co_await tasks_.join();
   for (auto& [id, lk] : links_) {
     if (lk && lk->conn) co_await lk->conn->close();  // a link that connected during the drain

@@ -22,6 +22,7 @@
 // Thread: the reactor's.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -41,6 +42,10 @@ struct tcp_host_options {
   std::size_t send_high_water = 1u << 20;
   std::size_t pending_max = 1024;  // messages held while a link connects
   io::clock::duration connect_timeout = std::chrono::seconds(2);
+  // Called for every connection closed over bad input (oversized, truncated
+  // or malformed frame, or a message the node refused), with the peer's
+  // address and the error naming what was wrong.
+  std::function<void(const net::address&, const error&)> on_bad_input;
 };
 
 struct tcp_host_stats {
@@ -67,7 +72,7 @@ class tcp_host {
   class env_impl;
   struct link;
   task<void> accept_loop(net::listener& l, std::stop_token st);
-  task<void> read_loop(std::unique_ptr<net::connection> c, std::stop_token st);
+  task<void> read_loop(std::shared_ptr<net::connection> c, std::stop_token st);
   task<void> connect_link(node_id to, std::stop_token st);
   task<void> timer_loop(std::stop_token st);
   result<void> send(node_id to, std::span<const std::byte> payload);

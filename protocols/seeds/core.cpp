@@ -193,7 +193,8 @@ bool seed_core::projected_member(node_id p) const {
 }
 
 void seed_core::answer_register(time_point now, seam::random& rng, node_id peer, std::uint64_t request_id, output& out) {
-  register_reply r{.request_id = request_id, .status = register_status::ok, .leader = leader_};
+  register_reply r{.request_id = request_id, .status = register_status::ok, .leader = leader_, .commit_index = commit_,
+                   .pl_size = members_.size()};
   const std::size_t n = members_.size(), k = std::min(n, std::min(cfg_.pl_sample_max, max_peers_per_reply));
   r.peers.reserve(k);
   if (k == n) {
@@ -283,6 +284,10 @@ void seed_core::on_message(time_point now, seam::random& rng, node_id from, cons
   if (auto* ar = std::get_if<append_reply>(&m)) return is_seed(from) ? on_append_reply(now, rng, from, *ar, out) : void();
   if (auto* rr = std::get_if<register_request>(&m)) return handle_register(now, rng, from, rr->request_id, true, out);
   if (auto* dr = std::get_if<dead_report>(&m)) return handle_report(now, rng, *dr, from, true, out);
+  if (auto* q = std::get_if<pl_request>(&m)) {
+    answer_register(now, rng, from, q->request_id, out);
+    return;
+  }
   if (auto* nb = std::get_if<neighbours>(&m)) {
     // Bounded: declarations are kept for members and a pending-sized margin.
     if (!declared_.count(from) && declared_.size() >= members_.size() + cfg_.pending_max) return;

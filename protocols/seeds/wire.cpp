@@ -15,6 +15,7 @@ enum type : std::uint8_t {
   t_dead_report = 11,
   t_neighbours = 12,
   t_register_reply = 13,
+  t_pl_request = 14,
   t_forward = 20,
 };
 
@@ -86,7 +87,13 @@ struct encoder {
     w.u64(m.request_id);
     w.u8(static_cast<std::uint8_t>(m.status));
     w.u64(m.leader);
+    w.u64(m.commit_index);
+    w.u64(m.pl_size);
     ids(w, m.peers);
+  }
+  void operator()(const pl_request& m) {
+    w.u8(t_pl_request);
+    w.u64(m.request_id);
   }
   void operator()(const forward& m) {
     w.u8(t_forward);
@@ -166,8 +173,15 @@ result<message> decode_body(codec::reader& r, std::uint8_t t, bool nested) {
       if (s > 1) r.fail("register_reply: unknown status");
       m.status = static_cast<register_status>(s);
       m.leader = r.u64();
+      m.commit_index = r.u64();
+      m.pl_size = r.u64();
       m.peers = ids(r, max_peers_per_reply, "register_reply: more peers than allowed");
       return message{std::move(m)};
+    }
+    case t_pl_request: {
+      pl_request m;
+      m.request_id = r.u64();
+      return message{m};
     }
     case t_forward: {
       if (nested) return make_error(errc::malformed, "forward: nested forward");
@@ -218,7 +232,7 @@ result<message> decode(std::span<const std::byte> in) {
 
 const char* name(const message& m) noexcept {
   static constexpr const char* names[] = {"request_vote",  "vote_reply", "append_entries", "append_reply", "register",
-                                          "dead_report", "neighbours", "register_reply", "forward"};
+                                          "dead_report", "neighbours", "register_reply", "forward", "pl_request"};
   return names[m.index()];
 }
 

@@ -69,6 +69,11 @@ struct append_reply {
 struct register_request {
   std::uint64_t request_id = 0;
 };
+// Asks a seed for its PL without joining (tools, peers refreshing their
+// view); answered with a register_reply.
+struct pl_request {
+  std::uint64_t request_id = 0;
+};
 // A confirmed death, sent by the reporter and by every neighbour that
 // confirmed it; a seed counts distinct senders (see docs/seeds.md).
 struct dead_report {
@@ -88,7 +93,9 @@ struct register_reply {
   std::uint64_t request_id = 0;
   register_status status = register_status::ok;
   node_id leader = no_node;
-  std::vector<node_id> peers;  // the PL, or a bounded random sample of it
+  std::uint64_t commit_index = 0;  // of the answering seed
+  std::uint64_t pl_size = 0;       // the whole PL's size (peers may be a sample)
+  std::vector<node_id> peers;      // the PL, or a bounded random sample of it
 };
 
 // ### seed -> seed: a peer's request passed on to the leader
@@ -98,7 +105,7 @@ struct forward {
 };
 
 using message = std::variant<request_vote, vote_reply, append_entries, append_reply, register_request, dead_report,
-                             neighbours, register_reply, forward>;
+                             neighbours, register_reply, forward, pl_request>;
 
 // ## encode
 // Appends the message's bytes to `out`.

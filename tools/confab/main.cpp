@@ -2,6 +2,7 @@
 //
 //   confab demo [--backend auto|uring|epoll] [--connections N] [--bytes N] [--duration-ms N]
 //   confab exact table1|bounds|recover [--topology T] [--seed S] [--runs R] [--json]
+//   confab seed --config seed.toml --listen IP:PORT
 //
 // Unknown options and impossible values get a one-line error naming them and
 // exit code 2, before anything starts.
@@ -11,6 +12,7 @@
 
 #include "tools/confab/demo.hpp"
 #include "tools/confab/exact_cmd.hpp"
+#include "tools/confab/seed_cmd.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"confab: a networking engine for consensus and gossip systems"};
@@ -33,12 +35,18 @@ int main(int argc, char** argv) {
   e->add_option("--runs", exact.runs, "timed runs")->check(CLI::Range(1, 10000000));
   e->add_option("--node", exact.node, "observing node (recover)");
   e->add_flag("--json", exact.json, "print JSON");
+  confab::tools::seed_options seed;
+  auto* sd = app.add_subcommand("seed", "one seed of the membership service (replicated peer list)");
+  sd->add_option("--config", seed.config, "TOML settings (docs/config.md)")->required();
+  sd->add_option("--listen", seed.listen, "IP:PORT, one of the seed list's entries")->required();
+  sd->add_option("--backend", seed.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   if (e->parsed()) return confab::tools::run_exact_command(exact);
+  if (sd->parsed()) return confab::tools::run_seed_command(seed);
   if (d->parsed()) {
     confab::io::parse_backend_choice(backend, demo.backend);
     return confab::tools::run_demo_command(demo);

@@ -1,0 +1,30 @@
+// confab tools: the TOML settings files of `confab seed` and `confab peer`.
+//
+// One file holds every setting with documented defaults (docs/config.md);
+// the seed list stays in the documents' format in its own file, named by
+// `seeds_file` (relative to the TOML file's folder). Unknown keys, wrong
+// types and impossible values are errors naming the file, the key and what
+// was wrong, before anything starts.
+//
+//   auto c = tools::load_seed_settings("seed.toml");
+//   if (!c.error.empty()) { fprintf(stderr, "%s\n", c.error.c_str()); return 2; }
+#pragma once
+
+#include <string>
+
+#include "protocols/seeds/api.hpp"
+
+namespace confab::tools {
+
+struct seed_settings {
+  seeds::seed_config seed;
+  std::string seeds_file;  // resolved path
+  std::string data_dir = ".";
+  std::uint16_t legacy_port = 0;  // 0: the legacy text dialect is off
+  std::size_t legacy_min_reporters = 2;
+  std::string error;  // empty when the settings loaded
+};
+
+seed_settings load_seed_settings(const std::string& path);
+
+}  // namespace confab::tools
