@@ -1,6 +1,7 @@
 #include "protocols/seeds/core.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace confab::seeds {
 
@@ -30,9 +31,28 @@ seed_core::seed_core(seed_config cfg, node_id self, recovered_state recovered)
   // were logged when they first committed.
   for (; applied_ < commit_; ++applied_) {
     const auto& e = log_[applied_];
-    if (e.kind == entry_kind::add) members_.insert(e.peer);
-    if (e.kind == entry_kind::remove) members_.erase(e.peer);
+    if (e.kind == entry_kind::add) add_member(e.peer);
+    if (e.kind == entry_kind::remove) remove_member(e.peer);
   }
+}
+
+void seed_core::add_member(node_id p) {
+  if (!members_.insert(p).second) return;
+  digest_ += member_digest(p);
+  member_pos_[p] = member_list_.size();
+  member_list_.push_back(p);
+}
+
+void seed_core::remove_member(node_id p) {
+  if (!members_.erase(p)) return;
+  digest_ -= member_digest(p);
+  const auto at = member_pos_[p];
+  member_pos_.erase(p);
+  if (at + 1 != member_list_.size()) {
+    member_list_[at] = member_list_.back();
+    member_pos_[member_list_[at]] = at;
+  }
+  member_list_.pop_back();
 }
 
 bool seed_core::is_seed(node_id id) const noexcept {
@@ -163,7 +183,7 @@ void seed_core::apply(time_point now, seam::random& rng, output& out) {
   while (applied_ < commit_) {
     const entry e = log_[applied_++];
     if (e.kind == entry_kind::add) {
-      members_.insert(e.peer);
+      add_member(e.peer);
       out.events.push_back(
           {.kind = seed_event::applied_add, .at = now, .term = e.term, .index = applied_, .peer = e.peer, .entry = e.kind});
       if (auto it = pending_.find(e.peer); it != pending_.end()) {
@@ -172,7 +192,7 @@ void seed_core::apply(time_point now, seam::random& rng, output& out) {
         answer_register(now, rng, e.peer, id, out);
       }
     } else if (e.kind == entry_kind::remove) {
-      members_.erase(e.peer);
+      remove_member(e.peer);
       reports_.erase(e.peer);
       declared_.erase(e.peer);
       out.events.push_back({.kind = seed_event::applied_remove, .at = now, .term = e.term, .index = applied_,
@@ -194,16 +214,20 @@ bool seed_core::projected_member(node_id p) const {
 
 void seed_core::answer_register(time_point now, seam::random& rng, node_id peer, std::uint64_t request_id, output& out) {
   register_reply r{.request_id = request_id, .status = register_status::ok, .leader = leader_, .commit_index = commit_,
-                   .pl_size = members_.size()};
+                   .pl_size = members_.size(), .pl_digest = digest_};
   const std::size_t n = members_.size(), k = std::min(n, std::min(cfg_.pl_sample_max, max_peers_per_reply));
   r.peers.reserve(k);
   if (k == n) {
     r.peers.assign(members_.begin(), members_.end());
   } else {
-    // Selection sampling (Knuth's algorithm S): k of n, uniformly, in order.
-    std::size_t seen = 0;
-    for (auto it = members_.begin(); it != members_.end() && r.peers.size() < k; ++it, ++seen)
-      if (rng.below(n - seen) < k - r.peers.size()) r.peers.push_back(*it);
+    // Floyd's sampling: k distinct positions of n, uniformly, in O(k).
+    std::unordered_set<std::size_t> chosen;
+    chosen.reserve(2 * k);
+    for (std::size_t j = n - k; j < n; ++j) {
+      const auto t = static_cast<std::size_t>(rng.below(j + 1));
+      const auto pick = chosen.insert(t).second ? t : (chosen.insert(j), j);
+      r.peers.push_back(member_list_[pick]);
+    }
   }
   out.sends.emplace_back(peer, std::move(r));
   out.events.push_back({.kind = seed_event::register_answered, .at = now, .term = hard_.term, .peer = peer});

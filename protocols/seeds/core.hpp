@@ -48,6 +48,7 @@ class seed_core {
   const entry& at(std::uint64_t i) const { return log_[i - 1]; }
   // The applied peer list.
   const std::set<node_id>& members() const noexcept { return members_; }
+  std::uint64_t pl_digest() const noexcept { return digest_; }
   std::size_t pending_requests() const noexcept { return pending_.size(); }
   const seed_config& config() const noexcept { return cfg_; }
 
@@ -103,6 +104,12 @@ class seed_core {
   time_point leader_since_{};
   // membership
   std::set<node_id> members_;
+  std::uint64_t digest_ = 0;
+  // The same members with O(1) random access, for sampling replies.
+  std::vector<node_id> member_list_;
+  std::unordered_map<node_id, std::size_t> member_pos_;
+  void add_member(node_id p);
+  void remove_member(node_id p);
   std::map<node_id, pending_request> pending_;  // peers that asked this seed to register them
   std::map<node_id, report_set> reports_;
   std::map<node_id, std::set<node_id>> declared_;  // peer -> its declared neighbours

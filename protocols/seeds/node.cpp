@@ -13,7 +13,9 @@ seed_node::seed_node(seed_config cfg, log_store& store, event_sink on_event, rej
 void seed_node::on_start(seam::env& e) {
   core_.emplace(cfg_, e.self(), store_.recovered());
   out_.clear();
-  core_->start(e.now(), e.rng(), out_);
+  step_.clear();
+  core_->start(e.now(), e.rng(), step_);
+  merge(step_);
   flush(e);
 }
 
@@ -25,16 +27,48 @@ result<void> seed_node::on_message(seam::env& e, node_id from, std::span<const s
     if (on_reject_) on_reject_(from, m.error().detail ? m.error().detail : "malformed");
     return m.error();
   }
-  out_.clear();
-  core_->on_message(e.now(), e.rng(), from, *m, out_);
-  flush(e);
+  step_.clear();
+  core_->on_message(e.now(), e.rng(), from, *m, step_);
+  merge(step_);
+  // Group commit: everything that arrives before the host's next turn is
+  // saved with one sync, then sent. Nothing leaves before it is durable, so
+  // deferring is safe; it only batches.
+  if (!flush_scheduled_) {
+    flush_scheduled_ = true;
+    e.set_timer(e.now());
+  }
   return {};
 }
 
 void seed_node::on_timer(seam::env& e) {
-  out_.clear();
-  core_->on_tick(e.now(), e.rng(), out_);
+  flush_scheduled_ = false;
+  if (e.now() >= core_->next_tick()) {
+    step_.clear();
+    core_->on_tick(e.now(), e.rng(), step_);
+    merge(step_);
+  }
   flush(e);
+}
+
+void seed_node::merge(output& o) {
+  auto& p = out_.persist;
+  const auto& q = o.persist;
+  if (q.hard_changed) {
+    p.hard_changed = true;
+    p.hard = q.hard;
+  }
+  if (q.truncate_after != ~std::uint64_t{0}) {
+    p.truncate_after = std::min(p.truncate_after, q.truncate_after);
+    if (!p.entries.empty() && p.first_index + p.entries.size() - 1 > q.truncate_after)
+      p.entries.resize(q.truncate_after >= p.first_index ? q.truncate_after - p.first_index + 1 : 0);
+  }
+  if (!q.entries.empty()) {
+    if (p.entries.empty()) p.first_index = q.first_index;
+    CONFAB_ASSERT(q.first_index == p.first_index + p.entries.size());
+    p.entries.insert(p.entries.end(), q.entries.begin(), q.entries.end());
+  }
+  for (auto& s : o.sends) out_.sends.push_back(std::move(s));
+  for (auto& ev : o.events) out_.events.push_back(ev);
 }
 
 void seed_node::flush(seam::env& e) {
@@ -53,6 +87,7 @@ void seed_node::flush(seam::env& e) {
   }
   if (on_event_)
     for (const auto& ev : out_.events) on_event_(ev);
+  out_.clear();
   e.set_timer(core_->next_tick());
 }
 

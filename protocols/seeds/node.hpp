@@ -1,8 +1,9 @@
 // confab seeds: the driver that runs a seed core on any seam host.
 //
-// Decodes each message, feeds the core, saves what the core asks to persist
-// (durably, before anything is sent), then sends, reports events, and sets
-// the one timer to the core's next tick. Runs unchanged on real TCP
+// Decodes each message, feeds the core, and at the host's next turn saves
+// what the core asked to persist (one sync for everything that arrived in
+// the turn: group commit), then sends, reports events, and sets the one
+// timer to the core's next tick. Nothing is sent before it is durable. Runs unchanged on real TCP
 // (seam::tcp_host) and in the simulator.
 //
 //   seeds::memory_store disk;
@@ -49,12 +50,15 @@ class seed_node final : public seam::node {
 
  private:
   void flush(seam::env& e);
+  void merge(output& o);
   seed_config cfg_;
   log_store& store_;
   event_sink on_event_;
   reject_sink on_reject_;
   std::optional<seed_core> core_;
-  output out_;
+  output out_;   // accumulated until the next flush
+  output step_;  // one call's output
+  bool flush_scheduled_ = false;
   std::vector<std::byte> buf_;
   seed_node_stats stats_;
 };

@@ -37,6 +37,7 @@ class memory_store final : public log_store {
   recovered_state recovered() const override { return state_; }
   result<void> save(const persist_batch& b) override;
   std::uint64_t saves() const noexcept { return saves_; }
+  const recovered_state& state() const noexcept { return state_; }
 
  private:
   recovered_state state_;

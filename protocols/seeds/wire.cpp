@@ -89,6 +89,7 @@ struct encoder {
     w.u64(m.leader);
     w.u64(m.commit_index);
     w.u64(m.pl_size);
+    w.u64(m.pl_digest);
     ids(w, m.peers);
   }
   void operator()(const pl_request& m) {
@@ -175,6 +176,7 @@ result<message> decode_body(codec::reader& r, std::uint8_t t, bool nested) {
       m.leader = r.u64();
       m.commit_index = r.u64();
       m.pl_size = r.u64();
+      m.pl_digest = r.u64();
       m.peers = ids(r, max_peers_per_reply, "register_reply: more peers than allowed");
       return message{std::move(m)};
     }

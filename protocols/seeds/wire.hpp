@@ -95,6 +95,7 @@ struct register_reply {
   node_id leader = no_node;
   std::uint64_t commit_index = 0;  // of the answering seed
   std::uint64_t pl_size = 0;       // the whole PL's size (peers may be a sample)
+  std::uint64_t pl_digest = 0;     // order-independent digest of the whole PL (pl_digest())
   std::vector<node_id> peers;      // the PL, or a bounded random sample of it
 };
 
@@ -106,6 +107,16 @@ struct forward {
 
 using message = std::variant<request_vote, vote_reply, append_entries, append_reply, register_request, dead_report,
                              neighbours, register_reply, forward, pl_request>;
+
+// ## pl_digest
+// The sum of a 64-bit mix of every member: two seeds hold the same PL when
+// their digests (and sizes) are equal, whatever order they learnt it in.
+constexpr std::uint64_t member_digest(node_id id) noexcept {
+  std::uint64_t z = id + 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
 
 // ## encode
 // Appends the message's bytes to `out`.

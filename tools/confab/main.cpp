@@ -3,6 +3,8 @@
 //   confab demo [--backend auto|uring|epoll] [--connections N] [--bytes N] [--duration-ms N]
 //   confab exact table1|bounds|recover [--topology T] [--seed S] [--runs R] [--json]
 //   confab seed --config seed.toml --listen IP:PORT
+//   confab seed-load --seeds seeds.txt --peers N [--window W] [--acked-out FILE]
+//   confab seed-query --seeds seeds.txt [--full]
 //
 // Unknown options and impossible values get a one-line error naming them and
 // exit code 2, before anything starts.
@@ -13,6 +15,7 @@
 #include "tools/confab/demo.hpp"
 #include "tools/confab/exact_cmd.hpp"
 #include "tools/confab/seed_cmd.hpp"
+#include "tools/confab/seed_load.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"confab: a networking engine for consensus and gossip systems"};
@@ -40,6 +43,20 @@ int main(int argc, char** argv) {
   sd->add_option("--config", seed.config, "TOML settings (docs/config.md)")->required();
   sd->add_option("--listen", seed.listen, "IP:PORT, one of the seed list's entries")->required();
   sd->add_option("--backend", seed.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  confab::tools::seed_load_options load;
+  auto* sl = app.add_subcommand("seed-load", "register N synthetic peers with the seeds and report commit rate and latency");
+  sl->add_option("--seeds", load.seeds_file, "the seed list (IP:PORT per line)")->required();
+  sl->add_option("--peers", load.peers, "registrations to commit")->check(CLI::Range(1u, 1000000u));
+  sl->add_option("--window", load.window, "registrations outstanding at once")->check(CLI::Range(1u, 100000u));
+  sl->add_option("--retry-ms", load.retry_ms, "resend an unanswered registration after")->check(CLI::Range(10u, 600000u));
+  sl->add_option("--timeout-ms", load.timeout_ms, "the run stops by itself after")->check(CLI::Range(100u, 3600000u));
+  sl->add_option("--first-peer", load.first_peer, "index of the first synthetic peer")->check(CLI::Range(0u, 3000000u));
+  sl->add_option("--acked-out", load.acked_out, "write the acknowledged peers here");
+  confab::tools::seed_query_options q;
+  auto* sq = app.add_subcommand("seed-query", "ask every seed for its PL and check that they agree");
+  sq->add_option("--seeds", q.seeds_file, "the seed list (IP:PORT per line)")->required();
+  sq->add_flag("--full", q.full, "print every PL in full");
+  sq->add_option("--timeout-ms", q.timeout_ms, "give up on silent seeds after")->check(CLI::Range(100u, 600000u));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -47,6 +64,8 @@ int main(int argc, char** argv) {
   }
   if (e->parsed()) return confab::tools::run_exact_command(exact);
   if (sd->parsed()) return confab::tools::run_seed_command(seed);
+  if (sl->parsed()) return confab::tools::run_seed_load_command(load);
+  if (sq->parsed()) return confab::tools::run_seed_query_command(q);
   if (d->parsed()) {
     confab::io::parse_backend_choice(backend, demo.backend);
     return confab::tools::run_demo_command(demo);

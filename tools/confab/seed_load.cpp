@@ -1,0 +1,289 @@
+#include "tools/confab/seed_load.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <unordered_map>
+
+#include "engine/core/scope.hpp"
+#include "engine/net/connection.hpp"
+#include "engine/net/framing.hpp"
+#include "protocols/common/codec.hpp"
+#include "protocols/common/endpoints.hpp"
+#include "protocols/seeds/wire.hpp"
+
+namespace confab::tools {
+
+namespace {
+
+using namespace std::chrono_literals;
+using seam::node_id;
+
+std::vector<node_id> read_seeds(const std::string& path, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = path + ": cannot be read";
+    return {};
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto r = endpoints::parse_seed_list(ss.str());
+  if (!r.error_text.empty()) error = path + ": " + r.error_text;
+  return r.seeds;
+}
+
+net::address address_of(node_id id) { return net::address::ipv4(seam::endpoint_ipv4(id), seam::endpoint_port(id)); }
+
+std::vector<std::byte> frame(node_id sender, const seeds::message& m) {
+  std::vector<std::byte> out;
+  codec::writer w(out);
+  w.u32(0);
+  w.u64(sender);
+  seeds::encode(m, out);
+  const auto len = static_cast<std::uint32_t>(out.size() - 4);
+  for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::byte>(len >> (24 - 8 * i));
+  return out;
+}
+
+struct seed_link {
+  node_id id;
+  std::shared_ptr<net::connection> conn;
+  bool up = false;
+};
+
+struct peer_state {
+  node_id id;
+  io::clock::time_point first_sent{}, last_sent{};
+  bool acked = false;
+};
+
+struct load {
+  std::vector<seed_link> seeds;
+  std::vector<peer_state> peers;
+  std::unordered_map<std::uint64_t, std::size_t> by_request;  // request id -> peer index
+  std::size_t started = 0, acked = 0, busy = 0, resends = 0;
+  std::vector<double> latency_ms;
+  bool done = false;
+  seam::random rng{0x5eed};
+  // query mode
+  std::vector<seeds::register_reply> replies;
+  std::vector<bool> answered;
+};
+
+// One connection per seed, re-dialled while the run lasts; reads answers.
+task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token st) {
+  auto& s = L.seeds[si];
+  while (!L.done && !st.stop_requested()) {
+    net::connect_options co;
+    co.deadline = io::clock::now() + 1s;
+    co.stop = st;
+    auto c = co_await net::connect(r, address_of(s.id), std::move(co));
+    if (!c) {
+      (void)co_await io::sleep_for(200ms, st);
+      continue;
+    }
+    s.conn = std::shared_ptr<net::connection>(std::move(*c));
+    s.up = true;
+    net::frame_reader in(*s.conn, {.max_frame_bytes = 1u << 20});
+    for (;;) {
+      auto f = co_await in.next(st);
+      if (!f || f->size() < 8) break;
+      auto m = seeds::decode(f->subspan(8));
+      if (!m) break;
+      auto* rep = std::get_if<seeds::register_reply>(&*m);
+      if (!rep) continue;
+      if (!L.answered.empty()) {  // query mode
+        L.replies[si] = *rep;
+        L.answered[si] = true;
+        continue;
+      }
+      auto it = L.by_request.find(rep->request_id);
+      if (it == L.by_request.end()) continue;
+      auto& p = L.peers[it->second];
+      if (rep->status == seeds::register_status::busy) {
+        ++L.busy;
+        continue;
+      }
+      if (!p.acked) {
+        p.acked = true;
+        ++L.acked;
+        L.latency_ms.push_back(std::chrono::duration<double, std::milli>(io::clock::now() - p.first_sent).count());
+      }
+    }
+    s.up = false;
+    co_await s.conn->close();
+  }
+}
+
+void send_to_majority(load& L, std::size_t pi, const seeds::message& m) {
+  std::vector<std::size_t> up;
+  for (std::size_t i = 0; i < L.seeds.size(); ++i)
+    if (L.seeds[i].up && L.seeds[i].conn && L.seeds[i].conn->open()) up.push_back(i);
+  for (std::size_t i = up.size(); i > 1; --i) std::swap(up[i - 1], up[L.rng.below(i)]);
+  up.resize(std::min(up.size(), L.seeds.size() / 2 + 1));
+  const auto f = frame(L.peers[pi].id, m);
+  for (auto i : up) (void)L.seeds[i].conn->send(f);
+}
+
+double pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+task<void> drive(io::reactor& r, load& L, const seed_load_options& o, int& exit_code) {
+  std::stop_source stop;
+  task_scope readers;
+  for (std::size_t i = 0; i < L.seeds.size(); ++i) readers.spawn(seed_reader(r, L, i, stop.get_token()));
+  const auto t0 = io::clock::now();
+  const auto deadline = t0 + std::chrono::milliseconds(o.timeout_ms);
+  auto next_progress = t0 + 1s;
+  std::size_t outstanding_cursor = 0;
+  while (L.acked < L.peers.size() && io::clock::now() < deadline) {
+    const auto now = io::clock::now();
+    // Start new registrations up to the window.
+    while (L.started < L.peers.size() && L.started - L.acked < o.window) {
+      bool any_up = false;
+      for (auto& s : L.seeds) any_up |= s.up;
+      if (!any_up) break;
+      auto& p = L.peers[L.started];
+      p.first_sent = p.last_sent = now;
+      send_to_majority(L, L.started, seeds::register_request{.request_id = L.started + 1});
+      ++L.started;
+    }
+    // Resend the unanswered ones that waited too long (bounded work per turn).
+    for (std::size_t k = 0; k < std::min<std::size_t>(L.started, 4096); ++k) {
+      outstanding_cursor = (outstanding_cursor + 1) % std::max<std::size_t>(L.started, 1);
+      auto& p = L.peers[outstanding_cursor];
+      if (p.acked || now - p.last_sent < std::chrono::milliseconds(o.retry_ms)) continue;
+      p.last_sent = now;
+      ++L.resends;
+      send_to_majority(L, outstanding_cursor, seeds::register_request{.request_id = outstanding_cursor + 1});
+    }
+    if (now >= next_progress) {
+      next_progress += 1s;
+      std::size_t up = 0;
+      for (auto& s : L.seeds) up += s.up;
+      std::fprintf(stderr, "seed-load: %6.1f s  %zu/%zu acknowledged  %zu outstanding  %zu resent  seeds up %zu/%zu\n",
+                   std::chrono::duration<double>(now - t0).count(), L.acked, L.peers.size(), L.started - L.acked,
+                   L.resends, up, L.seeds.size());
+    }
+    (void)co_await io::sleep_for(2ms);
+  }
+  const double secs = std::chrono::duration<double>(io::clock::now() - t0).count();
+  L.done = true;
+  stop.request_stop();
+  co_await readers.join();
+  std::printf(
+      "{\"seeds\":%zu,\"peers\":%zu,\"acknowledged\":%zu,\"seconds\":%.3f,\"registrations_per_s\":%.1f,"
+      "\"commit_ms_p50\":%.3f,\"commit_ms_p99\":%.3f,\"commit_ms_max\":%.3f,\"resent\":%zu,\"busy\":%zu}\n",
+      L.seeds.size(), L.peers.size(), L.acked, secs, static_cast<double>(L.acked) / secs, pct(L.latency_ms, 0.5),
+      pct(L.latency_ms, 0.99), pct(L.latency_ms, 1.0), L.resends, L.busy);
+  if (!o.acked_out.empty()) {
+    std::ofstream out(o.acked_out);
+    for (auto& p : L.peers)
+      if (p.acked) out << endpoints::id_string(p.id) << "\n";
+  }
+  exit_code = L.acked == L.peers.size() ? 0 : 1;
+}
+
+task<void> query(io::reactor& r, load& L, const seed_query_options& o, int& exit_code) {
+  std::stop_source stop;
+  task_scope readers;
+  for (std::size_t i = 0; i < L.seeds.size(); ++i) readers.spawn(seed_reader(r, L, i, stop.get_token()));
+  const auto deadline = io::clock::now() + std::chrono::milliseconds(o.timeout_ms);
+  std::vector<bool> asked(L.seeds.size());
+  const node_id me = seam::endpoint_id(0x7f01fffe, 1);
+  while (io::clock::now() < deadline) {
+    bool all = true;
+    for (std::size_t i = 0; i < L.seeds.size(); ++i) {
+      if (!asked[i] && L.seeds[i].up) {
+        asked[i] = true;
+        (void)L.seeds[i].conn->send(frame(me, seeds::pl_request{.request_id = 1}));
+      }
+      all &= L.answered[i];
+    }
+    if (all) break;
+    (void)co_await io::sleep_for(5ms);
+  }
+  L.done = true;
+  stop.request_stop();
+  co_await readers.join();
+  std::optional<std::uint64_t> first_hash;
+  std::uint64_t first_size = 0;
+  bool agree = true, all_answered = true;
+  for (std::size_t i = 0; i < L.seeds.size(); ++i) {
+    const auto& rep = L.replies[i];
+    const std::uint64_t h = rep.pl_digest;
+    std::string ids;
+    if (o.full)
+      for (auto id : rep.peers) ids += (ids.empty() ? "\"" : ",\"") + endpoints::id_string(id) + "\"";
+    std::printf("{\"seed\":\"%s\",\"answered\":%s,\"commit_index\":%llu,\"pl_size\":%llu,\"sampled\":%s,"
+                "\"pl_digest\":\"%016llx\",\"leader\":\"%s\"%s%s%s}\n",
+                endpoints::id_string(L.seeds[i].id).c_str(), L.answered[i] ? "true" : "false",
+                static_cast<unsigned long long>(rep.commit_index), static_cast<unsigned long long>(rep.pl_size),
+                rep.peers.size() < rep.pl_size ? "true" : "false", static_cast<unsigned long long>(h),
+                rep.leader == seeds::no_node ? "" : endpoints::id_string(rep.leader).c_str(), o.full ? ",\"pl\":[" : "",
+                ids.c_str(), o.full ? "]" : "");
+    if (!L.answered[i]) {
+      all_answered = false;
+      continue;
+    }
+    if (!first_hash) first_hash = h, first_size = rep.pl_size;
+    if (h != *first_hash || rep.pl_size != first_size) agree = false;
+  }
+  std::printf("{\"all_answered\":%s,\"agree\":%s}\n", all_answered ? "true" : "false", agree ? "true" : "false");
+  exit_code = all_answered && agree ? 0 : 1;
+}
+
+template <class Fn>
+int with_reactor(const char* what, Fn fn) {
+  auto r = io::reactor::create({});
+  if (!r) {
+    std::fprintf(stderr, "confab %s: cannot start the reactor: %s\n", what, r.error().message().c_str());
+    return 1;
+  }
+  int exit_code = 1;
+  (*r)->run(fn(**r, exit_code));
+  return exit_code;
+}
+
+}  // namespace
+
+int run_seed_load_command(const seed_load_options& o) {
+  std::string error;
+  auto ids = read_seeds(o.seeds_file, error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "confab seed-load: %s\n", error.c_str());
+    return 2;
+  }
+  load L;
+  for (auto id : ids) L.seeds.push_back({.id = id});
+  L.peers.resize(o.peers);
+  for (unsigned i = 0; i < o.peers; ++i) {
+    const unsigned k = o.first_peer + i;
+    L.peers[i].id = seam::endpoint_id(0x7f020000u + k / 50000, static_cast<std::uint16_t>(10000 + k % 50000));
+    L.by_request[i + 1] = i;
+  }
+  return with_reactor("seed-load", [&](io::reactor& r, int& code) { return drive(r, L, o, code); });
+}
+
+int run_seed_query_command(const seed_query_options& o) {
+  std::string error;
+  auto ids = read_seeds(o.seeds_file, error);
+  if (!error.empty()) {
+    std::fprintf(stderr, "confab seed-query: %s\n", error.c_str());
+    return 2;
+  }
+  load L;
+  for (auto id : ids) L.seeds.push_back({.id = id});
+  L.replies.resize(ids.size());
+  L.answered.assign(ids.size(), false);
+  return with_reactor("seed-query", [&](io::reactor& r, int& code) { return query(r, L, o, code); });
+}
+
+}  // namespace confab::tools

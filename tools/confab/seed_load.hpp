@@ -1,0 +1,38 @@
+// `confab seed-load` and `confab seed-query`: drive and inspect the seeds.
+//
+// seed-load registers N synthetic peers (ids 127.2.x.y:port, no listener
+// needed: seeds answer on the connection a request came on) with a majority
+// of the seeds each, at most `window` outstanding, retrying an unanswered
+// registration after `retry_ms` with another random majority (so a killed
+// leader costs latency, not registrations). It prints a progress line each
+// second and, at the end, one JSON object: registrations committed per
+// second and commit latency p50/p99/max (first send to first answer).
+//
+// seed-query asks every seed for its PL and prints one JSON object per seed
+// (commit index, PL size, an order-independent hash, the ids when
+// --full), then whether all seeds agree.
+#pragma once
+
+#include <string>
+
+namespace confab::tools {
+
+struct seed_load_options {
+  std::string seeds_file;
+  unsigned peers = 1000;
+  unsigned window = 256;
+  unsigned retry_ms = 1000;
+  unsigned timeout_ms = 60000;  // the whole run stops by itself
+  unsigned first_peer = 0;      // ids start here (several runs, distinct peers)
+  std::string acked_out;        // file for the acknowledged peers, one IP:PORT per line
+};
+int run_seed_load_command(const seed_load_options& o);
+
+struct seed_query_options {
+  std::string seeds_file;
+  bool full = false;
+  unsigned timeout_ms = 3000;
+};
+int run_seed_query_command(const seed_query_options& o);
+
+}  // namespace confab::tools
