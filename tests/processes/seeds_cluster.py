@@ -1,0 +1,140 @@
+"""Seed clusters of real `confab seed` processes on loopback, for tests and
+benchmarks: start, kill -9, pause (SIGSTOP), query, and the expected PL
+digest of a set of peers (the same mix the seeds use)."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+MASK = (1 << 64) - 1
+
+
+def member_digest(node_id):
+    z = (node_id + 0x9E3779B97F4A7C15) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def endpoint_id(text):
+    ip, port = text.strip().rsplit(":", 1)
+    a, b, c, d = (int(x) for x in ip.split("."))
+    return (1 << 63) | (((a << 24) | (b << 16) | (c << 8) | d) << 16) | int(port)
+
+
+def digest_of(endpoints):
+    return sum(member_digest(endpoint_id(e)) for e in endpoints) & MASK
+
+
+class Cluster:
+    def __init__(self, confab, n, base_port, extra_toml="", workdir=None):
+        self.confab = confab
+        self.n = n
+        self.dir = workdir or tempfile.mkdtemp(prefix="confab-seeds-")
+        self.ports = [base_port + i for i in range(n)]
+        self.seeds_file = os.path.join(self.dir, "seeds.txt")
+        with open(self.seeds_file, "w") as f:
+            f.write("# seeds of this test\n")
+            for p in self.ports:
+                f.write(f"127.0.0.1:{p}\n")
+        self.config = os.path.join(self.dir, "seed.toml")
+        with open(self.config, "w") as f:
+            f.write('seeds_file = "seeds.txt"\ndata_dir = "data"\n[seed]\n'
+                    "heartbeat_ms = 50\nelection_timeout_min_ms = 300\nelection_timeout_max_ms = 600\n"
+                    + extra_toml)
+        self.procs = [None] * n
+
+    def start(self, i):
+        err = open(os.path.join(self.dir, f"stderr-{self.ports[i]}.txt"), "a")
+        self.procs[i] = subprocess.Popen(
+            [self.confab, "seed", "--config", self.config, "--listen", f"127.0.0.1:{self.ports[i]}"],
+            stdout=subprocess.DEVNULL, stderr=err)
+
+    def start_all(self):
+        for i in range(self.n):
+            self.start(i)
+
+    def kill9(self, i):
+        self.procs[i].send_signal(signal.SIGKILL)
+        self.procs[i].wait()
+        self.procs[i] = None
+
+    def pause(self, i):
+        self.procs[i].send_signal(signal.SIGSTOP)
+
+    def resume(self, i):
+        self.procs[i].send_signal(signal.SIGCONT)
+
+    def stop_all(self):
+        for i, p in enumerate(self.procs):
+            if p is None:
+                continue
+            p.send_signal(signal.SIGCONT)
+            p.send_signal(signal.SIGTERM)
+        for i, p in enumerate(self.procs):
+            if p is None:
+                continue
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            self.procs[i] = None
+
+    def index_of(self, endpoint):
+        port = int(endpoint.rsplit(":", 1)[1])
+        return self.ports.index(port)
+
+    def query(self, seeds_file=None, timeout_ms=1000):
+        out = subprocess.run([self.confab, "seed-query", "--seeds", seeds_file or self.seeds_file,
+                              "--timeout-ms", str(timeout_ms)],
+                             capture_output=True, text=True, timeout=30)
+        lines = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+        return lines[:-1], lines[-1]
+
+    def leader(self):
+        """The leader a majority of live seeds name, or None."""
+        seeds, _ = self.query(timeout_ms=300)
+        votes = {}
+        for s in seeds:
+            if s["answered"] and s["leader"]:
+                votes[s["leader"]] = votes.get(s["leader"], 0) + 1
+        for l, v in votes.items():
+            if v >= self.n // 2 + 1:
+                return l
+        return None
+
+    def wait_leader(self, timeout_s=15, not_this=None):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout_s:
+            l = self.leader()
+            if l and l != not_this:
+                return l, time.monotonic() - t0
+            time.sleep(0.02)
+        return None, time.monotonic() - t0
+
+    def wait_agree(self, timeout_s=15):
+        t0 = time.monotonic()
+        last = None
+        while time.monotonic() - t0 < timeout_s:
+            seeds, summary = self.query()
+            last = seeds
+            if summary["all_answered"] and summary["agree"]:
+                return seeds
+            time.sleep(0.1)
+        return last
+
+    def events(self, i):
+        path = os.path.join(self.dir, "data", f"seed-127.0.0.1-{self.ports[i]}.events.txt")
+        with open(path) as f:
+            return f.read()
+
+    def load(self, peers, first_peer=0, window=128, retry_ms=500, timeout_ms=60000, seeds_file=None, acked_out=None):
+        args = [self.confab, "seed-load", "--seeds", seeds_file or self.seeds_file, "--peers", str(peers),
+                "--first-peer", str(first_peer), "--window", str(window), "--retry-ms", str(retry_ms),
+                "--timeout-ms", str(timeout_ms)]
+        if acked_out:
+            args += ["--acked-out", acked_out]
+        return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
