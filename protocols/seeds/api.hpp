@@ -39,6 +39,9 @@ struct seed_config {
   std::size_t pl_sample_max = 256;     // a register reply carries the whole PL up to this size, else a sample
   std::size_t pending_max = 4096;      // peer requests awaiting commit; above it a register is answered `busy`
   std::size_t reporters_without_neighbours = 2;  // when the suspect never declared its neighbours
+  // Legacy reports (reporter = an IP with port 0, seeds::legacy) count only
+  // from this many distinct reporter IPs; 0 ignores them.
+  std::size_t legacy_min_reporters = 0;
   std::size_t quorum() const noexcept { return seeds.size() / 2 + 1; }
 };
 

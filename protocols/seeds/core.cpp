@@ -265,9 +265,11 @@ void seed_core::handle_report(time_point now, seam::random& rng, const dead_repo
     out.events.push_back({.kind = seed_event::report_ignored, .at = now, .term = hard_.term, .peer = r.suspect,
                           .other = sender, .why = why});
   };
+  const bool legacy = seam::is_endpoint(sender) && seam::endpoint_port(sender) == 0;
   if (direct && r.reporter != sender) return ignore("the reporter field names another node than the sender");
   if (sender == r.suspect) return ignore("a peer cannot report itself");
-  if (!members_.count(sender)) return ignore("the reporter is not in the PL");
+  if (legacy && cfg_.legacy_min_reporters == 0) return ignore("legacy reports are not accepted");
+  if (!legacy && !members_.count(sender)) return ignore("the reporter is not in the PL");
   if (!projected_member(r.suspect)) return ignore("the suspect is not in the PL");
   reports_[r.suspect].reporters[sender] = now;
   out.events.push_back(
@@ -286,12 +288,21 @@ void seed_core::evaluate_removal(time_point now, seam::random& rng, node_id susp
   if (it == reports_.end() || !projected_member(suspect)) return;
   auto& rs = it->second.reporters;
   std::erase_if(rs, [&](const auto& kv) { return now - kv.second > cfg_.report_window; });
+  // Legacy reporters (an IP, no port) are weighed apart: distinct IPs.
+  std::size_t legacy = 0;
+  for (auto& [rep, t] : rs) legacy += seam::is_endpoint(rep) && seam::endpoint_port(rep) == 0;
+  if (cfg_.legacy_min_reporters > 0 && legacy >= cfg_.legacy_min_reporters) {
+    append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = suspect}, out);
+    broadcast_append(now, out);
+    advance_commit(now, rng, out);
+    return;
+  }
   std::size_t count = 0, need = cfg_.reporters_without_neighbours;
   if (auto d = declared_.find(suspect); d != declared_.end() && !d->second.empty()) {
     for (auto& [rep, t] : rs) count += d->second.count(rep);
     need = d->second.size() / 2 + 1;
   } else {
-    count = rs.size();
+    count = rs.size() - legacy;
   }
   if (count >= need) {
     append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = suspect}, out);

@@ -29,8 +29,9 @@ def digest_of(endpoints):
 
 
 class Cluster:
-    def __init__(self, confab, n, base_port, extra_toml="", workdir=None):
+    def __init__(self, confab, n, base_port, extra_toml="", workdir=None, legacy_base=None):
         self.confab = confab
+        self.legacy_base = legacy_base
         self.n = n
         self.dir = workdir or tempfile.mkdtemp(prefix="confab-seeds-")
         self.ports = [base_port + i for i in range(n)]
@@ -48,9 +49,10 @@ class Cluster:
 
     def start(self, i):
         err = open(os.path.join(self.dir, f"stderr-{self.ports[i]}.txt"), "a")
-        self.procs[i] = subprocess.Popen(
-            [self.confab, "seed", "--config", self.config, "--listen", f"127.0.0.1:{self.ports[i]}"],
-            stdout=subprocess.DEVNULL, stderr=err)
+        args = [self.confab, "seed", "--config", self.config, "--listen", f"127.0.0.1:{self.ports[i]}"]
+        if self.legacy_base:
+            args += ["--legacy-port", str(self.legacy_base + i)]
+        self.procs[i] = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
 
     def start_all(self):
         for i in range(self.n):

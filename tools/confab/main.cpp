@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   auto* sd = app.add_subcommand("seed", "one seed of the membership service (replicated peer list)");
   sd->add_option("--config", seed.config, "TOML settings (docs/config.md)")->required();
   sd->add_option("--listen", seed.listen, "IP:PORT, one of the seed list's entries")->required();
+  sd->add_option("--legacy-port", seed.legacy_port, "serve the legacy text dialect on this port (0: off)")
+      ->check(CLI::Range(0, 65535));
   sd->add_option("--backend", seed.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
   confab::tools::seed_load_options load;
   auto* sl = app.add_subcommand("seed-load", "register N synthetic peers with the seeds and report commit rate and latency");

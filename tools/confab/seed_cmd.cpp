@@ -11,7 +11,9 @@
 #include "protocols/common/endpoints.hpp"
 #include "protocols/seeds/node.hpp"
 #include "protocols/seeds/storage.hpp"
+#include "engine/core/scope.hpp"
 #include "tools/confab/config.hpp"
+#include "tools/confab/legacy_gateway.hpp"
 
 namespace confab::tools {
 
@@ -46,6 +48,15 @@ task<void> serve(seam::tcp_host& host, io::reactor& r, int& exit_code) {
   }
 }
 
+task<void> serve_legacy_port(io::reactor& r, legacy_gateway_options o, int& exit_code) {
+  const auto port = o.listen.to_string();
+  auto ok = co_await serve_legacy(r, std::move(o), r.drain_token());
+  if (!ok) {
+    std::fprintf(stderr, "confab seed: cannot serve the legacy port %s: %s\n", port.c_str(), ok.error().message().c_str());
+    exit_code = 1;
+  }
+}
+
 }  // namespace
 
 int run_seed_command(const seed_options& o) {
@@ -63,6 +74,8 @@ int run_seed_command(const seed_options& o) {
     std::fprintf(stderr, "confab seed: --listen %s is not in the seed list %s\n", o.listen.c_str(), s.seeds_file.c_str());
     return 2;
   }
+  if (o.legacy_port >= 0) s.legacy_port = static_cast<std::uint16_t>(o.legacy_port);
+  s.seed.legacy_min_reporters = s.legacy_port != 0 ? s.legacy_min_reporters : 0;
   const std::string name = endpoints::id_string(*self);
   std::string stem = name;
   std::replace(stem.begin(), stem.end(), ':', '-');
@@ -124,7 +137,19 @@ int run_seed_command(const seed_options& o) {
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
     seam::tcp_host host(r, id, {}, std::make_unique<seeds::seed_node>(s.seed, **store, on_event, on_reject),
                         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()), ho);
-    co_await serve(host, r, exit_code);
+    task_scope both;
+    both.spawn(serve(host, r, exit_code));
+    if (s.legacy_port != 0) {
+      legacy_gateway_options lo;
+      lo.listen = net::address::ipv4(seam::endpoint_ipv4(id), s.legacy_port);
+      lo.seed = id;
+      lo.log = [&logs](const std::string& line) {
+        std::fprintf(logs.text, "%s %s\n", wall_clock().c_str(), line.c_str());
+        std::fflush(logs.text);
+      };
+      both.spawn(serve_legacy_port(r, std::move(lo), exit_code));
+    }
+    co_await both.join();
   });
   if (!ran) {
     std::fprintf(stderr, "confab seed: %s\n", ran.error().message().c_str());

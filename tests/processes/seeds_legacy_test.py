@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""The seeds' legacy text dialect against a small client written here from
+the description of the original implementation (one message per TCP
+connection, no framing, no newline):
+
+- `IP:PORT` registers a peer and is answered with the PL as `IP:PORT` lines
+  joined by `\\n`, the new peer included;
+- peers registered earlier are told, on a new connection to them,
+  `(SEED)ADDED NEW NODE TO NETWORK:<seed port>:<ip>:<port>`;
+- `Dead Node:<ip>:<port>:<timestamp>:<reporter ip>` reports a death; one
+  reporter removes nobody, two distinct reporter IPs remove the peer;
+- garbage on the legacy port closes that connection only.
+
+Usage: seeds_legacy_test.py PATH/TO/confab"""
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seeds_cluster import Cluster  # noqa: E402
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok    " if cond else "FAIL  ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def one_message(port, text, source_ip="127.0.0.1", want_reply=True):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((source_ip, 0))
+    s.settimeout(15)
+    s.connect(("127.0.0.1", port))
+    s.sendall(text.encode())
+    data = b""
+    if want_reply:
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        except OSError:
+            pass
+    s.close()
+    return data.decode(errors="replace")
+
+
+class LegacyPeer:
+    """Listens where a legacy peer would and records every message."""
+
+    def __init__(self, ip, port):
+        self.addr = f"{ip}:{port}"
+        self.got = []
+        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind((ip, port))
+        self.srv.listen(16)
+        self.srv.settimeout(0.2)
+        self.stop = False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                continue
+            c.settimeout(2)
+            data = b""
+            try:
+                while True:
+                    b = c.recv(4096)
+                    if not b:
+                        break
+                    data += b
+            except OSError:
+                pass
+            c.close()
+            self.got.append(data.decode(errors="replace"))
+
+    def close(self):
+        self.stop = True
+        self.t.join()
+        self.srv.close()
+
+
+def main():
+    confab = sys.argv[1]
+    base = 26000 + (os.getpid() % 100) * 20
+    c = Cluster(confab, 3, base, legacy_base=base + 10)
+    a = LegacyPeer("127.0.0.1", base + 15)
+    b = LegacyPeer("127.0.0.1", base + 16)
+    try:
+        c.start_all()
+        leader, _ = c.wait_leader()
+        check(leader is not None, "legacy: a leader is elected")
+        lp = base + 10  # seed 0's legacy port
+        reply_a = one_message(lp, a.addr)
+        check(a.addr in reply_a.split("\n"), f"legacy: registration of {a.addr} answered with a PL holding it: {reply_a!r}")
+        reply_b = one_message(lp, b.addr)
+        lines = reply_b.split("\n")
+        check(a.addr in lines and b.addr in lines, f"legacy: the second registration's PL holds both: {reply_b!r}")
+        time.sleep(0.5)
+        expect = f"(SEED)ADDED NEW NODE TO NETWORK:{base}:{b.addr}"
+        check(expect in a.got, f"legacy: the first peer was told '{expect}' (got {a.got})")
+        # Garbage closes that connection only.
+        junk = one_message(lp, "HELLO THERE")
+        check(junk == "", "legacy: garbage gets no answer and a closed connection")
+        check("neither IP:PORT nor a Dead Node report" in c.events(0), "legacy: the seed's log names the garbage")
+        # One reporter removes nobody; a second distinct IP does.
+        one_message(lp, f"Dead Node:{a.addr}:2026-11-21 12:00:00:127.0.0.5", source_ip="127.0.0.5", want_reply=False)
+        time.sleep(0.8)
+        seeds, _ = c.query()
+        check(all(s["pl_size"] == 2 for s in seeds), f"legacy: one Dead Node report removes nobody ({[s['pl_size'] for s in seeds]})")
+        # A report whose reporter IP is not the connection's source is refused.
+        one_message(lp, f"Dead Node:{a.addr}:1700000000.5:127.0.0.9", source_ip="127.0.0.5", want_reply=False)
+        time.sleep(0.8)
+        seeds, _ = c.query()
+        check(all(s["pl_size"] == 2 for s in seeds), "legacy: a report naming another reporter IP is refused")
+        one_message(base + 11, f"Dead Node:{a.addr}:1700000000.5:127.0.0.6", source_ip="127.0.0.6", want_reply=False)
+        time.sleep(0.8)
+        seeds = c.wait_agree(timeout_s=5)
+        check(all(s["pl_size"] == 1 for s in seeds), f"legacy: two reporter IPs remove the peer from every PL "
+              f"({[s['pl_size'] for s in seeds]})")
+    finally:
+        c.stop_all()
+        a.close()
+        b.close()
+    print(f"{len(failures)} failed" if failures else "all passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+#include "tools/confab/legacy_gateway.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <unordered_map>
+
+#include "engine/core/scope.hpp"
+#include "engine/net/connection.hpp"
+#include "engine/net/framing.hpp"
+#include "engine/net/listener.hpp"
+#include "protocols/common/codec.hpp"
+#include "protocols/common/endpoints.hpp"
+#include "protocols/seeds/legacy.hpp"
+#include "protocols/seeds/wire.hpp"
+
+namespace confab::tools {
+
+namespace {
+
+using namespace std::chrono_literals;
+using seam::node_id;
+
+struct gateway {
+  io::reactor& r;
+  legacy_gateway_options o;
+  std::shared_ptr<net::connection> native;  // to the local seed
+  bool native_connecting = false;
+  std::uint64_t next_request = 1;
+  std::unordered_map<std::uint64_t, seeds::register_reply> replies;
+  std::set<node_id> legacy_peers;
+  task_scope tasks;
+};
+
+std::vector<std::byte> frame(node_id sender, const seeds::message& m) {
+  std::vector<std::byte> out;
+  codec::writer w(out);
+  w.u32(0);
+  w.u64(sender);
+  seeds::encode(m, out);
+  const auto len = static_cast<std::uint32_t>(out.size() - 4);
+  for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::byte>(len >> (24 - 8 * i));
+  return out;
+}
+
+net::address address_of(node_id id) { return net::address::ipv4(seam::endpoint_ipv4(id), seam::endpoint_port(id)); }
+
+// Reads the native replies of the local seed.
+task<void> native_reader(gateway& g, std::shared_ptr<net::connection> c, std::stop_token st) {
+  net::frame_reader in(*c, {.max_frame_bytes = 1u << 20});
+  for (;;) {
+    auto f = co_await in.next(st);
+    if (!f || f->size() < 8) break;
+    auto m = seeds::decode(f->subspan(8));
+    if (!m) break;
+    if (auto* rep = std::get_if<seeds::register_reply>(&*m)) g.replies[rep->request_id] = *rep;
+  }
+  co_await c->close();
+}
+
+task<bool> ensure_native(gateway& g, std::stop_token st) {
+  if (g.native && g.native->open()) co_return true;
+  net::connect_options co;
+  co.deadline = io::clock::now() + 2s;
+  co.stop = st;
+  auto c = co_await net::connect(g.r, address_of(g.o.seed), std::move(co));
+  if (!c) co_return false;
+  g.native = std::shared_ptr<net::connection>(std::move(*c));
+  g.tasks.spawn(native_reader(g, g.native, st));
+  co_return true;
+}
+
+// Stops `cut` at `at` unless `cancel` fires first.
+task<void> stop_at(io::clock::time_point at, std::stop_source* cut, std::stop_token cancel) {
+  auto slept = co_await io::sleep_until(at, cancel);
+  if (slept) cut->request_stop();
+}
+
+// One legacy message: everything that arrives until the peer closes, or
+// 50 ms after the last bytes, or 5 s without any.
+task<result<std::string>> read_message(gateway& g, net::connection& c, std::stop_token st) {
+  std::string text;
+  std::stop_source cut;
+  std::stop_callback forward(st, [&cut] { cut.request_stop(); });
+  task_scope timers;
+  auto timer = std::make_unique<std::stop_source>();
+  timers.spawn(stop_at(io::clock::now() + 5s, &cut, timer->get_token()));
+  for (;;) {
+    auto chunk = co_await c.receive(cut.get_token());
+    if (!chunk) break;
+    const auto b = chunk->bytes();
+    text.append(reinterpret_cast<const char*>(b.data()), b.size());
+    if (text.size() > seeds::legacy::max_message_bytes) break;
+    timer->request_stop();
+    timer = std::make_unique<std::stop_source>();
+    timers.spawn(stop_at(io::clock::now() + 50ms, &cut, timer->get_token()));
+  }
+  timer->request_stop();
+  co_await timers.join();
+  (void)g;
+  if (text.size() > seeds::legacy::max_message_bytes) co_return make_error(errc::too_large, "legacy: message over 4096 bytes");
+  co_return text;
+}
+
+task<void> send_text(io::reactor& r, node_id to, std::string text, std::stop_token st) {
+  net::connect_options co;
+  co.deadline = io::clock::now() + 2s;
+  co.stop = st;
+  auto c = co_await net::connect(r, address_of(to), std::move(co));
+  if (!c) co_return;
+  (void)co_await (*c)->send(net::as_bytes(text));
+  (void)co_await (*c)->flush();
+  co_await (*c)->close();
+}
+
+task<void> handle(gateway& g, std::unique_ptr<net::connection> c, std::stop_token st) {
+  const auto from = c->peer();
+  auto text = co_await read_message(g, *c, st);
+  if (!text) {
+    g.o.log("legacy: closed a connection from " + from.to_string() + ": " + text.error().message());
+    co_await c->close();
+    co_return;
+  }
+  auto m = seeds::legacy::parse(*text);
+  if (!m) {
+    g.o.log("legacy: closed a connection from " + from.to_string() + ": " + m.error().message());
+    co_await c->close();
+    co_return;
+  }
+  const bool native_up = co_await ensure_native(g, st);
+  if (!native_up) {
+    g.o.log("legacy: the local seed is not reachable; dropped a message from " + from.to_string());
+    co_await c->close();
+    co_return;
+  }
+  if (auto* d = std::get_if<seeds::legacy::dead_text>(&*m)) {
+    if (from.ipv4_host_order() != d->reporter_ip) {
+      g.o.log("legacy: refused a Dead Node report from " + from.to_string() + " naming another reporter IP");
+    } else {
+      const node_id rep = seeds::legacy::reporter_id(d->reporter_ip);
+      (void)g.native->send(frame(rep, seeds::dead_report{.suspect = d->suspect, .reporter = rep}));
+      g.o.log("legacy: Dead Node:" + endpoints::id_string(d->suspect) + ":" + d->timestamp + ":" + from.ip_string());
+    }
+    co_await c->close();
+    co_return;
+  }
+  const node_id peer = std::get<seeds::legacy::register_text>(*m).peer;
+  const std::uint64_t id = g.next_request++;
+  g.o.log("legacy: registration of " + endpoints::id_string(peer) + " from " + from.to_string());
+  (void)g.native->send(frame(peer, seeds::register_request{.request_id = id}));
+  const auto give_up = io::clock::now() + 10s;
+  while (!g.replies.count(id) && io::clock::now() < give_up && !st.stop_requested()) {
+    auto slept = co_await io::sleep_for(5ms, st);
+    if (!slept) break;
+  }
+  auto it = g.replies.find(id);
+  if (it == g.replies.end() || it->second.status != seeds::register_status::ok) {
+    g.o.log("legacy: registration of " + endpoints::id_string(peer) + " was not committed in time");
+    g.replies.erase(id);
+    co_await c->close();
+    co_return;
+  }
+  auto pl = std::move(it->second.peers);
+  g.replies.erase(it);
+  if (std::find(pl.begin(), pl.end(), peer) == pl.end()) pl.push_back(peer);
+  const auto reply = seeds::legacy::pl_text(pl);
+  (void)co_await c->send(net::as_bytes(reply));
+  (void)co_await c->flush();
+  co_await c->close();
+  // Tell the other legacy peers this seed registered, each on a new connection.
+  const auto notice = seeds::legacy::added_text(seam::endpoint_port(g.o.seed), peer);
+  for (auto other : g.legacy_peers)
+    if (other != peer && std::find(pl.begin(), pl.end(), other) != pl.end()) g.tasks.spawn(send_text(g.r, other, notice, st));
+  g.legacy_peers.insert(peer);
+}
+
+task<void> accept_loop(gateway& g, net::listener& l, std::stop_token st) {
+  for (;;) {
+    auto c = co_await l.accept(st);
+    if (!c) {
+      if (c.code() == errc::cancelled) break;
+      continue;
+    }
+    g.tasks.spawn(handle(g, std::move(*c), st));
+  }
+}
+
+}  // namespace
+
+task<result<void>> serve_legacy(io::reactor& r, legacy_gateway_options o, std::stop_token st) {
+  auto l = net::listener::bind(r, o.listen);
+  if (!l) co_return l.error();
+  gateway g{r, std::move(o)};
+  g.tasks.spawn(accept_loop(g, **l, st));
+  co_await g.tasks.join();
+  if (g.native) co_await g.native->close();
+  co_await (*l)->close();
+  co_return result<void>{};
+}
+
+}  // namespace confab::tools
