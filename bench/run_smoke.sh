@@ -17,3 +17,8 @@ OPENBLAS_NUM_THREADS=1 "$build/bench/linalg_benchmark" --benchmark_min_time=0.00
   --benchmark_filter='^BM_recover_(batched|naive)/(ring9|torus9|petersen|torus25_f[01])' > "$out/linalg.txt" 2>&1
 grep -q 'BM_recover_batched/torus25_f1' "$out/linalg.txt"
 echo "bench smoke: linalg_benchmark ran ($(grep -c '^BM_' "$out/linalg.txt") benchmarks)"
+python3 bench/seeds_bench.py --confab "$build/tools/confab" --runs 1 --peers 300 --window 64 --out "$out" > "$out/seeds.md" 2>/dev/null
+test -s "$out/seeds_bench.json"
+test -s "$out/seeds_bench.svg"
+grep -q '^| 3 |' "$out/seeds.md"
+echo "bench smoke: seeds_bench ran ($(grep -c '^| [35] |' "$out/seeds.md") rows)"

@@ -30,9 +30,9 @@ export ASAN_OPTIONS=detect_leaks=1
 step "tests (optimised build)"
 meson test -C build --print-errorlogs --num-processes 1 || fail=1
 step "tests (ASan+UBSan build)"
-# The sanitised build runs the engine suite (the issue asks for it; linalg
+# The sanitised build runs the engine and protocol suites (linalg
 # spends its time inside OpenBLAS/LAPACK, which is not instrumented).
-meson test -C build-asan --print-errorlogs --num-processes 1 --timeout-multiplier 3 engine || fail=1
+meson test -C build-asan --print-errorlogs --num-processes 1 --timeout-multiplier 3 engine protocols || fail=1
 
 step "benchmark smoke runs"
 bash bench/run_smoke.sh build || fail=1
