@@ -103,6 +103,12 @@ class node {
   // the host closes the link it came on, counts it, and keeps serving.
   virtual result<void> on_message(env& e, node_id from, std::span<const std::byte> payload) = 0;
   virtual void on_timer(env& e) = 0;
+  // The transport lost its connection to `peer`, or could not open one (a
+  // reset, a refused connect, a crash in the simulator). Optional.
+  virtual void on_link_down(env& e, node_id peer) {
+    (void)e;
+    (void)peer;
+  }
 };
 
 }  // namespace confab::seam

@@ -41,6 +41,7 @@ std::uint64_t get_u64(const std::byte* p) {
   return v;
 }
 constexpr std::size_t header_bytes = 8;  // the sender's node_id
+constexpr node_id no_peer = ~node_id{0};
 }  // namespace
 
 tcp_host::tcp_host(io::reactor& r, node_id self, std::vector<net::address> directory, std::unique_ptr<node> n,
@@ -105,6 +106,7 @@ task<void> tcp_host::connect_link(node_id to, std::stop_token st) {
   if (!c) {
     stats_.dropped += l.pending.size();  // the next send retries
     l.pending.clear();
+    if (c.code() != errc::cancelled && !st.stop_requested()) node_->on_link_down(*env_, to);
     co_return;
   }
   ++stats_.connects;
@@ -113,7 +115,7 @@ task<void> tcp_host::connect_link(node_id to, std::stop_token st) {
   l.conn = std::shared_ptr<net::connection>(std::move(*c));
   for (auto& f : l.pending) (void)l.conn->send(f);
   l.pending.clear();
-  tasks_.spawn(read_loop(l.conn, st));
+  tasks_.spawn(read_loop(l.conn, to, st));
 }
 
 void tcp_host::set_timer(time_point at) {
@@ -136,7 +138,7 @@ task<void> tcp_host::timer_loop(std::stop_token st) {
   timer_changed_.reset();
 }
 
-task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, std::stop_token st) {
+task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, node_id peer, std::stop_token st) {
   net::frame_reader in(*c, {.max_frame_bytes = opts_.max_message_bytes});
   auto refuse = [&](const error& e) {
     ++stats_.bad_frames;
@@ -160,6 +162,7 @@ task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, std::stop_tok
       break;
     }
     ++stats_.received;
+    if (peer == no_peer) peer = from;
     if (from != self_) {
       auto& lk = links_[from];
       if (!lk) lk = std::make_unique<link>();
@@ -174,6 +177,8 @@ task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, std::stop_tok
   for (auto& [id, lk] : links_)
     if (lk && lk->inbound == c.get()) lk->inbound = nullptr;
   co_await c->close();
+  // The connection to a known node ended while we serve: tell the node.
+  if (peer != no_peer && peer != self_ && !st.stop_requested()) node_->on_link_down(*env_, peer);
 }
 
 task<void> tcp_host::accept_loop(net::listener& l, std::stop_token st) {
@@ -183,7 +188,7 @@ task<void> tcp_host::accept_loop(net::listener& l, std::stop_token st) {
       if (c.code() == errc::cancelled) break;
       continue;  // out of descriptors: keep serving the others
     }
-    tasks_.spawn(read_loop(std::shared_ptr<net::connection>(std::move(*c)), st));
+    tasks_.spawn(read_loop(std::shared_ptr<net::connection>(std::move(*c)), no_peer, st));
   }
 }
 

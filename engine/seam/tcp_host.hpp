@@ -17,7 +17,9 @@
 // high-water mark is refused with `queue_full`, one to a peer that cannot be
 // reached is dropped (counted) and the link retries on the next send.
 // Malformed or oversized frames, and messages the node refuses, close that
-// connection only.
+// connection only. A connection to a known node that ends while the host
+// serves, or a connect that fails, is reported to the node
+// (`node::on_link_down`).
 //
 // Thread: the reactor's.
 #pragma once
@@ -72,7 +74,7 @@ class tcp_host {
   class env_impl;
   struct link;
   task<void> accept_loop(net::listener& l, std::stop_token st);
-  task<void> read_loop(std::shared_ptr<net::connection> c, std::stop_token st);
+  task<void> read_loop(std::shared_ptr<net::connection> c, node_id peer, std::stop_token st);
   task<void> connect_link(node_id to, std::stop_token st);
   task<void> timer_loop(std::stop_token st);
   result<void> send(node_id to, std::span<const std::byte> payload);

@@ -25,6 +25,7 @@ struct simulator::slot {
   std::unique_ptr<node_env> env;
   std::uint64_t incarnation = 0;
   std::uint64_t timer_generation = 0;
+  seam::time_point paused_until{0};
 };
 
 simulator::simulator(std::uint64_t seed, network_model m) : seed_(seed), model_(m), rng_(seed) {}
@@ -66,6 +67,18 @@ void simulator::crash(seam::node_id id) {
   ++s.incarnation;  // messages in flight to the old incarnation are dropped
   ++s.timer_generation;
   mix(0xdead0000ull | id);
+  // As with TCP, a crashed process resets its connections: every live node
+  // hears that its link to it is down.
+  if (model_.reset_on_crash) {
+    for (seam::node_id y = 0; y < nodes_.size(); ++y)
+      if (y != id && nodes_[y]->node) push(event{now_ + model_.delay_min, 0, 2, id, y, nodes_[y]->incarnation, {}});
+  }
+}
+
+void simulator::pause(seam::node_id id, seam::duration d) {
+  CONFAB_ASSERT(id < nodes_.size());
+  nodes_[id]->paused_until = now_ + d;
+  mix(0x9a000000ull | id);
 }
 
 void simulator::restart(seam::node_id id) {
@@ -95,6 +108,12 @@ bool simulator::blocked(seam::node_id from, seam::node_id to) const { return cut
 
 result<void> simulator::send_from(seam::node_id from, seam::node_id to, std::span<const std::byte> payload) {
   if (to >= nodes_.size()) return make_error(errc::unreachable, "unknown node");
+  if (!nodes_[to]->node && model_.reset_on_crash) {
+    // A connect to a crashed node is refused: the sender hears so.
+    ++stats_.to_crashed;
+    push(event{now_ + model_.delay_min, 0, 2, to, from, nodes_[from]->incarnation, {}});
+    return {};
+  }
   if (payload.size() > model_.max_message_bytes) return make_error(errc::too_large, "message over the model's limit");
   ++stats_.sent;
   // Draw every random number whether or not it is used, so the sequence
@@ -131,6 +150,19 @@ bool simulator::step() {
   events_.pop();
   now_ = e.at;
   auto& s = *nodes_[e.to];
+  if (now_ < s.paused_until) {
+    // A paused node (SIGSTOP) handles nothing until it resumes; its events
+    // wait, in order.
+    e.at = s.paused_until;
+    push(std::move(e));
+    return true;
+  }
+  if (e.kind == 2) {
+    if (!s.node || e.generation != s.incarnation) return true;
+    mix(0x1d000000ull ^ (static_cast<std::uint64_t>(now_.count()) * 31 + e.to * 7 + e.from));
+    s.node->on_link_down(*s.env, e.from);
+    return true;
+  }
   if (e.kind == 1) {
     if (!s.node || e.generation != s.timer_generation) return true;  // replaced or crashed
     ++stats_.timers;

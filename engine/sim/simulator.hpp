@@ -2,7 +2,8 @@
 //
 // N protocol nodes in one process on a virtual clock and a seeded network:
 // per-message delay, loss, duplication, partitions (symmetric or one-way),
-// crashes and restarts. Events are ordered by (time, insertion sequence), and
+// crashes (which reset the crashed node's links, as TCP does), pauses and
+// restarts. Events are ordered by (time, insertion sequence), and
 // every random draw comes from the simulator's seeded generator, so a seed
 // replays bit for bit; `trace_hash()` summarises every delivery and timer so
 // tests can check exactly that. A failing property prints its seed.
@@ -33,6 +34,9 @@ struct network_model {
   double loss = 0.0;       // probability a message is dropped
   double duplicate = 0.0;  // probability it is delivered twice
   std::size_t max_message_bytes = 1 << 20;
+  // A crash resets every connection to the node (peers get on_link_down),
+  // and a send to a crashed node is refused the same way, as on TCP.
+  bool reset_on_crash = true;
 };
 
 struct sim_stats {
@@ -57,6 +61,9 @@ class simulator {
   // ## faults
   void crash(seam::node_id id);    // drops the node's state, its timer and messages to it
   void restart(seam::node_id id);  // a fresh node from its factory, started now
+  // SIGSTOP for `d`: the node handles nothing (messages, timers) until it
+  // resumes, then everything that waited, in order. Connections stay up.
+  void pause(seam::node_id id, seam::duration d);
   // Messages from any node of `a` to any of `b` (and back, when symmetric) are dropped.
   void partition(const std::vector<seam::node_id>& a, const std::vector<seam::node_id>& b, bool symmetric = true);
   void heal();
@@ -80,7 +87,7 @@ class simulator {
   struct event {
     seam::time_point at;
     std::uint64_t seq;
-    int kind;  // 0 deliver, 1 timer
+    int kind;  // 0 deliver, 1 timer, 2 link down (from = the lost peer)
     seam::node_id from, to;
     std::uint64_t generation;  // timers: must match; deliveries: incarnation of `to`
     std::vector<std::byte> payload;

@@ -38,7 +38,10 @@ struct seed_config {
   duration report_window = 60s;        // a dead report counts this long
   std::size_t pl_sample_max = 256;     // a register reply carries the whole PL up to this size, else a sample
   std::size_t pending_max = 4096;      // peer requests awaiting commit; above it a register is answered `busy`
-  std::size_t reporters_without_neighbours = 2;  // when the suspect never declared its neighbours
+  // Distinct reporters needed when the suspect never declared neighbours,
+  // and the least number of distinct reporters for any removal (so one
+  // peer never removes another alone while a third member exists).
+  std::size_t reporters_without_neighbours = 2;
   // Legacy reports (reporter = an IP with port 0, seeds::legacy) count only
   // from this many distinct reporter IPs; 0 ignores them.
   std::size_t legacy_min_reporters = 0;

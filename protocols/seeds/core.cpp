@@ -197,6 +197,7 @@ void seed_core::apply(time_point now, seam::random& rng, output& out) {
       declared_.erase(e.peer);
       out.events.push_back({.kind = seed_event::applied_remove, .at = now, .term = e.term, .index = applied_,
                             .peer = e.peer, .entry = e.kind});
+      removed_since_check_ = true;
     }
   }
 }
@@ -228,6 +229,11 @@ void seed_core::answer_register(time_point now, seam::random& rng, node_id peer,
       const auto pick = chosen.insert(t).second ? t : (chosen.insert(j), j);
       r.peers.push_back(member_list_[pick]);
     }
+  }
+  r.degrees.reserve(r.peers.size());
+  for (auto p : r.peers) {
+    auto d = declared_.find(p);
+    r.degrees.push_back(static_cast<std::uint16_t>(d == declared_.end() ? 0 : std::min<std::size_t>(d->second.size(), 65535)));
   }
   out.sends.emplace_back(peer, std::move(r));
   out.events.push_back({.kind = seed_event::register_answered, .at = now, .term = hard_.term, .peer = peer});
@@ -297,14 +303,28 @@ void seed_core::evaluate_removal(time_point now, seam::random& rng, node_id susp
     advance_commit(now, rng, out);
     return;
   }
-  std::size_t count = 0, need = cfg_.reporters_without_neighbours;
-  if (auto d = declared_.find(suspect); d != declared_.end() && !d->second.empty()) {
-    for (auto& [rep, t] : rs) count += d->second.count(rep);
-    need = d->second.size() / 2 + 1;
-  } else {
-    count = rs.size() - legacy;
+  // The suspect's declared neighbours that are still members: a neighbour
+  // that died (or left) cannot report, so it does not count either way.
+  std::size_t count = 0, need = cfg_.reporters_without_neighbours, voters = 0;
+  if (auto d = declared_.find(suspect); d != declared_.end()) {
+    for (auto v : d->second) {
+      if (!projected_member(v)) continue;
+      ++voters;
+      auto r = rs.find(v);
+      count += r != rs.end();
+    }
   }
-  if (count >= need) {
+  const std::size_t reporters = rs.size() - legacy;
+  // Never on one peer's word alone (while there is anyone else to ask).
+  const std::size_t floor = std::min(cfg_.reporters_without_neighbours, members_.size() > 1 ? members_.size() - 1 : 1);
+  bool remove = false;
+  if (voters > 0) {
+    need = voters / 2 + 1;
+    remove = count >= need && reporters >= floor;
+  } else {
+    remove = reporters >= need;
+  }
+  if (remove) {
     append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = suspect}, out);
     broadcast_append(now, out);
     advance_commit(now, rng, out);
@@ -341,6 +361,14 @@ void seed_core::on_message(time_point now, seam::random& rng, node_id from, cons
 }
 
 void seed_core::on_tick(time_point now, seam::random& rng, output& out) {
+  if (role_ == role::leader && removed_since_check_) {
+    // A removal shrinks other suspects' sets of living neighbours: weigh
+    // their reports again.
+    removed_since_check_ = false;
+    std::vector<node_id> suspects;
+    for (auto& [sus, rs] : reports_) suspects.push_back(sus);
+    for (auto sus : suspects) evaluate_removal(now, rng, sus, out);
+  }
   if (role_ == role::leader) {
     if (now < heartbeat_due_) return;
     // Check quorum: a leader that has not heard a majority for an election

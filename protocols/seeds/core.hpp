@@ -113,6 +113,7 @@ class seed_core {
   std::map<node_id, pending_request> pending_;  // peers that asked this seed to register them
   std::map<node_id, report_set> reports_;
   std::map<node_id, std::set<node_id>> declared_;  // peer -> its declared neighbours
+  bool removed_since_check_ = false;
 };
 
 }  // namespace confab::seeds

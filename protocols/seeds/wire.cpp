@@ -91,6 +91,9 @@ struct encoder {
     w.u64(m.pl_size);
     w.u64(m.pl_digest);
     ids(w, m.peers);
+    CONFAB_ASSERT(m.degrees.empty() || m.degrees.size() == m.peers.size());
+    w.u16(static_cast<std::uint16_t>(m.degrees.size()));
+    for (auto d : m.degrees) w.u16(d);
   }
   void operator()(const pl_request& m) {
     w.u8(t_pl_request);
@@ -178,6 +181,9 @@ result<message> decode_body(codec::reader& r, std::uint8_t t, bool nested) {
       m.pl_size = r.u64();
       m.pl_digest = r.u64();
       m.peers = ids(r, max_peers_per_reply, "register_reply: more peers than allowed");
+      m.degrees.resize(r.count(max_peers_per_reply, 2, "register_reply: more degrees than allowed"));
+      for (auto& d : m.degrees) d = r.u16();
+      if (!m.degrees.empty() && m.degrees.size() != m.peers.size()) r.fail("register_reply: degrees do not match peers");
       return message{std::move(m)};
     }
     case t_pl_request: {

@@ -97,6 +97,9 @@ struct register_reply {
   std::uint64_t pl_size = 0;       // the whole PL's size (peers may be a sample)
   std::uint64_t pl_digest = 0;     // order-independent digest of the whole PL (pl_digest())
   std::vector<node_id> peers;      // the PL, or a bounded random sample of it
+  // Each listed peer's overlay degree as it last declared it (parallel to
+  // `peers`; empty when unknown), for preferential attachment.
+  std::vector<std::uint16_t> degrees;
 };
 
 // ### seed -> seed: a peer's request passed on to the leader

@@ -28,7 +28,7 @@ std::vector<message> samples() {
       register_request{.request_id = 99},
       dead_report{.suspect = 5, .reporter = 6, .timestamp_ms = 1700000000000, .confirmers = {7, 8}},
       neighbours{.ids = {1, 2, 3}},
-      register_reply{.request_id = 99, .status = register_status::busy, .leader = 2, .commit_index = 5, .pl_size = 9, .pl_digest = 77, .peers = {10, 11}},
+      register_reply{.request_id = 99, .status = register_status::busy, .leader = 2, .commit_index = 5, .pl_size = 9, .pl_digest = 77, .peers = {10, 11}, .degrees = {3, 1}},
       pl_request{.request_id = 3},
       forward{.origin = 44, .inner = dead_report{.suspect = 5, .reporter = 44}},
       forward{.origin = 45, .inner = register_request{.request_id = 1}},
