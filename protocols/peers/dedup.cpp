@@ -16,8 +16,7 @@ dedup_table::dedup_table(dedup_options o)
     : capacity_(o.capacity), gens_(o.generations < 2 ? 2 : o.generations), bucket_ns_(o.bucket.count()) {
   // Each generation holds a share of the live entries at load <= 1/2.
   const std::size_t per_gen = (capacity_ + gens_ - 2) / (gens_ - 1);
-  slots_per_gen_ = std::bit_ceil(per_gen * 2);
-  mask_ = slots_per_gen_ - 1;
+  slots_per_gen_ = per_gen * 2;  // exact: positions come from a multiply-shift, not a mask
   max_probe_ = 64;
   slots_ = std::make_unique<std::atomic<std::uint64_t>[]>(slots_per_gen_ * gens_);
   for (std::size_t i = 0; i < slots_per_gen_ * gens_; ++i) slots_[i].store(0, std::memory_order_relaxed);
@@ -56,7 +55,7 @@ bool dedup_table::contains(std::uint64_t k) const noexcept {
   const std::uint64_t cur = current_.load(std::memory_order_acquire);
   for (std::size_t age = 0; age < gens_ && age <= cur; ++age) {
     const auto* g = gen(cur - age);
-    for (std::size_t i = 0, at = k & mask_; i < max_probe_; ++i, at = (at + 1) & mask_) {
+    for (std::size_t i = 0, at = start(k); i < max_probe_; ++i, at = next(at)) {
       const auto v = g[at].load(std::memory_order_acquire);
       if (v == k) return true;
       if (v == 0) break;
@@ -67,7 +66,7 @@ bool dedup_table::contains(std::uint64_t k) const noexcept {
 
 // Claims k in one generation: 0 claimed, 1 already there, 2 probe path full.
 int dedup_table::claim(std::atomic<std::uint64_t>* g, std::uint64_t k) noexcept {
-  for (std::size_t i = 0, at = k & mask_; i < max_probe_; ++i, at = (at + 1) & mask_) {
+  for (std::size_t i = 0, at = start(k); i < max_probe_; ++i, at = next(at)) {
     std::uint64_t v = g[at].load(std::memory_order_acquire);
     if (v == k) return 1;
     if (v != 0) continue;
@@ -80,10 +79,13 @@ int dedup_table::claim(std::atomic<std::uint64_t>* g, std::uint64_t k) noexcept 
 bool dedup_table::insert(std::uint64_t k, seam::time_point now) noexcept {
   maybe_rotate(bucket_ns_ > 0 ? static_cast<std::uint64_t>(now.count() / bucket_ns_) : 0);
   std::uint64_t cur = current_.load(std::memory_order_acquire);
+  // One cache miss per generation, overlapped rather than in sequence.
+  const std::size_t at0 = start(k);
+  for (std::size_t age = 0; age < gens_ && age <= cur; ++age) __builtin_prefetch(gen(cur - age) + at0);
   // Older generations: read only.
   for (std::size_t age = 1; age < gens_ && age <= cur; ++age) {
     const auto* g = gen(cur - age);
-    for (std::size_t i = 0, at = k & mask_; i < max_probe_; ++i, at = (at + 1) & mask_) {
+    for (std::size_t i = 0, at = start(k); i < max_probe_; ++i, at = next(at)) {
       const auto v = g[at].load(std::memory_order_acquire);
       if (v == k) return false;
       if (v == 0) break;

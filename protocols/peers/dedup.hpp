@@ -18,7 +18,9 @@
 // `capacity` live entries at a load of at most 1/2, the table holds
 // `capacity` entries in 16 bytes each plus one generation of slack
 // (bytes_per_entry() reports it: 21.3 bytes at the default 4 buckets,
-// under the 32 the peers issue allows).
+// under the 32 the peers issue allows). An insert reads one probe path per
+// generation; the paths are prefetched together so their cache misses
+// overlap.
 //
 // Expiry is time-bucketed: an entry lives for (generations - 1) to
 // generations bucket lengths. Rotation clears the oldest array and only
@@ -68,10 +70,16 @@ class dedup_table {
   void maybe_rotate(std::uint64_t bucket_now) noexcept;
   void advance_to(std::uint64_t cur, std::uint64_t target) noexcept;
   int claim(std::atomic<std::uint64_t>* g, std::uint64_t k) noexcept;
+  // Probe positions: a multiply-shift maps the key onto [0, slots) without
+  // rounding the array up to a power of two.
+  std::size_t start(std::uint64_t k) const noexcept {
+    return static_cast<std::size_t>((static_cast<unsigned __int128>(k) * slots_per_gen_) >> 64);
+  }
+  std::size_t next(std::size_t at) const noexcept { return at + 1 == slots_per_gen_ ? 0 : at + 1; }
   std::atomic<std::uint64_t>* gen(std::uint64_t bucket) const noexcept {
     return slots_.get() + (bucket % gens_) * slots_per_gen_;
   }
-  std::size_t capacity_, gens_, slots_per_gen_, mask_, max_probe_;
+  std::size_t capacity_, gens_, slots_per_gen_, max_probe_;
   std::int64_t bucket_ns_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> slots_;
   std::atomic<std::uint64_t> current_{0};
