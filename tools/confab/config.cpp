@@ -55,32 +55,68 @@ bool only_known(const toml::table& t, const std::string& table, std::initializer
   return true;
 }
 
+
+// What both settings files share: the TOML root (syntax errors named by
+// line and column), unknown top-level keys refused, seeds_file and data_dir
+// resolved against the file's folder, and the seed list parsed.
+struct common_settings {
+  toml::table root;
+  std::string seeds_file, data_dir;
+  std::vector<seam::node_id> seeds;
+};
+
+bool load_common(const std::string& path, common_settings& c, std::string& error) {
+  const std::string text = read_file(path, error);
+  if (!error.empty()) return false;
+  // Debian's toml++ is built with exceptions; they stop here and become a
+  // value naming the line and column.
+  try {
+    c.root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    error = path + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) + ": " +
+            std::string(e.description());
+    return false;
+  }
+  if (!only_known(c.root, "", {"seeds_file", "data_dir", "seed", "peer"}, error, path)) return false;
+  const auto base = std::filesystem::path(path).parent_path();
+  if (auto f = c.root["seeds_file"].value<std::string>()) {
+    c.seeds_file = (base / *f).string();
+  } else {
+    error = path + ": seeds_file (the seed list, one IP:PORT per line) is required";
+    return false;
+  }
+  if (auto d = c.root["data_dir"].value<std::string>()) c.data_dir = (base / *d).string();
+  else c.data_dir = base.empty() ? "." : base.string();
+  for (const char* table : {"seed", "peer"})
+    if (c.root.get(table) && !c.root[table].as_table()) {
+      error = path + ": [" + table + "] must be a table";
+      return false;
+    }
+  std::string list_error;
+  const std::string list = read_file(c.seeds_file, list_error);
+  if (!list_error.empty()) {
+    error = path + ": seeds_file " + list_error;
+    return false;
+  }
+  auto seeds = endpoints::parse_seed_list(list);
+  if (!seeds.error_text.empty()) {
+    error = c.seeds_file + ": " + seeds.error_text;
+    return false;
+  }
+  c.seeds = std::move(seeds.seeds);
+  return true;
+}
+
 }  // namespace
 
 seed_settings load_seed_settings(const std::string& path) {
   seed_settings s;
-  const std::string text = read_file(path, s.error);
-  if (!s.error.empty()) return s;
-  // Debian's toml++ is built with exceptions; they stop here and become a
-  // value naming the line and column.
-  toml::table root;
-  try {
-    root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    s.error = path + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) + ": " +
-              std::string(e.description());
-    return s;
-  }
-  if (!only_known(root, "", {"seeds_file", "data_dir", "seed"}, s.error, path)) return s;
-  const auto base = std::filesystem::path(path).parent_path();
-  if (auto f = root["seeds_file"].value<std::string>()) {
-    s.seeds_file = (base / *f).string();
-  } else {
-    s.error = path + ": seeds_file (the seed list, one IP:PORT per line) is required";
-    return s;
-  }
-  if (auto d = root["data_dir"].value<std::string>()) s.data_dir = (base / *d).string();
-  else s.data_dir = base.empty() ? "." : base.string();
+  common_settings cs;
+  if (!load_common(path, cs, s.error)) return s;
+  s.seeds_file = cs.seeds_file;
+  s.data_dir = cs.data_dir;
+  s.seed.seeds = cs.seeds;
+  const toml::table& root = cs.root;
   if (const auto* t = root["seed"].as_table()) {
     if (!only_known(*t, "seed.",
                     {"heartbeat_ms", "election_timeout_min_ms", "election_timeout_max_ms", "forward_retry_ms",
@@ -112,22 +148,76 @@ seed_settings load_seed_settings(const std::string& path) {
     c.election_timeout_max = std::chrono::milliseconds(emax);
     c.forward_retry = std::chrono::milliseconds(fr);
     c.report_window = std::chrono::milliseconds(rw);
-  } else if (root.get("seed")) {
-    s.error = path + ": [seed] must be a table";
-    return s;
   }
-  std::string list_error;
-  const std::string list = read_file(s.seeds_file, list_error);
-  if (!list_error.empty()) {
-    s.error = path + ": seeds_file " + list_error;
-    return s;
+  return s;
+}
+
+namespace {
+bool text_choice(const toml::table& t, const char* key, std::initializer_list<const char*> choices, std::string& out,
+                 std::string& error, const std::string& file) {
+  const auto* node = t.get(key);
+  if (!node) return true;
+  auto v = node->value<std::string>();
+  if (!v) {
+    error = file + ": peer." + key + " must be a string";
+    return false;
   }
-  auto seeds = endpoints::parse_seed_list(list);
-  if (!seeds.error_text.empty()) {
-    s.error = s.seeds_file + ": " + seeds.error_text;
-    return s;
+  for (const char* c : choices)
+    if (*v == c) {
+      out = *v;
+      return true;
+    }
+  std::string list;
+  for (const char* c : choices) list += (list.empty() ? "" : ", ") + std::string(c);
+  error = file + ": peer." + key + " = '" + *v + "' is not one of: " + list;
+  return false;
+}
+}  // namespace
+
+peer_settings load_peer_settings(const std::string& path) {
+  peer_settings s;
+  common_settings cs;
+  if (!load_common(path, cs, s.error)) return s;
+  s.seeds_file = cs.seeds_file;
+  s.data_dir = cs.data_dir;
+  const toml::table& root = cs.root;
+  auto& c = s.peer;
+  if (const auto* t = root["peer"].as_table()) {
+    if (!only_known(*t, "peer.",
+                    {"overlay", "attach", "degree_max", "mode", "gossip_interval_ms", "gossip_count", "gossip_padding",
+                     "ping_interval_ms", "ping_misses", "probe_timeout_ms", "probers_min", "register_retry_ms",
+                     "ihave_timeout_ms"},
+                    s.error, path))
+      return s;
+    std::string overlay = "preferential", mode = "flood";
+    long long gi = 5000, pi = 13000, pt = 1000, rr = 2000, ih = 400;
+    if (!text_choice(*t, "overlay", {"preferential", "exponential"}, overlay, s.error, path) ||
+        !text_choice(*t, "mode", {"flood", "plumtree"}, mode, s.error, path) ||
+        !integer(*t, "peer.", "attach", 1, 64, c.attach, s.error, path) ||
+        !integer(*t, "peer.", "degree_max", 1, 1000, c.degree_max, s.error, path) ||
+        !integer(*t, "peer.", "gossip_interval_ms", 1, 86400000, gi, s.error, path) ||
+        !integer(*t, "peer.", "gossip_count", 0, 100000000, c.gossip_count, s.error, path) ||
+        !integer(*t, "peer.", "gossip_padding", 0, 16000, c.gossip_padding, s.error, path) ||
+        !integer(*t, "peer.", "ping_interval_ms", 10, 86400000, pi, s.error, path) ||
+        !integer(*t, "peer.", "ping_misses", 1, 100, c.ping_misses, s.error, path) ||
+        !integer(*t, "peer.", "probe_timeout_ms", 1, 600000, pt, s.error, path) ||
+        !integer(*t, "peer.", "probers_min", 0, 64, c.probers_min, s.error, path) ||
+        !integer(*t, "peer.", "register_retry_ms", 10, 600000, rr, s.error, path) ||
+        !integer(*t, "peer.", "ihave_timeout_ms", 1, 600000, ih, s.error, path))
+      return s;
+    c.overlay = overlay == "exponential" ? peers::overlay_model::exponential : peers::overlay_model::preferential;
+    c.mode = mode == "plumtree" ? peers::dissemination::plumtree : peers::dissemination::flood;
+    c.gossip_interval = std::chrono::milliseconds(gi);
+    c.ping_interval = std::chrono::milliseconds(pi);
+    c.probe_timeout = std::chrono::milliseconds(pt);
+    c.register_retry = std::chrono::milliseconds(rr);
+    c.ihave_timeout = std::chrono::milliseconds(ih);
+    if (c.probe_timeout * 2 >= c.ping_interval) {
+      s.error = path + ": peer.probe_timeout_ms must be under half of peer.ping_interval_ms";
+      return s;
+    }
   }
-  s.seed.seeds = std::move(seeds.seeds);
+  c.seeds = cs.seeds;
   return s;
 }
 

@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "protocols/peers/api.hpp"
 #include "protocols/seeds/api.hpp"
 
 namespace confab::tools {
@@ -26,5 +27,15 @@ struct seed_settings {
 };
 
 seed_settings load_seed_settings(const std::string& path);
+
+struct peer_settings {
+  peers::peer_config peer;
+  std::string seeds_file;
+  std::string data_dir = ".";
+  std::string error;
+};
+
+// The same file may hold [seed] and [peer] tables; each command reads its own.
+peer_settings load_peer_settings(const std::string& path);
 
 }  // namespace confab::tools

@@ -3,6 +3,7 @@
 //   confab demo [--backend auto|uring|epoll] [--connections N] [--bytes N] [--duration-ms N]
 //   confab exact table1|bounds|recover [--topology T] [--seed S] [--runs R] [--json]
 //   confab seed --config seed.toml --listen IP:PORT
+//   confab peer --config peer.toml --listen IP:PORT
 //   confab seed-load --seeds seeds.txt --peers N [--window W] [--acked-out FILE]
 //   confab seed-query --seeds seeds.txt [--full]
 //
@@ -14,6 +15,7 @@
 
 #include "tools/confab/demo.hpp"
 #include "tools/confab/exact_cmd.hpp"
+#include "tools/confab/peer_cmd.hpp"
 #include "tools/confab/seed_cmd.hpp"
 #include "tools/confab/seed_load.hpp"
 
@@ -45,6 +47,11 @@ int main(int argc, char** argv) {
   sd->add_option("--legacy-port", seed.legacy_port, "serve the legacy text dialect on this port (0: off)")
       ->check(CLI::Range(0, 65535));
   sd->add_option("--backend", seed.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  confab::tools::peer_options peer;
+  auto* pr = app.add_subcommand("peer", "one gossip peer: joins through the seeds, gossips, detects failures");
+  pr->add_option("--config", peer.config, "TOML settings (docs/config.md)")->required();
+  pr->add_option("--listen", peer.listen, "IP:PORT this peer listens on")->required();
+  pr->add_option("--backend", peer.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
   confab::tools::seed_load_options load;
   auto* sl = app.add_subcommand("seed-load", "register N synthetic peers with the seeds and report commit rate and latency");
   sl->add_option("--seeds", load.seeds_file, "the seed list (IP:PORT per line)")->required();
@@ -67,6 +74,7 @@ int main(int argc, char** argv) {
   if (e->parsed()) return confab::tools::run_exact_command(exact);
   if (sd->parsed()) return confab::tools::run_seed_command(seed);
   if (sl->parsed()) return confab::tools::run_seed_load_command(load);
+  if (pr->parsed()) return confab::tools::run_peer_command(peer);
   if (sq->parsed()) return confab::tools::run_seed_query_command(q);
   if (d->parsed()) {
     confab::io::parse_backend_choice(backend, demo.backend);

@@ -13,32 +13,12 @@
 #include "protocols/seeds/storage.hpp"
 #include "engine/core/scope.hpp"
 #include "tools/confab/config.hpp"
+#include "tools/confab/event_log.hpp"
 #include "tools/confab/legacy_gateway.hpp"
 
 namespace confab::tools {
 
 namespace {
-
-std::string wall_clock() {
-  const auto now = std::chrono::system_clock::now();
-  const auto t = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char b[80];
-  std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ms));
-  return b;
-}
-
-struct event_files {
-  FILE* text = nullptr;
-  FILE* json = nullptr;
-  ~event_files() {
-    if (text) std::fclose(text);
-    if (json) std::fclose(json);
-  }
-};
 
 task<void> serve(seam::tcp_host& host, io::reactor& r, int& exit_code) {
   auto ok = co_await host.run(r.drain_token());
@@ -87,43 +67,36 @@ int run_seed_command(const seed_options& o) {
     std::fprintf(stderr, "confab seed: cannot open %s.raft: %s\n", base.c_str(), store.error().message().c_str());
     return 1;
   }
-  event_files logs;
-  logs.text = std::fopen((base + ".events.txt").c_str(), "a");
-  logs.json = std::fopen((base + ".events.jsonl").c_str(), "a");
-  if (!logs.text || !logs.json) {
+  event_log logs(base);
+  if (!logs.ok()) {
     std::fprintf(stderr, "confab seed: cannot write the event logs in %s\n", s.data_dir.c_str());
     return 1;
   }
   const auto recovered = (*store)->recovered();
-  std::fprintf(logs.text, "%s seed %s starting: %zu seeds, quorum %zu, recovered term %llu, %zu log entries%s\n",
-               wall_clock().c_str(), name.c_str(), s.seed.seeds.size(), s.seed.quorum(),
-               static_cast<unsigned long long>(recovered.hard.term), recovered.log.size(),
-               (*store)->torn_bytes() ? " (a torn tail was cut)" : "");
-  std::fflush(logs.text);
+  logs.line("seed " + name + " starting: " + std::to_string(s.seed.seeds.size()) + " seeds, quorum " +
+            std::to_string(s.seed.quorum()) + ", recovered term " + std::to_string(recovered.hard.term) + ", " +
+            std::to_string(recovered.log.size()) + " log entries" + ((*store)->torn_bytes() ? " (a torn tail was cut)" : ""));
+  logs.flush();
 
   const seam::node_id id = *self;
   auto on_event = [&logs, id](const seeds::seed_event& e) {
-    std::fprintf(logs.text, "%s %s\n", wall_clock().c_str(), seeds::event_text(e, id).c_str());
-    std::fprintf(logs.json, "%s\n", seeds::event_json(e, id).c_str());
+    logs.line(seeds::event_text(e, id));
+    logs.json(seeds::event_json(e, id));
     // Commits and membership changes are flushed at once; the rest with them.
     if (e.kind == seeds::seed_event::committed || e.kind == seeds::seed_event::applied_add ||
-        e.kind == seeds::seed_event::applied_remove || e.kind == seeds::seed_event::became_leader) {
-      std::fflush(logs.text);
-      std::fflush(logs.json);
-    }
+        e.kind == seeds::seed_event::applied_remove || e.kind == seeds::seed_event::became_leader)
+      logs.flush();
   };
   auto on_reject = [&logs](seam::node_id from, const char* why) {
-    std::fprintf(logs.text, "%s refused a message from %s: %s\n", wall_clock().c_str(),
-                 endpoints::id_string(from).c_str(), why);
-    std::fflush(logs.text);
+    logs.line("refused a message from " + endpoints::id_string(from) + ": " + why);
+    logs.flush();
   };
   seam::tcp_host_options ho;
   ho.max_message_bytes = 1u << 20;
   ho.on_bad_input = [&logs](const net::address& from, const error& e) {
-    std::fprintf(logs.text, "%s closed a connection from %s: %s\n", wall_clock().c_str(), from.to_string().c_str(),
-                 e.message().c_str());
+    logs.line("closed a connection from " + from.to_string() + ": " + e.message());
     std::fprintf(stderr, "confab seed: closed a connection from %s: %s\n", from.to_string().c_str(), e.message().c_str());
-    std::fflush(logs.text);
+    logs.flush();
   };
 
   io::runtime_options ro;
@@ -144,8 +117,8 @@ int run_seed_command(const seed_options& o) {
       lo.listen = net::address::ipv4(seam::endpoint_ipv4(id), s.legacy_port);
       lo.seed = id;
       lo.log = [&logs](const std::string& line) {
-        std::fprintf(logs.text, "%s %s\n", wall_clock().c_str(), line.c_str());
-        std::fflush(logs.text);
+        logs.line(line);
+        logs.flush();
       };
       both.spawn(serve_legacy_port(r, std::move(lo), exit_code));
     }
@@ -155,7 +128,7 @@ int run_seed_command(const seed_options& o) {
     std::fprintf(stderr, "confab seed: %s\n", ran.error().message().c_str());
     return 1;
   }
-  std::fprintf(logs.text, "%s seed %s stopped\n", wall_clock().c_str(), name.c_str());
+  logs.line("seed " + name + " stopped");
   return exit_code;
 }
 

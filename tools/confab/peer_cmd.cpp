@@ -1,0 +1,85 @@
+#include "tools/confab/peer_cmd.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/io/runtime.hpp"
+#include "engine/seam/tcp_host.hpp"
+#include "protocols/common/endpoints.hpp"
+#include "protocols/peers/node.hpp"
+#include "tools/confab/config.hpp"
+#include "tools/confab/event_log.hpp"
+
+namespace confab::tools {
+
+namespace {
+task<void> serve(seam::tcp_host& host, io::reactor& r, int& exit_code) {
+  auto ok = co_await host.run(r.drain_token());
+  if (!ok) {
+    std::fprintf(stderr, "confab peer: cannot serve: %s\n", ok.error().message().c_str());
+    exit_code = 1;
+  }
+}
+}  // namespace
+
+int run_peer_command(const peer_options& o) {
+  auto s = load_peer_settings(o.config);
+  if (!s.error.empty()) {
+    std::fprintf(stderr, "confab peer: %s\n", s.error.c_str());
+    return 2;
+  }
+  auto self = endpoints::parse_endpoint(o.listen);
+  if (!self) {
+    std::fprintf(stderr, "confab peer: --listen '%s': %s\n", o.listen.c_str(), self.error().detail);
+    return 2;
+  }
+  if (std::find(s.peer.seeds.begin(), s.peer.seeds.end(), *self) != s.peer.seeds.end()) {
+    std::fprintf(stderr, "confab peer: --listen %s is a seed's address\n", o.listen.c_str());
+    return 2;
+  }
+  const std::string name = endpoints::id_string(*self);
+  std::string stem = name;
+  std::replace(stem.begin(), stem.end(), ':', '-');
+  std::error_code ec;
+  std::filesystem::create_directories(s.data_dir, ec);
+  event_log logs((std::filesystem::path(s.data_dir) / ("peer-" + stem)).string());
+  if (!logs.ok()) {
+    std::fprintf(stderr, "confab peer: cannot write the event logs in %s\n", s.data_dir.c_str());
+    return 1;
+  }
+  logs.line("peer " + name + " starting: " + std::to_string(s.peer.seeds.size()) + " seeds, registering with " +
+            std::to_string(s.peer.seeds.size() / 2 + 1));
+  logs.flush();
+  const seam::node_id id = *self;
+  auto on_event = [&logs, id](const peers::peer_event& e) {
+    logs.line(peers::event_text(e, id));
+    logs.json(peers::event_json(e, id));
+    if (e.kind != peers::peer_event::gossip_received) logs.flush();
+  };
+  peers::dedup_table seen({.capacity = 1u << 16, .generations = 4, .bucket = std::chrono::seconds(60)});
+  seam::tcp_host_options ho;
+  ho.on_bad_input = [&logs](const net::address& from, const error& e) {
+    logs.line("closed a connection from " + from.to_string() + ": " + e.message());
+    logs.flush();
+  };
+  io::runtime_options ro;
+  ro.threads = 1;
+  ro.pin_threads = false;
+  io::parse_backend_choice(o.backend, ro.reactor.backend);
+  io::runtime rt(ro);
+  int exit_code = 0;
+  auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
+    seam::tcp_host host(r, id, {}, std::make_unique<peers::peer_node>(s.peer, seen, on_event),
+                        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ id, ho);
+    co_await serve(host, r, exit_code);
+  });
+  if (!ran) {
+    std::fprintf(stderr, "confab peer: %s\n", ran.error().message().c_str());
+    return 1;
+  }
+  logs.line("peer " + name + " stopped");
+  return exit_code;
+}
+
+}  // namespace confab::tools

@@ -1,0 +1,17 @@
+// `confab peer`: one gossip peer over TCP.
+#pragma once
+
+#include <string>
+
+namespace confab::tools {
+
+struct peer_options {
+  std::string config;  // TOML settings (docs/config.md)
+  std::string listen;  // IP:PORT this peer listens on (its identity)
+  std::string backend = "auto";
+};
+
+// Serves until SIGINT/SIGTERM; the process exit code (2 for bad settings).
+int run_peer_command(const peer_options& o);
+
+}  // namespace confab::tools
