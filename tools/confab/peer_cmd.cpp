@@ -55,7 +55,7 @@ int run_peer_command(const peer_options& o) {
   auto on_event = [&logs, id](const peers::peer_event& e) {
     logs.line(peers::event_text(e, id));
     logs.json(peers::event_json(e, id));
-    if (e.kind != peers::peer_event::gossip_received) logs.flush();
+    logs.flush();  // tools read the logs while the peer runs
   };
   peers::dedup_table seen({.capacity = 1u << 16, .generations = 4, .bucket = std::chrono::seconds(60)});
   seam::tcp_host_options ho;
