@@ -2,32 +2,28 @@
 //
 // "Has peer P already seen gossip (origin, seq)?" for every peer of a
 // process at once: one table shared by all peers of all reactor threads.
-// A key is a 64-bit fingerprint of (peer, origin, seq); the table is a set
-// of open-addressing arrays of std::atomic<uint64_t>, one per time bucket
-// (generation). `insert` probes the older generations read-only, then
-// claims an empty slot of the current one with one compare-and-swap, so two
-// threads inserting the same key agree on exactly one winner, and no thread
-// ever waits for another: a failed CAS means another thread made progress,
-// and a thread that finds a rotation in progress carries on in the current
-// generation instead of waiting for it.
+// A key is a 64-bit hash of (peer, origin, seq). The table is one
+// open-addressing array of std::atomic<uint64_t>; a slot holds a 48-bit
+// fingerprint of the key and the 16-bit number of the time bucket it was
+// inserted in. An entry is live for `generations` buckets; after that its
+// slot is reused in place, so expiry needs no sweeping and no clearing.
 //
 //   peers::dedup_table seen({.capacity = 1 << 20, .bucket = 30s});
 //   if (seen.insert(seen.key(peer, origin, seq), now)) deliver(...);
 //
-// Memory: 8 bytes per slot; with `generations` buckets sized for
-// `capacity` live entries at a load of at most 1/2, the table holds
-// `capacity` entries in 16 bytes each plus one generation of slack
-// (bytes_per_entry() reports it: 21.3 bytes at the default 4 buckets,
-// under the 32 the peers issue allows). An insert reads one probe path per
-// generation; the paths are prefetched together so their cache misses
-// overlap.
+// `insert` scans the key's probe path for a live copy, then claims the
+// first free or expired slot with one compare-and-swap: two threads
+// inserting the same key agree on exactly one winner, and no thread waits
+// for another (a failed CAS means another thread made progress). The one
+// subtle case, a bucket boundary passing between two threads' scans, is
+// settled by a re-check under the newer bucket (see dedup.cpp).
 //
-// Expiry is time-bucketed: an entry lives for (generations - 1) to
-// generations bucket lengths. Rotation clears the oldest array and only
-// then publishes it as the current one; it is done by whichever thread
-// first sees that the bucket ended (a CAS on a flag elects it). A lookup
-// racing a rotation may miss a key that is expiring anyway. A full current
-// generation rotates early rather than refusing (counted in `overflows`).
+// Memory: 8 bytes per slot, two slots per entry of `capacity`: 16 bytes
+// per entry (the peers issue allows 32). One probe path per insert: one
+// cache miss. Fingerprints compare only along one probe path, so a false
+// duplicate needs a 48-bit collision among a handful of slots (~1e-14).
+// Above `capacity` live entries a full probe path overwrites its oldest
+// entry (counted in `overflows`).
 //
 // Thread: any; all members are safe to call concurrently.
 #pragma once
@@ -43,7 +39,7 @@ namespace confab::peers {
 
 struct dedup_options {
   std::size_t capacity = 1u << 20;  // live entries the table must hold
-  std::size_t generations = 4;       // time buckets (>= 2)
+  std::size_t generations = 4;       // an entry lives this many buckets (>= 2)
   seam::duration bucket = std::chrono::seconds(30);
 };
 
@@ -60,30 +56,27 @@ class dedup_table {
   bool insert(std::uint64_t k, seam::time_point now) noexcept;
   bool contains(std::uint64_t k) const noexcept;
 
-  std::size_t slots() const noexcept { return slots_per_gen_ * gens_; }
+  std::size_t slots() const noexcept { return slots_; }
   double bytes_per_entry() const noexcept {
-    return static_cast<double>(slots() * sizeof(std::uint64_t)) / static_cast<double>(capacity_);
+    return static_cast<double>(slots_ * sizeof(std::uint64_t)) / static_cast<double>(capacity_);
   }
   std::uint64_t overflows() const noexcept { return overflows_.load(std::memory_order_relaxed); }
 
  private:
-  void maybe_rotate(std::uint64_t bucket_now) noexcept;
-  void advance_to(std::uint64_t cur, std::uint64_t target) noexcept;
-  int claim(std::atomic<std::uint64_t>* g, std::uint64_t k) noexcept;
-  // Probe positions: a multiply-shift maps the key onto [0, slots) without
-  // rounding the array up to a power of two.
+  static constexpr int probe_max = 32;
+  std::uint64_t bucket_of(seam::time_point now) noexcept;
+  bool live(std::uint64_t v, std::uint64_t cur) const noexcept {
+    return v != 0 && static_cast<std::uint16_t>(cur - (v & 0xffff)) < gens_;
+  }
   std::size_t start(std::uint64_t k) const noexcept {
-    return static_cast<std::size_t>((static_cast<unsigned __int128>(k) * slots_per_gen_) >> 64);
+    return static_cast<std::size_t>((static_cast<unsigned __int128>(k) * slots_) >> 64);
   }
-  std::size_t next(std::size_t at) const noexcept { return at + 1 == slots_per_gen_ ? 0 : at + 1; }
-  std::atomic<std::uint64_t>* gen(std::uint64_t bucket) const noexcept {
-    return slots_.get() + (bucket % gens_) * slots_per_gen_;
-  }
-  std::size_t capacity_, gens_, slots_per_gen_, max_probe_;
+  std::size_t next(std::size_t at) const noexcept { return at + 1 == slots_ ? 0 : at + 1; }
+
+  std::size_t capacity_, gens_, slots_;
   std::int64_t bucket_ns_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> slots_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> table_;
   std::atomic<std::uint64_t> current_{0};
-  std::atomic<bool> rotating_{false};
   std::atomic<std::uint64_t> overflows_{0};
 };
 
