@@ -44,6 +44,17 @@ constexpr std::size_t header_bytes = 8;  // the sender's node_id
 constexpr node_id no_peer = ~node_id{0};
 }  // namespace
 
+net::address endpoint_address(node_id id) { return net::address::ipv4(endpoint_ipv4(id), endpoint_port(id)); }
+
+std::vector<std::byte> frame(node_id sender, std::span<const std::byte> payload) {
+  std::vector<std::byte> out;
+  out.reserve(4 + header_bytes + payload.size());
+  put_u32(out, static_cast<std::uint32_t>(payload.size() + header_bytes));
+  put_u64(out, sender);
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
 tcp_host::tcp_host(io::reactor& r, node_id self, std::vector<net::address> directory, std::unique_ptr<node> n,
                    std::uint64_t seed, tcp_host_options o)
     : r_(r), self_(self), directory_(std::move(directory)), node_(std::move(n)), opts_(o), epoch_(io::clock::now()) {
@@ -52,7 +63,7 @@ tcp_host::tcp_host(io::reactor& r, node_id self, std::vector<net::address> direc
 
 std::optional<net::address> tcp_host::resolve(node_id id) const {
   if (id < directory_.size()) return directory_[id];
-  if (is_endpoint(id)) return net::address::ipv4(endpoint_ipv4(id), endpoint_port(id));
+  if (is_endpoint(id)) return endpoint_address(id);
   return std::nullopt;
 }
 
@@ -65,11 +76,7 @@ result<void> tcp_host::send(node_id to, std::span<const std::byte> payload) {
   if (payload.size() + header_bytes > opts_.max_message_bytes) return make_error(errc::too_large, "message over the limit");
   auto& l = links_[to];
   if (!l) l = std::make_unique<link>();
-  std::vector<std::byte> frame;
-  frame.reserve(4 + header_bytes + payload.size());
-  put_u32(frame, static_cast<std::uint32_t>(payload.size() + header_bytes));
-  put_u64(frame, self_);
-  frame.insert(frame.end(), payload.begin(), payload.end());
+  auto framed = frame(self_, payload);
   // An open link of ours first, else the connection the peer opened to us
   // (so a node that only dialled us, or cannot be dialled, gets its reply).
   net::connection* via = l->conn && l->conn->open() ? l->conn.get() : l->inbound && l->inbound->open() ? l->inbound : nullptr;
@@ -78,7 +85,7 @@ result<void> tcp_host::send(node_id to, std::span<const std::byte> payload) {
       ++stats_.refused;
       return make_error(errc::queue_full, "peer's send queue is full");
     }
-    (void)via->send(frame);  // queued now; the awaiter only reports backpressure
+    (void)via->send(framed);  // queued now; the awaiter only reports backpressure
     ++stats_.sent;
     return {};
   }
@@ -86,7 +93,7 @@ result<void> tcp_host::send(node_id to, std::span<const std::byte> payload) {
     ++stats_.refused;
     return make_error(errc::queue_full, "peer not connected and its queue is full");
   }
-  l->pending.push_back(std::move(frame));
+  l->pending.push_back(std::move(framed));
   ++stats_.sent;
   if (!l->connecting && !stop_.stop_requested()) {
     l->connecting = true;

@@ -54,6 +54,13 @@ struct tcp_host_stats {
   std::uint64_t sent = 0, received = 0, dropped = 0, refused = 0, bad_frames = 0, rejected = 0, connects = 0;
 };
 
+// ## endpoint_address / frame
+// The address an endpoint id names, and one transport frame as tcp_host
+// writes it ([u32 length][u64 sender][payload]), for tools that speak to a
+// host from outside one (load clients, gateways).
+net::address endpoint_address(node_id id);
+std::vector<std::byte> frame(node_id sender, std::span<const std::byte> payload);
+
 class tcp_host {
  public:
   tcp_host(io::reactor& r, node_id self, std::vector<net::address> directory, std::unique_ptr<node> n,

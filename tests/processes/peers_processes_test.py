@@ -27,15 +27,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import Cluster, endpoint_id  # noqa: E402
+from seeds_cluster import Cluster, check, endpoint_id, finish  # noqa: E402
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 PEER_TOML = """[peer]
@@ -163,8 +156,7 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         c.stop_all()
-    print(f"{len(failures)} failed" if failures else "all passed")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,20 @@ import time
 
 MASK = (1 << 64) - 1
 
+failures = []
+
+
+def check(cond, what):
+    """Prints one ok/FAIL line; failures are collected for the exit code."""
+    print(("ok    " if cond else "FAIL  ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def finish():
+    print(f"{len(failures)} failed" if failures else "all passed")
+    return 1 if failures else 0
+
 
 def member_digest(node_id):
     z = (node_id + 0x9E3779B97F4A7C15) & MASK

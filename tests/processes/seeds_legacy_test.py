@@ -19,15 +19,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import Cluster  # noqa: E402
+from seeds_cluster import Cluster, check, finish  # noqa: E402
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def one_message(port, text, source_ip="127.0.0.1", want_reply=True):
@@ -132,8 +125,7 @@ def main():
         c.stop_all()
         a.close()
         b.close()
-    print(f"{len(failures)} failed" if failures else "all passed")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -20,15 +20,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import Cluster, digest_of, endpoint_id  # noqa: E402
+from seeds_cluster import Cluster, check, digest_of, endpoint_id, finish  # noqa: E402
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def leader_kill(confab, n, base_port):
@@ -159,8 +152,7 @@ def main():
     leader_kill(confab, 5, base + 10)
     minority(confab, base + 20)
     bad_input(confab, base + 30)
-    print(f"{len(failures)} failed" if failures else "all passed")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include "engine/core/scope.hpp"
 #include "engine/net/connection.hpp"
 #include "engine/net/framing.hpp"
+#include "engine/seam/tcp_host.hpp"
 #include "engine/net/listener.hpp"
 #include "protocols/common/codec.hpp"
 #include "protocols/common/endpoints.hpp"
@@ -32,18 +33,8 @@ struct gateway {
   task_scope tasks;
 };
 
-std::vector<std::byte> frame(node_id sender, const seeds::message& m) {
-  std::vector<std::byte> out;
-  codec::writer w(out);
-  w.u32(0);
-  w.u64(sender);
-  seeds::encode(m, out);
-  const auto len = static_cast<std::uint32_t>(out.size() - 4);
-  for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::byte>(len >> (24 - 8 * i));
-  return out;
-}
+std::vector<std::byte> frame(node_id sender, const seeds::message& m) { return seam::frame(sender, seeds::encode(m)); }
 
-net::address address_of(node_id id) { return net::address::ipv4(seam::endpoint_ipv4(id), seam::endpoint_port(id)); }
 
 // Reads the native replies of the local seed.
 task<void> native_reader(gateway& g, std::shared_ptr<net::connection> c, std::stop_token st) {
@@ -63,7 +54,7 @@ task<bool> ensure_native(gateway& g, std::stop_token st) {
   net::connect_options co;
   co.deadline = io::clock::now() + 2s;
   co.stop = st;
-  auto c = co_await net::connect(g.r, address_of(g.o.seed), std::move(co));
+  auto c = co_await net::connect(g.r, seam::endpoint_address(g.o.seed), std::move(co));
   if (!c) co_return false;
   g.native = std::shared_ptr<net::connection>(std::move(*c));
   g.tasks.spawn(native_reader(g, g.native, st));
@@ -106,7 +97,7 @@ task<void> send_text(io::reactor& r, node_id to, std::string text, std::stop_tok
   net::connect_options co;
   co.deadline = io::clock::now() + 2s;
   co.stop = st;
-  auto c = co_await net::connect(r, address_of(to), std::move(co));
+  auto c = co_await net::connect(r, seam::endpoint_address(to), std::move(co));
   if (!c) co_return;
   (void)co_await (*c)->send(net::as_bytes(text));
   (void)co_await (*c)->flush();

@@ -10,18 +10,10 @@
 #include "protocols/peers/node.hpp"
 #include "tools/confab/config.hpp"
 #include "tools/confab/event_log.hpp"
+#include "tools/confab/node_cmd.hpp"
 
 namespace confab::tools {
 
-namespace {
-task<void> serve(seam::tcp_host& host, io::reactor& r, int& exit_code) {
-  auto ok = co_await host.run(r.drain_token());
-  if (!ok) {
-    std::fprintf(stderr, "confab peer: cannot serve: %s\n", ok.error().message().c_str());
-    exit_code = 1;
-  }
-}
-}  // namespace
 
 int run_peer_command(const peer_options& o) {
   auto s = load_peer_settings(o.config);
@@ -39,11 +31,7 @@ int run_peer_command(const peer_options& o) {
     return 2;
   }
   const std::string name = endpoints::id_string(*self);
-  std::string stem = name;
-  std::replace(stem.begin(), stem.end(), ':', '-');
-  std::error_code ec;
-  std::filesystem::create_directories(s.data_dir, ec);
-  event_log logs((std::filesystem::path(s.data_dir) / ("peer-" + stem)).string());
+  event_log logs(node_file_base(s.data_dir, "peer", *self));
   if (!logs.ok()) {
     std::fprintf(stderr, "confab peer: cannot write the event logs in %s\n", s.data_dir.c_str());
     return 1;
@@ -63,16 +51,12 @@ int run_peer_command(const peer_options& o) {
     logs.line("closed a connection from " + from.to_string() + ": " + e.message());
     logs.flush();
   };
-  io::runtime_options ro;
-  ro.threads = 1;
-  ro.pin_threads = false;
-  io::parse_backend_choice(o.backend, ro.reactor.backend);
-  io::runtime rt(ro);
+  io::runtime rt(node_runtime(o.backend));
   int exit_code = 0;
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
     seam::tcp_host host(r, id, {}, std::make_unique<peers::peer_node>(s.peer, seen, on_event),
                         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ id, ho);
-    co_await serve(host, r, exit_code);
+    co_await serve_host(host, r, "peer", exit_code);
   });
   if (!ran) {
     std::fprintf(stderr, "confab peer: %s\n", ran.error().message().c_str());

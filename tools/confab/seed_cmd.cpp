@@ -15,18 +15,11 @@
 #include "tools/confab/config.hpp"
 #include "tools/confab/event_log.hpp"
 #include "tools/confab/legacy_gateway.hpp"
+#include "tools/confab/node_cmd.hpp"
 
 namespace confab::tools {
 
 namespace {
-
-task<void> serve(seam::tcp_host& host, io::reactor& r, int& exit_code) {
-  auto ok = co_await host.run(r.drain_token());
-  if (!ok) {
-    std::fprintf(stderr, "confab seed: cannot serve: %s\n", ok.error().message().c_str());
-    exit_code = 1;
-  }
-}
 
 task<void> serve_legacy_port(io::reactor& r, legacy_gateway_options o, int& exit_code) {
   const auto port = o.listen.to_string();
@@ -57,11 +50,7 @@ int run_seed_command(const seed_options& o) {
   if (o.legacy_port >= 0) s.legacy_port = static_cast<std::uint16_t>(o.legacy_port);
   s.seed.legacy_min_reporters = s.legacy_port != 0 ? s.legacy_min_reporters : 0;
   const std::string name = endpoints::id_string(*self);
-  std::string stem = name;
-  std::replace(stem.begin(), stem.end(), ':', '-');
-  std::error_code ec;
-  std::filesystem::create_directories(s.data_dir, ec);
-  const std::string base = (std::filesystem::path(s.data_dir) / ("seed-" + stem)).string();
+  const std::string base = node_file_base(s.data_dir, "seed", *self);
   auto store = seeds::file_store::open(base + ".raft");
   if (!store) {
     std::fprintf(stderr, "confab seed: cannot open %s.raft: %s\n", base.c_str(), store.error().message().c_str());
@@ -99,11 +88,7 @@ int run_seed_command(const seed_options& o) {
     logs.flush();
   };
 
-  io::runtime_options ro;
-  ro.threads = 1;
-  ro.pin_threads = false;
-  io::parse_backend_choice(o.backend, ro.reactor.backend);
-  io::runtime rt(ro);
+  io::runtime rt(node_runtime(o.backend));
   int exit_code = 0;
   std::fprintf(stderr, "confab seed: %s serving (%zu seeds, quorum %zu); logs in %s.events.{txt,jsonl}\n", name.c_str(),
                s.seed.seeds.size(), s.seed.quorum(), base.c_str());
@@ -111,7 +96,7 @@ int run_seed_command(const seed_options& o) {
     seam::tcp_host host(r, id, {}, std::make_unique<seeds::seed_node>(s.seed, **store, on_event, on_reject),
                         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()), ho);
     task_scope both;
-    both.spawn(serve(host, r, exit_code));
+    both.spawn(serve_host(host, r, "seed", exit_code));
     if (s.legacy_port != 0) {
       legacy_gateway_options lo;
       lo.listen = net::address::ipv4(seam::endpoint_ipv4(id), s.legacy_port);

@@ -11,6 +11,7 @@
 #include "engine/core/scope.hpp"
 #include "engine/net/connection.hpp"
 #include "engine/net/framing.hpp"
+#include "engine/seam/tcp_host.hpp"
 #include "protocols/common/codec.hpp"
 #include "protocols/common/endpoints.hpp"
 #include "protocols/seeds/wire.hpp"
@@ -35,18 +36,8 @@ std::vector<node_id> read_seeds(const std::string& path, std::string& error) {
   return r.seeds;
 }
 
-net::address address_of(node_id id) { return net::address::ipv4(seam::endpoint_ipv4(id), seam::endpoint_port(id)); }
 
-std::vector<std::byte> frame(node_id sender, const seeds::message& m) {
-  std::vector<std::byte> out;
-  codec::writer w(out);
-  w.u32(0);
-  w.u64(sender);
-  seeds::encode(m, out);
-  const auto len = static_cast<std::uint32_t>(out.size() - 4);
-  for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::byte>(len >> (24 - 8 * i));
-  return out;
-}
+std::vector<std::byte> frame(node_id sender, const seeds::message& m) { return seam::frame(sender, seeds::encode(m)); }
 
 struct seed_link {
   node_id id;
@@ -80,7 +71,7 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
     net::connect_options co;
     co.deadline = io::clock::now() + 1s;
     co.stop = st;
-    auto c = co_await net::connect(r, address_of(s.id), std::move(co));
+    auto c = co_await net::connect(r, seam::endpoint_address(s.id), std::move(co));
     if (!c) {
       (void)co_await io::sleep_for(200ms, st);
       continue;

@@ -1,0 +1,22 @@
+// confab tools: what `confab seed` and `confab peer` share: serving one
+// node on a one-thread runtime, and where its files go.
+#pragma once
+
+#include <string>
+
+#include "engine/io/runtime.hpp"
+#include "engine/seam/tcp_host.hpp"
+
+namespace confab::tools {
+
+// Runs the host until the reactor drains (SIGINT/SIGTERM); on failure
+// prints "confab WHO: cannot serve: ..." and sets exit_code to 1.
+task<void> serve_host(seam::tcp_host& host, io::reactor& r, const char* who, int& exit_code);
+
+// "<data_dir>/<kind>-IP-PORT", creating data_dir.
+std::string node_file_base(const std::string& data_dir, const char* kind, seam::node_id id);
+
+// One reactor thread, not pinned, on the chosen backend (auto, uring, epoll).
+io::runtime_options node_runtime(const std::string& backend);
+
+}  // namespace confab::tools
