@@ -22,3 +22,9 @@ test -s "$out/seeds_bench.json"
 test -s "$out/seeds_bench.svg"
 grep -q '^| 3 |' "$out/seeds.md"
 echo "bench smoke: seeds_bench ran ($(grep -c '^| [35] |' "$out/seeds.md") rows)"
+"$build/bench/dedup_benchmark" --benchmark_min_time=0.01 > "$out/dedup.txt" 2>&1
+grep -q 'BM_dedup_lockfree' "$out/dedup.txt"
+echo "bench smoke: dedup_benchmark ran ($(grep -c '^BM_' "$out/dedup.txt") benchmarks)"
+"$build/bench/gossip_sim" --peers 100 --mode plumtree > "$out/gossip.json" 2>/dev/null
+grep -q '"messages_complete":100' "$out/gossip.json"
+echo "bench smoke: gossip_sim ran (100 peers, every message complete)"
