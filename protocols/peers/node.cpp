@@ -7,8 +7,8 @@
 
 namespace confab::peers {
 
-peer_node::peer_node(peer_config cfg, dedup_table& seen, event_sink on_event)
-    : cfg_(std::move(cfg)), seen_(seen), on_event_(std::move(on_event)) {}
+peer_node::peer_node(peer_config cfg, dedup_table& seen, event_sink on_event, const protocols::cluster_auth* auth)
+    : cfg_(std::move(cfg)), seen_(seen), on_event_(std::move(on_event)), auth_(auth) {}
 
 bool peer_node::is_seed(node_id id) const { return std::find(cfg_.seeds.begin(), cfg_.seeds.end(), id) != cfg_.seeds.end(); }
 
@@ -21,6 +21,14 @@ void peer_node::on_start(seam::env& e) {
 
 result<void> peer_node::on_message(seam::env& e, node_id from, std::span<const std::byte> payload) {
   out_.clear();
+  if (auth_) {
+    auto inner = auth_->open(from, payload);
+    if (!inner) {
+      ++forged_;
+      return inner.error();
+    }
+    payload = *inner;
+  }
   if (is_seed(from)) {
     auto m = seeds::decode(payload);
     if (!m) {
@@ -57,11 +65,13 @@ void peer_node::flush(seam::env& e) {
   for (auto& [to, m] : out_.to_peers) {
     buf_.clear();
     encode(m, buf_);
+    if (auth_) auth_->seal(e.self(), buf_);
     (void)e.send(to, buf_);
   }
   for (auto& [to, m] : out_.to_seeds) {
     buf_.clear();
     seeds::encode(m, buf_);
+    if (auth_) auth_->seal(e.self(), buf_);
     (void)e.send(to, buf_);
   }
   if (on_event_)

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "engine/seam/env.hpp"
+#include "protocols/common/auth.hpp"
 #include "protocols/peers/core.hpp"
 
 namespace confab::peers {
@@ -26,7 +27,9 @@ namespace confab::peers {
 class peer_node final : public seam::node {
  public:
   using event_sink = std::function<void(const peer_event&)>;
-  peer_node(peer_config cfg, dedup_table& seen, event_sink on_event = {});
+  // With `auth`, every message in and out is sealed with the cluster key;
+  // one without a valid tag is refused and counted (forged()).
+  peer_node(peer_config cfg, dedup_table& seen, event_sink on_event = {}, const protocols::cluster_auth* auth = nullptr);
 
   void on_start(seam::env& e) override;
   result<void> on_message(seam::env& e, node_id from, std::span<const std::byte> payload) override;
@@ -36,6 +39,7 @@ class peer_node final : public seam::node {
   const peer_core& core() const { return *core_; }
   bool started() const noexcept { return core_.has_value(); }
   std::uint64_t rejected() const noexcept { return rejected_; }
+  std::uint64_t forged() const noexcept { return forged_; }
 
  private:
   bool is_seed(node_id id) const;
@@ -46,7 +50,8 @@ class peer_node final : public seam::node {
   std::optional<peer_core> core_;
   output out_;
   std::vector<std::byte> buf_;
-  std::uint64_t rejected_ = 0;
+  std::uint64_t rejected_ = 0, forged_ = 0;
+  const protocols::cluster_auth* auth_;
 };
 
 // ## event lines

@@ -23,13 +23,14 @@
 #include <string>
 
 #include "engine/seam/env.hpp"
+#include "protocols/common/auth.hpp"
 #include "protocols/seeds/core.hpp"
 #include "protocols/seeds/storage.hpp"
 
 namespace confab::seeds {
 
 struct seed_node_stats {
-  std::uint64_t received = 0, rejected = 0, sent = 0, send_failures = 0, saves = 0;
+  std::uint64_t received = 0, rejected = 0, forged = 0, sent = 0, send_failures = 0, saves = 0;
 };
 
 class seed_node final : public seam::node {
@@ -38,7 +39,10 @@ class seed_node final : public seam::node {
   // For refused messages: sender, detail.
   using reject_sink = std::function<void(node_id, const char*)>;
 
-  seed_node(seed_config cfg, log_store& store, event_sink on_event = {}, reject_sink on_reject = {});
+  // With `auth`, every message in and out is sealed with the cluster key;
+  // one without a valid tag is refused and counted (stats().forged).
+  seed_node(seed_config cfg, log_store& store, event_sink on_event = {}, reject_sink on_reject = {},
+            const protocols::cluster_auth* auth = nullptr);
 
   void on_start(seam::env& e) override;
   result<void> on_message(seam::env& e, node_id from, std::span<const std::byte> payload) override;
@@ -55,6 +59,7 @@ class seed_node final : public seam::node {
   log_store& store_;
   event_sink on_event_;
   reject_sink on_reject_;
+  const protocols::cluster_auth* auth_;
   std::optional<seed_core> core_;
   output out_;   // accumulated until the next flush
   output step_;  // one call's output

@@ -41,8 +41,11 @@ struct world {
   std::vector<std::uint64_t> scanned;  // per seed: log entries checked
   std::string failure;
 
-  world(std::uint64_t sd, std::size_t peers, sim::network_model m, dissemination mode)
-      : seed(sd), s(sd, m), n_peers(peers) {
+  const protocols::cluster_auth* auth = nullptr;
+
+  world(std::uint64_t sd, std::size_t peers, sim::network_model m, dissemination mode,
+        const protocols::cluster_auth* key = nullptr)
+      : seed(sd), s(sd, m), n_peers(peers), auth(key) {
     scfg.seeds = {0, 1, 2};
     scfg.heartbeat = 50ms;
     scfg.election_timeout_min = 300ms;
@@ -60,15 +63,18 @@ struct world {
       disks.push_back(std::make_unique<seeds::memory_store>());
       auto* d = disks.back().get();
       s.add_node([this, d](seam::node_id id) {
-        return std::make_unique<seeds::seed_node>(scfg, *d, [id](const seeds::seed_event& e) {
-          if (trace()) std::fprintf(stderr, "%s\n", seeds::event_text(e, id).c_str());
-        });
+        return std::make_unique<seeds::seed_node>(
+            scfg, *d,
+            [id](const seeds::seed_event& e) {
+              if (trace()) std::fprintf(stderr, "%s\n", seeds::event_text(e, id).c_str());
+            },
+            seeds::seed_node::reject_sink{}, auth);
       });
     }
     scanned.assign(n_seeds, 0);
     for (std::size_t i = 0; i < n_peers; ++i) {
       s.add_node([this](seam::node_id id) {
-        return std::make_unique<peer_node>(pcfg, seen, [this, id](const peer_event& e) { record(id, e); });
+        return std::make_unique<peer_node>(pcfg, seen, [this, id](const peer_event& e) { record(id, e); }, auth);
       });
     }
   }
@@ -127,12 +133,12 @@ struct world {
   }
 };
 
-void run_one(std::uint64_t seed, dissemination mode) {
+void run_one(std::uint64_t seed, dissemination mode, const protocols::cluster_auth* auth = nullptr) {
   seam::random pick(seed * 104729 + 3);
   const std::size_t peers = 16 + pick.below(16);
   sim::network_model m{.delay_min = 1ms, .delay_max = 3ms + std::chrono::milliseconds(pick.below(20)),
                        .loss = 0.0, .duplicate = 0.01 * pick.unit()};
-  world w(seed, peers, m, mode);
+  world w(seed, peers, m, mode, auth);
   auto checker = [&] { w.check(); };
   // Phase A: everyone joins and gossips for a while, no faults.
   w.s.run_for(4s, checker);
@@ -234,6 +240,46 @@ TEST(peers_sim, sweep_1000_seeds_plumtree) {
     run_one(seed, dissemination::plumtree);
     if (HasFatalFailure()) return;
   }
+}
+
+// The same invariants with the cluster key on every node, plus: a node
+// outside the cluster (no key) gets nothing accepted.
+TEST(peers_sim, sweep_50_seeds_with_the_cluster_key) {
+  const auto key = *protocols::parse_cluster_key(std::string(64, '7'));
+  protocols::cluster_auth auth(key);
+  for (std::uint64_t seed = 1; seed <= 50; ++seed) {
+    run_one(seed, seed % 2 ? dissemination::flood : dissemination::plumtree, &auth);
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(peers_sim, a_node_without_the_key_is_refused) {
+  const auto key = *protocols::parse_cluster_key(std::string(64, '7'));
+  protocols::cluster_auth auth(key);
+  world w(5, 6, {.delay_min = 1ms, .delay_max = 3ms}, dissemination::flood, &auth);
+  w.s.run_for(3s);
+  // An outsider (no key) registers and reports the first peer dead.
+  struct outsider final : seam::node {
+    void on_start(seam::env& e) override {
+      for (node_id s : {0u, 1u, 2u}) {
+        (void)e.send(s, seeds::encode(seeds::register_request{.request_id = 1}));
+        (void)e.send(s, seeds::encode(seeds::dead_report{.suspect = 3, .reporter = e.self()}));
+      }
+      (void)e.send(3, encode(ping{1}));
+    }
+    result<void> on_message(seam::env&, node_id, std::span<const std::byte>) override { return {}; }
+    void on_timer(seam::env&) override {}
+  };
+  const auto before = w.s.stats().rejected;
+  const node_id out = w.s.add_node([](seam::node_id) { return std::make_unique<outsider>(); });
+  w.s.run_for(2s);
+  EXPECT_GE(w.s.stats().rejected - before, 7u);  // 6 to seeds, 1 to the peer
+  for (node_id i = 0; i < 3; ++i) {
+    EXPECT_EQ(w.seed_at(i)->core().members().count(out), 0u);
+    EXPECT_EQ(w.seed_at(i)->core().members().count(3), 1u);
+    EXPECT_GE(w.seed_at(i)->stats().forged, 2u);
+  }
+  EXPECT_GE(w.peer_at(3)->forged(), 1u);
 }
 
 }  // namespace

@@ -63,6 +63,7 @@ struct common_settings {
   toml::table root;
   std::string seeds_file, data_dir;
   std::vector<seam::node_id> seeds;
+  std::optional<protocols::cluster_key> key;
 };
 
 bool load_common(const std::string& path, common_settings& c, std::string& error) {
@@ -77,7 +78,7 @@ bool load_common(const std::string& path, common_settings& c, std::string& error
             std::string(e.description());
     return false;
   }
-  if (!only_known(c.root, "", {"seeds_file", "data_dir", "seed", "peer"}, error, path)) return false;
+  if (!only_known(c.root, "", {"seeds_file", "data_dir", "cluster_key_file", "seed", "peer"}, error, path)) return false;
   const auto base = std::filesystem::path(path).parent_path();
   if (auto f = c.root["seeds_file"].value<std::string>()) {
     c.seeds_file = (base / *f).string();
@@ -87,6 +88,10 @@ bool load_common(const std::string& path, common_settings& c, std::string& error
   }
   if (auto d = c.root["data_dir"].value<std::string>()) c.data_dir = (base / *d).string();
   else c.data_dir = base.empty() ? "." : base.string();
+  if (auto k = c.root["cluster_key_file"].value<std::string>()) {
+    c.key = load_cluster_key((base / *k).string(), error);
+    if (!c.key) return false;
+  }
   for (const char* table : {"seed", "peer"})
     if (c.root.get(table) && !c.root[table].as_table()) {
       error = path + ": [" + table + "] must be a table";
@@ -109,6 +114,21 @@ bool load_common(const std::string& path, common_settings& c, std::string& error
 
 }  // namespace
 
+std::optional<protocols::cluster_key> load_cluster_key(const std::string& path, std::string& error) {
+  std::string e;
+  const std::string text = read_file(path, e);
+  if (!e.empty()) {
+    error = "cluster key file " + e;
+    return std::nullopt;
+  }
+  auto k = protocols::parse_cluster_key(text);
+  if (!k) {
+    error = path + ": " + k.error().detail;
+    return std::nullopt;
+  }
+  return *k;
+}
+
 seed_settings load_seed_settings(const std::string& path) {
   seed_settings s;
   common_settings cs;
@@ -116,6 +136,7 @@ seed_settings load_seed_settings(const std::string& path) {
   s.seeds_file = cs.seeds_file;
   s.data_dir = cs.data_dir;
   s.seed.seeds = cs.seeds;
+  s.key = cs.key;
   const toml::table& root = cs.root;
   if (const auto* t = root["seed"].as_table()) {
     if (!only_known(*t, "seed.",
@@ -180,6 +201,7 @@ peer_settings load_peer_settings(const std::string& path) {
   if (!load_common(path, cs, s.error)) return s;
   s.seeds_file = cs.seeds_file;
   s.data_dir = cs.data_dir;
+  s.key = cs.key;
   const toml::table& root = cs.root;
   auto& c = s.peer;
   if (const auto* t = root["peer"].as_table()) {

@@ -12,6 +12,9 @@
 
 #include <string>
 
+#include <optional>
+
+#include "protocols/common/auth.hpp"
 #include "protocols/peers/api.hpp"
 #include "protocols/seeds/api.hpp"
 
@@ -23,6 +26,7 @@ struct seed_settings {
   std::string data_dir = ".";
   std::uint16_t legacy_port = 0;  // 0: the legacy text dialect is off
   std::size_t legacy_min_reporters = 2;
+  std::optional<protocols::cluster_key> key;  // from cluster_key_file
   std::string error;  // empty when the settings loaded
 };
 
@@ -32,8 +36,12 @@ struct peer_settings {
   peers::peer_config peer;
   std::string seeds_file;
   std::string data_dir = ".";
+  std::optional<protocols::cluster_key> key;
   std::string error;
 };
+
+// A cluster key file: 64 hexadecimal digits. An error names the file.
+std::optional<protocols::cluster_key> load_cluster_key(const std::string& path, std::string& error);
 
 // The same file may hold [seed] and [peer] tables; each command reads its own.
 peer_settings load_peer_settings(const std::string& path);

@@ -33,7 +33,11 @@ struct gateway {
   task_scope tasks;
 };
 
-std::vector<std::byte> frame(node_id sender, const seeds::message& m) { return seam::frame(sender, seeds::encode(m)); }
+std::vector<std::byte> frame(const gateway& g, node_id sender, const seeds::message& m) {
+  auto bytes = seeds::encode(m);
+  if (g.o.auth) g.o.auth->seal(sender, bytes);
+  return seam::frame(sender, bytes);
+}
 
 
 // Reads the native replies of the local seed.
@@ -42,7 +46,13 @@ task<void> native_reader(gateway& g, std::shared_ptr<net::connection> c, std::st
   for (;;) {
     auto f = co_await in.next(st);
     if (!f || f->size() < 8) break;
-    auto m = seeds::decode(f->subspan(8));
+    auto payload = f->subspan(8);
+    if (g.o.auth) {
+      auto inner = g.o.auth->open(seam::node_id{g.o.seed}, payload);
+      if (!inner) break;
+      payload = *inner;
+    }
+    auto m = seeds::decode(payload);
     if (!m) break;
     if (auto* rep = std::get_if<seeds::register_reply>(&*m)) g.replies[rep->request_id] = *rep;
   }
@@ -129,7 +139,7 @@ task<void> handle(gateway& g, std::unique_ptr<net::connection> c, std::stop_toke
       g.o.log("legacy: refused a Dead Node report from " + from.to_string() + " naming another reporter IP");
     } else {
       const node_id rep = seeds::legacy::reporter_id(d->reporter_ip);
-      (void)g.native->send(frame(rep, seeds::dead_report{.suspect = d->suspect, .reporter = rep}));
+      (void)g.native->send(frame(g, rep, seeds::dead_report{.suspect = d->suspect, .reporter = rep}));
       g.o.log("legacy: Dead Node:" + endpoints::id_string(d->suspect) + ":" + d->timestamp + ":" + from.ip_string());
     }
     co_await c->close();
@@ -138,7 +148,7 @@ task<void> handle(gateway& g, std::unique_ptr<net::connection> c, std::stop_toke
   const node_id peer = std::get<seeds::legacy::register_text>(*m).peer;
   const std::uint64_t id = g.next_request++;
   g.o.log("legacy: registration of " + endpoints::id_string(peer) + " from " + from.to_string());
-  (void)g.native->send(frame(peer, seeds::register_request{.request_id = id}));
+  (void)g.native->send(frame(g, peer, seeds::register_request{.request_id = id}));
   const auto give_up = io::clock::now() + 10s;
   while (!g.replies.count(id) && io::clock::now() < give_up && !st.stop_requested()) {
     auto slept = co_await io::sleep_for(5ms, st);

@@ -22,12 +22,14 @@
 #include "engine/io/reactor.hpp"
 #include "engine/net/address.hpp"
 #include "engine/seam/env.hpp"
+#include "protocols/common/auth.hpp"
 
 namespace confab::tools {
 
 struct legacy_gateway_options {
   net::address listen;          // the legacy port
   seam::node_id seed;           // the local seed's native endpoint
+  const protocols::cluster_auth* auth = nullptr;  // the cluster key, when set
   std::function<void(const std::string&)> log;  // one line per event
 };
 

@@ -46,15 +46,18 @@ int run_peer_command(const peer_options& o) {
     logs.flush();  // tools read the logs while the peer runs
   };
   peers::dedup_table seen({.capacity = 1u << 16, .generations = 4, .bucket = std::chrono::seconds(60)});
+  if (s.key) logs.line("cluster key set: every frame is authenticated");
   seam::tcp_host_options ho;
   ho.on_bad_input = [&logs](const net::address& from, const error& e) {
     logs.line("closed a connection from " + from.to_string() + ": " + e.message());
     logs.flush();
   };
+  std::optional<protocols::cluster_auth> auth;
+  if (s.key) auth.emplace(*s.key);
   io::runtime rt(node_runtime(o.backend));
   int exit_code = 0;
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
-    seam::tcp_host host(r, id, {}, std::make_unique<peers::peer_node>(s.peer, seen, on_event),
+    seam::tcp_host host(r, id, {}, std::make_unique<peers::peer_node>(s.peer, seen, on_event, auth ? &*auth : nullptr),
                         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ id, ho);
     co_await serve_host(host, r, "peer", exit_code);
   });

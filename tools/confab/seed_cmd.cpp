@@ -88,12 +88,14 @@ int run_seed_command(const seed_options& o) {
     logs.flush();
   };
 
+  std::optional<protocols::cluster_auth> auth;
+  if (s.key) auth.emplace(*s.key);
   io::runtime rt(node_runtime(o.backend));
   int exit_code = 0;
   std::fprintf(stderr, "confab seed: %s serving (%zu seeds, quorum %zu); logs in %s.events.{txt,jsonl}\n", name.c_str(),
                s.seed.seeds.size(), s.seed.quorum(), base.c_str());
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
-    seam::tcp_host host(r, id, {}, std::make_unique<seeds::seed_node>(s.seed, **store, on_event, on_reject),
+    seam::tcp_host host(r, id, {}, std::make_unique<seeds::seed_node>(s.seed, **store, on_event, on_reject, auth ? &*auth : nullptr),
                         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()), ho);
     task_scope both;
     both.spawn(serve_host(host, r, "seed", exit_code));
@@ -101,6 +103,7 @@ int run_seed_command(const seed_options& o) {
       legacy_gateway_options lo;
       lo.listen = net::address::ipv4(seam::endpoint_ipv4(id), s.legacy_port);
       lo.seed = id;
+      lo.auth = auth ? &*auth : nullptr;
       lo.log = [&logs](const std::string& line) {
         logs.line(line);
         logs.flush();

@@ -15,6 +15,7 @@
 #include "protocols/common/codec.hpp"
 #include "protocols/common/endpoints.hpp"
 #include "protocols/seeds/wire.hpp"
+#include "tools/confab/config.hpp"
 
 namespace confab::tools {
 
@@ -37,7 +38,13 @@ std::vector<node_id> read_seeds(const std::string& path, std::string& error) {
 }
 
 
-std::vector<std::byte> frame(node_id sender, const seeds::message& m) { return seam::frame(sender, seeds::encode(m)); }
+const protocols::cluster_auth* g_auth = nullptr;  // --key-file; this tool runs one load at a time
+
+std::vector<std::byte> frame(node_id sender, const seeds::message& m) {
+  auto bytes = seeds::encode(m);
+  if (g_auth) g_auth->seal(sender, bytes);
+  return seam::frame(sender, bytes);
+}
 
 struct seed_link {
   node_id id;
@@ -82,7 +89,13 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
     for (;;) {
       auto f = co_await in.next(st);
       if (!f || f->size() < 8) break;
-      auto m = seeds::decode(f->subspan(8));
+      auto payload = f->subspan(8);
+      if (g_auth) {
+        auto inner = g_auth->open(s.id, payload);
+        if (!inner) break;
+        payload = *inner;
+      }
+      auto m = seeds::decode(payload);
       if (!m) break;
       auto* rep = std::get_if<seeds::register_reply>(&*m);
       if (!rep) continue;
@@ -245,7 +258,22 @@ int with_reactor(const char* what, Fn fn) {
 
 }  // namespace
 
+bool set_key(const std::string& key_file, const char* who) {
+  if (key_file.empty()) return true;
+  std::string error;
+  static std::optional<protocols::cluster_auth> auth;
+  auto k = load_cluster_key(key_file, error);
+  if (!k) {
+    std::fprintf(stderr, "confab %s: %s\n", who, error.c_str());
+    return false;
+  }
+  auth.emplace(*k);
+  g_auth = &*auth;
+  return true;
+}
+
 int run_seed_load_command(const seed_load_options& o) {
+  if (!set_key(o.key_file, "seed-load")) return 2;
   std::string error;
   auto ids = read_seeds(o.seeds_file, error);
   if (!error.empty()) {
@@ -264,6 +292,7 @@ int run_seed_load_command(const seed_load_options& o) {
 }
 
 int run_seed_query_command(const seed_query_options& o) {
+  if (!set_key(o.key_file, "seed-query")) return 2;
   std::string error;
   auto ids = read_seeds(o.seeds_file, error);
   if (!error.empty()) {

@@ -25,6 +25,7 @@ struct seed_load_options {
   unsigned timeout_ms = 60000;  // the whole run stops by itself
   unsigned first_peer = 0;      // ids start here (several runs, distinct peers)
   std::string acked_out;        // file for the acknowledged peers, one IP:PORT per line
+  std::string key_file;         // the cluster key, when the seeds use one
 };
 int run_seed_load_command(const seed_load_options& o);
 
@@ -32,6 +33,7 @@ struct seed_query_options {
   std::string seeds_file;
   bool full = false;
   unsigned timeout_ms = 3000;
+  std::string key_file;
 };
 int run_seed_query_command(const seed_query_options& o);
 
