@@ -208,7 +208,7 @@ peer_settings load_peer_settings(const std::string& path) {
     if (!only_known(*t, "peer.",
                     {"overlay", "attach", "degree_max", "mode", "gossip_interval_ms", "gossip_count", "gossip_padding",
                      "ping_interval_ms", "ping_misses", "probe_timeout_ms", "probers_min", "register_retry_ms",
-                     "ihave_timeout_ms"},
+                     "ihave_timeout_ms", "legacy"},
                     s.error, path))
       return s;
     std::string overlay = "preferential", mode = "flood";
@@ -227,6 +227,14 @@ peer_settings load_peer_settings(const std::string& path) {
         !integer(*t, "peer.", "register_retry_ms", 10, 600000, rr, s.error, path) ||
         !integer(*t, "peer.", "ihave_timeout_ms", 1, 600000, ih, s.error, path))
       return s;
+    if (const auto* lg = t->get("legacy")) {
+      auto b = lg->value<bool>();
+      if (!b || !lg->is_boolean()) {
+        s.error = path + ": peer.legacy must be true or false";
+        return s;
+      }
+      s.legacy = *b;
+    }
     c.overlay = overlay == "exponential" ? peers::overlay_model::exponential : peers::overlay_model::preferential;
     c.mode = mode == "plumtree" ? peers::dissemination::plumtree : peers::dissemination::flood;
     c.gossip_interval = std::chrono::milliseconds(gi);

@@ -34,6 +34,7 @@ seed_settings load_seed_settings(const std::string& path);
 
 struct peer_settings {
   peers::peer_config peer;
+  bool legacy = false;  // speak the original implementation's text dialect
   std::string seeds_file;
   std::string data_dir = ".";
   std::optional<protocols::cluster_key> key;

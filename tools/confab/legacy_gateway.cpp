@@ -1,4 +1,5 @@
 #include "tools/confab/legacy_gateway.hpp"
+#include "tools/confab/legacy_text.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -71,52 +72,13 @@ task<bool> ensure_native(gateway& g, std::stop_token st) {
   co_return true;
 }
 
-// Stops `cut` at `at` unless `cancel` fires first.
-task<void> stop_at(io::clock::time_point at, std::stop_source* cut, std::stop_token cancel) {
-  auto slept = co_await io::sleep_until(at, cancel);
-  if (slept) cut->request_stop();
-}
-
-// One legacy message: everything that arrives until the peer closes, or
-// 50 ms after the last bytes, or 5 s without any.
-task<result<std::string>> read_message(gateway& g, net::connection& c, std::stop_token st) {
-  std::string text;
-  std::stop_source cut;
-  std::stop_callback forward(st, [&cut] { cut.request_stop(); });
-  task_scope timers;
-  auto timer = std::make_unique<std::stop_source>();
-  timers.spawn(stop_at(io::clock::now() + 5s, &cut, timer->get_token()));
-  for (;;) {
-    auto chunk = co_await c.receive(cut.get_token());
-    if (!chunk) break;
-    const auto b = chunk->bytes();
-    text.append(reinterpret_cast<const char*>(b.data()), b.size());
-    if (text.size() > seeds::legacy::max_message_bytes) break;
-    timer->request_stop();
-    timer = std::make_unique<std::stop_source>();
-    timers.spawn(stop_at(io::clock::now() + 50ms, &cut, timer->get_token()));
-  }
-  timer->request_stop();
-  co_await timers.join();
-  (void)g;
-  if (text.size() > seeds::legacy::max_message_bytes) co_return make_error(errc::too_large, "legacy: message over 4096 bytes");
-  co_return text;
-}
-
-task<void> send_text(io::reactor& r, node_id to, std::string text, std::stop_token st) {
-  net::connect_options co;
-  co.deadline = io::clock::now() + 2s;
-  co.stop = st;
-  auto c = co_await net::connect(r, seam::endpoint_address(to), std::move(co));
-  if (!c) co_return;
-  (void)co_await (*c)->send(net::as_bytes(text));
-  (void)co_await (*c)->flush();
-  co_await (*c)->close();
+task<void> notify(io::reactor& r, node_id to, std::string text, std::stop_token st) {
+  (void)co_await send_legacy_text(r, to, std::move(text), st);
 }
 
 task<void> handle(gateway& g, std::unique_ptr<net::connection> c, std::stop_token st) {
   const auto from = c->peer();
-  auto text = co_await read_message(g, *c, st);
+  auto text = co_await read_legacy_message(*c, st);
   if (!text) {
     g.o.log("legacy: closed a connection from " + from.to_string() + ": " + text.error().message());
     co_await c->close();
@@ -171,7 +133,7 @@ task<void> handle(gateway& g, std::unique_ptr<net::connection> c, std::stop_toke
   // Tell the other legacy peers this seed registered, each on a new connection.
   const auto notice = seeds::legacy::added_text(seam::endpoint_port(g.o.seed), peer);
   for (auto other : g.legacy_peers)
-    if (other != peer && std::find(pl.begin(), pl.end(), other) != pl.end()) g.tasks.spawn(send_text(g.r, other, notice, st));
+    if (other != peer && std::find(pl.begin(), pl.end(), other) != pl.end()) g.tasks.spawn(notify(g.r, other, notice, st));
   g.legacy_peers.insert(peer);
 }
 

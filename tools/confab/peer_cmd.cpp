@@ -10,10 +10,21 @@
 #include "protocols/peers/node.hpp"
 #include "tools/confab/config.hpp"
 #include "tools/confab/event_log.hpp"
+#include "tools/confab/legacy_peer.hpp"
 #include "tools/confab/node_cmd.hpp"
 
 namespace confab::tools {
 
+
+namespace {
+task<void> serve_legacy_peer(legacy_peer_host& host, io::reactor& r, int& exit_code) {
+  auto ok = co_await host.run(r.drain_token());
+  if (!ok) {
+    std::fprintf(stderr, "confab peer: cannot serve: %s\n", ok.error().message().c_str());
+    exit_code = 1;
+  }
+}
+}  // namespace
 
 int run_peer_command(const peer_options& o) {
   auto s = load_peer_settings(o.config);
@@ -56,10 +67,24 @@ int run_peer_command(const peer_options& o) {
   if (s.key) auth.emplace(*s.key);
   io::runtime rt(node_runtime(o.backend));
   int exit_code = 0;
+  const auto rng_seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ id;
+  if (s.legacy) {
+    // The original has no probes: report on this peer's own evidence.
+    s.peer.probers_min = 0;
+    logs.line("legacy dialect: text messages, one per connection");
+  }
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
-    seam::tcp_host host(r, id, {}, std::make_unique<peers::peer_node>(s.peer, seen, on_event, auth ? &*auth : nullptr),
-                        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ id, ho);
-    co_await serve_host(host, r, "peer", exit_code);
+    auto node = std::make_unique<peers::peer_node>(s.peer, seen, on_event, auth ? &*auth : nullptr);
+    if (s.legacy) {
+      legacy_peer_host host(r, id, s.peer.seeds, std::move(node), rng_seed, [&logs](const std::string& l) {
+        logs.line(l);
+        logs.flush();
+      });
+      co_await serve_legacy_peer(host, r, exit_code);
+    } else {
+      seam::tcp_host host(r, id, {}, std::move(node), rng_seed, ho);
+      co_await serve_host(host, r, "peer", exit_code);
+    }
   });
   if (!ran) {
     std::fprintf(stderr, "confab peer: %s\n", ran.error().message().c_str());
