@@ -123,11 +123,16 @@ result<void> simulator::send_from(seam::node_id from, seam::node_id to, std::spa
   const auto span_ns = static_cast<std::uint64_t>((model_.delay_max - model_.delay_min).count());
   const auto d1 = model_.delay_min + seam::duration(span_ns ? static_cast<long long>(rng_.below(span_ns + 1)) : 0);
   const auto d2 = model_.delay_min + seam::duration(span_ns ? static_cast<long long>(rng_.below(span_ns + 1)) : 0);
+  seam::duration extra{0};
   if (loss_draw < model_.loss) {
-    ++stats_.lost;
-    return {};
+    if (!model_.retransmit) {
+      ++stats_.lost;
+      return {};
+    }
+    ++stats_.retransmitted;
+    extra = model_.rto;
   }
-  event e{now_ + d1, 0, 0, from, to, nodes_[to]->incarnation, {payload.begin(), payload.end()}};
+  event e{now_ + d1 + extra, 0, 0, from, to, nodes_[to]->incarnation, {payload.begin(), payload.end()}};
   if (dup_draw < model_.duplicate) {
     ++stats_.duplicated;
     event dup = e;

@@ -31,7 +31,11 @@ using namespace std::chrono_literals;
 struct network_model {
   seam::duration delay_min = 1ms;
   seam::duration delay_max = 10ms;
-  double loss = 0.0;       // probability a message is dropped
+  double loss = 0.0;       // probability a message is dropped (or, with retransmit, delayed)
+  // TCP semantics: a lost segment is sent again after a retransmission
+  // timeout, so loss becomes delay (`rto` more), never a missing message.
+  bool retransmit = false;
+  seam::duration rto = 200ms;
   double duplicate = 0.0;  // probability it is delivered twice
   std::size_t max_message_bytes = 1 << 20;
   // A crash resets every connection to the node (peers get on_link_down),
@@ -40,7 +44,8 @@ struct network_model {
 };
 
 struct sim_stats {
-  std::uint64_t sent = 0, delivered = 0, lost = 0, duplicated = 0, partitioned = 0, to_crashed = 0, timers = 0, rejected = 0;
+  std::uint64_t sent = 0, delivered = 0, lost = 0, retransmitted = 0, duplicated = 0, partitioned = 0, to_crashed = 0,
+                timers = 0, rejected = 0;
 };
 
 class simulator {

@@ -46,6 +46,7 @@ struct peer_config {
   std::size_t probers_min = 2;     // a suspect with fewer other neighbours is probed by random peers too
   duration register_retry = 2s;
   duration ihave_timeout = 400ms;  // Plumtree: wait this long for the eager copy before grafting
+  std::uint32_t eager_hops = 2;    // Plumtree: the first hops push to every neighbour
   duration message_keep = 120s;    // Plumtree: messages kept to answer grafts
   std::size_t probes_in_flight_max = 64;  // above it a prober answers `busy`
 };

@@ -158,10 +158,11 @@ void peer_core::forward(time_point, const gossip& g, node_id except, output& out
   f.hops = g.origin == self_ ? 0 : g.hops + 1;
   for (auto& [p, n] : nbrs_) {
     if (p == except) continue;
-    // Plumtree: eager links carry the payload, lazy ones an announcement;
-    // a peer's own messages go eagerly to every neighbour, so a message
-    // outlives an origin that fails right after sending it.
-    if (cfg_.mode == dissemination::flood || n.eager || g.origin == self_) {
+    // Plumtree: eager links carry the payload, lazy ones an announcement.
+    // The first `eager_hops` hops go eagerly to every neighbour, so a
+    // message outlives an origin (and its first relays) failing right after
+    // sending it, before any lazy repair could run.
+    if (cfg_.mode == dissemination::flood || n.eager || f.hops < cfg_.eager_hops) {
       out.to_peers.emplace_back(p, f);
       ++stats_.gossip_frames;
     } else {

@@ -64,7 +64,13 @@ class peer_core {
   std::size_t known_peers() const noexcept { return known_.size(); }
   const peer_stats& stats() const noexcept { return stats_; }
   std::uint64_t incarnation() const noexcept { return incarnation_; }
-  bool healthy(time_point now) const noexcept { return now >= unhealthy_until_; }
+  // False while this peer runs late on its own schedule (it was paused or
+  // starved): its own ping tick overdue by more than half an interval, or
+  // recently so. A late peer neither counts missed pongs nor accuses.
+  bool healthy(time_point now) const noexcept {
+    if (now < unhealthy_until_) return false;
+    return !(pinging_ && now - next_ping_at_ > cfg_.ping_interval / 2);
+  }
   const peer_config& config() const noexcept { return cfg_; }
 
  private:

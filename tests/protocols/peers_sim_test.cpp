@@ -1,9 +1,11 @@
 // Deterministic simulation of the peer core with the seed core: 3 seeds
-// and 16-31 peers of the simulator per seed, with delay, loss, pauses,
-// crashes and partitions. Invariants:
+// and 16-31 peers of the simulator per seed, with delay, loss (up to 3%,
+// retransmitted after 200 ms as TCP would), duplication, pauses, crashes
+// and partitions. Invariants:
 //   - every gossip reaches every live peer exactly once (messages sent
-//     before the faults: every survivor; messages sent after: every live
-//     peer in the origin's part of the final overlay);
+//     over a second before the first crash: every survivor; messages sent
+//     after the faults healed: every live peer connected to the origin when
+//     it was sent; messages in flight during faults: at most once);
 //   - no live peer is ever removed, including one paused for less than
 //     the detection window and one whose suspect's prober is paused;
 //   - every crashed peer is removed by every seed within the bound;
@@ -37,6 +39,8 @@ struct world {
   std::map<std::pair<node_id, std::uint64_t>, std::map<node_id, int>> deliveries;
   std::map<std::pair<node_id, std::uint64_t>, seam::time_point> sent_at;
   std::set<node_id> crashed;
+  bool snapshot_components = false;
+  std::map<std::pair<node_id, std::uint64_t>, std::set<node_id>> reach_at_send;
   std::map<node_id, seam::time_point> crashed_at;
   std::vector<std::uint64_t> scanned;  // per seed: log entries checked
   std::string failure;
@@ -56,7 +60,7 @@ struct world {
     pcfg.gossip_count = 1000;  // bounded by the run's length
     pcfg.ping_interval = 1s;
     pcfg.ping_misses = 3;
-    pcfg.probe_timeout = 300ms;
+    pcfg.probe_timeout = 500ms;  // above two retransmission timeouts (200 ms) and the delays
     pcfg.register_retry = 500ms;
     pcfg.ihave_timeout = 100ms;
     for (std::size_t i = 0; i < n_seeds; ++i) {
@@ -88,6 +92,10 @@ struct world {
     if (e.kind == peer_event::gossip_sent) {
       deliveries[{self, e.seq}][self] += 1;
       sent_at[{self, e.seq}] = e.at;
+      // After the faults: the peers the message must reach are those
+      // connected to its origin when it is sent (flooding does not resend
+      // old messages over links made later).
+      if (snapshot_components) reach_at_send[{self, e.seq}] = component(self);
     }
     if (e.kind == peer_event::gossip_received) deliveries[{e.peer, e.seq}][self] += 1;
   }
@@ -136,8 +144,11 @@ struct world {
 void run_one(std::uint64_t seed, dissemination mode, const protocols::cluster_auth* auth = nullptr) {
   seam::random pick(seed * 104729 + 3);
   const std::size_t peers = 16 + pick.below(16);
+  // Loss as TCP sees it: a lost segment comes late (one retransmission
+  // timeout), never not at all.
   sim::network_model m{.delay_min = 1ms, .delay_max = 3ms + std::chrono::milliseconds(pick.below(20)),
-                       .loss = 0.0, .duplicate = 0.01 * pick.unit()};
+                       .loss = 0.03 * pick.unit(), .retransmit = true, .rto = 200ms,
+                       .duplicate = 0.01 * pick.unit()};
   world w(seed, peers, m, mode, auth);
   auto checker = [&] { w.check(); };
   // Phase A: everyone joins and gossips for a while, no faults.
@@ -150,8 +161,10 @@ void run_one(std::uint64_t seed, dissemination mode, const protocols::cluster_au
   std::vector<node_id> order;
   for (node_id p = w.first_peer(); p < w.end_peer(); ++p) order.push_back(p);
   for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[pick.below(i)]);
+  seam::time_point first_crash{};
   for (std::size_t k = 0; k < kills; ++k) {
     w.s.run_for(std::chrono::milliseconds(pick.below(600)), checker);
+    if (k == 0) first_crash = w.s.now();
     w.crash(order[k], w.s.now());
   }
   const node_id paused = order[kills];
@@ -159,24 +172,30 @@ void run_one(std::uint64_t seed, dissemination mode, const protocols::cluster_au
   // One-way cut: a neighbour of `cut_target` stops hearing it; the others
   // (its probers) still do, so suspicion is refuted, never confirmed.
   const node_id cut_target = order[kills + 1];
+  node_id prober = 0;
   if (auto* ct = w.peer_at(cut_target)) {
     auto nb = ct->core().neighbours();
     std::erase_if(nb, [&](node_id q) { return w.crashed.count(q) != 0; });
     if (!nb.empty()) {
       const node_id watcher = nb[pick.below(nb.size())];
       w.s.partition({cut_target}, {watcher}, false);
-      // ... and pause one of the suspect's other neighbours: an overloaded
-      // prober must decline, not accuse.
       for (auto q : nb)
         if (q != watcher && q != paused) {
-          w.s.pause(q, 2500ms);
+          prober = q;
           break;
         }
     }
   }
-  w.s.run_for(5s, checker);
+  // The watcher suspects after 3 silent pings (~3 s): pause one of the
+  // suspect's other neighbours around then, for less than the detection
+  // window (2 s), so it is late when asked to probe. An overloaded prober
+  // must decline, not accuse.
+  w.s.run_for(2400ms, checker);
+  if (prober && w.s.alive(prober)) w.s.pause(prober, 1500ms);
+  w.s.run_for(2600ms, checker);
   w.s.heal();
   const auto quiet_from = w.s.now();
+  w.snapshot_components = true;
   w.s.run_for(5s, checker);
   ASSERT_TRUE(w.failure.empty()) << w.failure << " (replay: seed " << seed << ")";
   // Every crashed peer removed by every seed within the bound.
@@ -197,10 +216,11 @@ void run_one(std::uint64_t seed, dissemination mode, const protocols::cluster_au
     const auto at = w.sent_at[key];
     if (w.crashed.count(key.first) && at >= faults_from) continue;
     std::set<node_id> expect;
-    if (at < faults_from) {
-      expect = live;  // before the faults the overlay was whole
+    if (at + 1s < first_crash) {
+      expect = live;  // spread over the whole overlay before the first crash
     } else if (at >= quiet_from && !w.crashed.count(key.first)) {
-      expect = w.component(key.first);
+      for (auto p : w.reach_at_send[key])
+        if (!w.crashed.count(p)) expect.insert(p);
     } else {
       for (auto& [r, n] : got) ASSERT_EQ(n, 1) << "duplicate delivery (replay: seed " << seed << ")";
       continue;  // sent while faults were in progress: at most once
