@@ -125,25 +125,7 @@ task<void> tcp_host::connect_link(node_id to, std::stop_token st) {
   tasks_.spawn(read_loop(l.conn, to, st));
 }
 
-void tcp_host::set_timer(time_point at) {
-  deadline_ = epoch_ + at;
-  if (timer_changed_) timer_changed_->request_stop();
-}
-
-task<void> tcp_host::timer_loop(std::stop_token st) {
-  while (!st.stop_requested()) {
-    timer_changed_ = std::make_unique<std::stop_source>();
-    std::stop_source& changed = *timer_changed_;
-    std::stop_callback forward(st, [&changed] { changed.request_stop(); });
-    const auto at = deadline_.value_or(io::clock::now() + std::chrono::hours(1));
-    auto slept = co_await io::sleep_until(at, changed.get_token());
-    if (slept && deadline_ && io::clock::now() >= *deadline_) {
-      deadline_.reset();
-      node_->on_timer(*env_);
-    }
-  }
-  timer_changed_.reset();
-}
+void tcp_host::set_timer(time_point at) { timer_.set(epoch_ + at); }
 
 task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, node_id peer, std::stop_token st) {
   net::frame_reader in(*c, {.max_frame_bytes = opts_.max_message_bytes});
@@ -206,7 +188,7 @@ task<result<void>> tcp_host::run(std::stop_token st) {
   auto l = net::listener::bind(r_, *self_addr);
   if (!l) co_return l.error();
   tasks_.spawn(accept_loop(**l, st));
-  tasks_.spawn(timer_loop(st));
+  tasks_.spawn(timer_.run(st, [this] { node_->on_timer(*env_); }));
   node_->on_start(*env_);
   // Wait for the stop, then close outbound links so their peers' readers end.
   struct wait_stop {

@@ -36,6 +36,7 @@
 #include "engine/net/connection.hpp"
 #include "engine/net/listener.hpp"
 #include "engine/seam/env.hpp"
+#include "engine/seam/node_timer.hpp"
 
 namespace confab::seam {
 
@@ -83,7 +84,6 @@ class tcp_host {
   task<void> accept_loop(net::listener& l, std::stop_token st);
   task<void> read_loop(std::shared_ptr<net::connection> c, node_id peer, std::stop_token st);
   task<void> connect_link(node_id to, std::stop_token st);
-  task<void> timer_loop(std::stop_token st);
   result<void> send(node_id to, std::span<const std::byte> payload);
   void set_timer(time_point at);
   time_point now() const noexcept;
@@ -99,9 +99,7 @@ class tcp_host {
   task_scope tasks_;
   std::stop_token stop_;
   io::clock::time_point epoch_;
-  // timer
-  std::optional<io::clock::time_point> deadline_;
-  std::unique_ptr<std::stop_source> timer_changed_;
+  node_timer timer_;
   tcp_host_stats stats_;
 };
 

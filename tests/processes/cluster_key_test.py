@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import Cluster, check, endpoint_id, finish  # noqa: E402
+from seeds_cluster import Cluster, check, closes_after, endpoint_id, finish  # noqa: E402
 
 
 def main():
@@ -57,16 +57,9 @@ def main():
             time.sleep(0.05)
             s.close()
         ip, port = names[2].rsplit(":", 1)
-        s = socket.create_connection((ip, int(port)), timeout=5)
         ping = b"\x81\x04" + struct.pack(">Q", 1)
-        s.sendall(struct.pack(">IQ", 8 + len(ping), endpoint_id(names[3])) + ping)
-        s.settimeout(5)
-        try:
-            closed = s.recv(1) == b""
-        except OSError:
-            closed = True
-        s.close()
-        check(closed, "a ping without the key: the peer closes that connection")
+        check(closes_after(ip, port, struct.pack(">IQ", 8 + len(ping), endpoint_id(names[3])) + ping, shutdown=False),
+              "a ping without the key: the peer closes that connection")
         time.sleep(1.0)
         out = subprocess.run([confab, "seed-query", "--seeds", c.seeds_file, "--key-file", key_file],
                              capture_output=True, text=True).stdout

@@ -4,6 +4,7 @@ digest of a set of peers (the same mix the seeds use)."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +24,22 @@ def check(cond, what):
 def finish():
     print(f"{len(failures)} failed" if failures else "all passed")
     return 1 if failures else 0
+
+
+def closes_after(ip, port, data, shutdown=True):
+    """Sends `data` on a new connection and tells whether the other side
+    then closed it (EOF or reset within 5 s)."""
+    s = socket.create_connection((ip, int(port)), timeout=5)
+    s.sendall(data)
+    if shutdown:
+        s.shutdown(socket.SHUT_WR)
+    s.settimeout(5)
+    try:
+        closed = s.recv(1) == b""
+    except OSError:
+        closed = True
+    s.close()
+    return closed
 
 
 def member_digest(node_id):

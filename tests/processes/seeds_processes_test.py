@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import Cluster, check, digest_of, endpoint_id, finish  # noqa: E402
+from seeds_cluster import Cluster, check, closes_after, digest_of, endpoint_id, finish  # noqa: E402
 
 
 
@@ -113,16 +113,7 @@ def bad_input(confab, base_port):
             ("text garbage", b"GET / HTTP/1.0\r\n\r\n", ""),
         ]
         for name, data, _ in cases:
-            s = socket.create_connection(("127.0.0.1", target), timeout=5)
-            s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
-            s.settimeout(5)
-            try:
-                closed = s.recv(1) == b""
-            except OSError:
-                closed = True
-            s.close()
-            check(closed, f"bad input: {name}: the seed closed that connection")
+            check(closes_after("127.0.0.1", target, data), f"bad input: {name}: the seed closed that connection")
         time.sleep(0.3)
         seeds, summary = c.query()
         check(summary["all_answered"] and summary["agree"], "bad input: every seed still serves and agrees")

@@ -177,32 +177,14 @@ task<void> legacy_peer_host::accept_loop(net::listener& l, std::stop_token st) {
   }
 }
 
-void legacy_peer_host::set_timer(seam::time_point at) {
-  deadline_ = epoch_ + at;
-  if (timer_changed_) timer_changed_->request_stop();
-}
-
-task<void> legacy_peer_host::timer_loop(std::stop_token st) {
-  while (!st.stop_requested()) {
-    timer_changed_ = std::make_unique<std::stop_source>();
-    std::stop_source& changed = *timer_changed_;
-    std::stop_callback forward(st, [&changed] { changed.request_stop(); });
-    const auto at = deadline_.value_or(io::clock::now() + std::chrono::hours(1));
-    auto slept = co_await io::sleep_until(at, changed.get_token());
-    if (slept && deadline_ && io::clock::now() >= *deadline_) {
-      deadline_.reset();
-      node_->on_timer(*env_);
-    }
-  }
-  timer_changed_.reset();
-}
+void legacy_peer_host::set_timer(seam::time_point at) { timer_.set(epoch_ + at); }
 
 task<result<void>> legacy_peer_host::run(std::stop_token st) {
   stop_ = st;
   auto l = net::listener::bind(r_, seam::endpoint_address(self_));
   if (!l) co_return l.error();
   tasks_.spawn(accept_loop(**l, st));
-  tasks_.spawn(timer_loop(st));
+  tasks_.spawn(timer_.run(st, [this] { node_->on_timer(*env_); }));
   node_->on_start(*env_);
   co_await tasks_.join();
   co_await (*l)->close();

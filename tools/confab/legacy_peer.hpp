@@ -29,6 +29,7 @@
 #include "engine/core/scope.hpp"
 #include "engine/net/listener.hpp"
 #include "engine/seam/env.hpp"
+#include "engine/seam/node_timer.hpp"
 
 namespace confab::tools {
 
@@ -50,7 +51,6 @@ class legacy_peer_host {
   task<void> handle(std::unique_ptr<net::connection> c, std::stop_token st);
   task<void> register_with(seam::node_id seed, std::uint64_t request_id, std::stop_token st);
   task<void> send_text(seam::node_id to, std::string text, std::stop_token st);
-  task<void> timer_loop(std::stop_token st);
 
   io::reactor& r_;
   seam::node_id self_;
@@ -62,8 +62,7 @@ class legacy_peer_host {
   task_scope tasks_;
   std::stop_token stop_;
   io::clock::time_point epoch_;
-  std::optional<io::clock::time_point> deadline_;
-  std::unique_ptr<std::stop_source> timer_changed_;
+  seam::node_timer timer_;
 };
 
 }  // namespace confab::tools
