@@ -28,3 +28,6 @@ echo "bench smoke: dedup_benchmark ran ($(grep -c '^BM_' "$out/dedup.txt") bench
 "$build/bench/gossip_sim" --peers 100 --mode plumtree > "$out/gossip.json" 2>/dev/null
 grep -q '"messages_complete":100' "$out/gossip.json"
 echo "bench smoke: gossip_sim ran (100 peers, every message complete)"
+"$build/bench/delay_benchmark" --benchmark_min_time=0.01 > "$out/delay.txt" 2>&1
+grep -q 'BM_delay_line_wheel' "$out/delay.txt"
+echo "bench smoke: delay_benchmark ran ($(grep -c '^BM_' "$out/delay.txt") benchmarks)"
