@@ -8,7 +8,6 @@
 
 Usage: cluster_key_test.py PATH/TO/confab"""
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -16,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import Cluster, check, closes_after, endpoint_id, finish  # noqa: E402
+from seeds_cluster import Cluster, check, closes_after, endpoint_id, finish, stop_processes  # noqa: E402
 
 
 def main():
@@ -67,13 +66,7 @@ def main():
         log = open(os.path.join(c.dir, "data", f"peer-{ip}-{port}.events.txt")).read()
         check("cluster key" in log, "the peer's log says why it closed the connection")
     finally:
-        for p in peers:
-            p.send_signal(signal.SIGTERM)
-        for p in peers:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(peers)
         c.stop_all()
     return finish()
 

@@ -18,7 +18,6 @@ peer sends `Dead Node:<ip>:<port>:<timestamp>:<its ip>` to the seed.
 
 Usage: peers_legacy_test.py PATH/TO/confab"""
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,21 +26,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import check, finish  # noqa: E402
-
-
-def read_all(c):
-    c.settimeout(2)
-    data = b""
-    try:
-        while True:
-            b = c.recv(4096)
-            if not b:
-                break
-            data += b
-    except OSError:
-        pass
-    return data.decode(errors="replace")
+from seeds_cluster import check, finish, read_all, stop_processes  # noqa: E402
 
 
 def send_text(addr, text):
@@ -187,11 +172,7 @@ def main():
         check(any(r.startswith(want) and r.endswith(":127.0.4.20") for r in seed.dead),
               f"it reports the dead neighbour to the seed as Dead Node:<ip>:<port>:<timestamp>:<ip> ({seed.dead[:1]})")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_processes([proc])
         seed.server.close()
         p1.kill()
     return finish()

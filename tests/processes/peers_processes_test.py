@@ -27,7 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import Cluster, check, closes_after, endpoint_id, finish  # noqa: E402
+from seeds_cluster import Cluster, check, closes_after, endpoint_id, finish, stop_processes  # noqa: E402
 
 
 
@@ -138,14 +138,7 @@ def main():
         print(json.dumps({"crash_to_removal_s": lat, "p50": lat[len(lat) // 2] if lat else None,
                           "max": lat[-1] if lat else None}))
     finally:
-        for p in peers.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in peers.values():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(peers.values())
         c.stop_all()
     return finish()
 

@@ -42,6 +42,38 @@ def closes_after(ip, port, data, shutdown=True):
     return closed
 
 
+def read_all(c, timeout=2):
+    """Everything the other side sends on connection `c` until it closes
+    (or `timeout` passes without data), as text."""
+    c.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            b = c.recv(4096)
+            if not b:
+                break
+            data += b
+    except OSError:
+        pass
+    return data.decode(errors="replace")
+
+
+def stop_processes(procs):
+    """SIGTERM (and SIGCONT, for paused ones) every process still running,
+    then wait; kill any that does not drain within 10 s."""
+    procs = [p for p in procs if p is not None]
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGCONT)
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def member_digest(node_id):
     z = (node_id + 0x9E3779B97F4A7C15) & MASK
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
@@ -101,20 +133,8 @@ class Cluster:
         self.procs[i].send_signal(signal.SIGCONT)
 
     def stop_all(self):
-        for i, p in enumerate(self.procs):
-            if p is None:
-                continue
-            p.send_signal(signal.SIGCONT)
-            p.send_signal(signal.SIGTERM)
-        for i, p in enumerate(self.procs):
-            if p is None:
-                continue
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-            self.procs[i] = None
+        stop_processes(self.procs)
+        self.procs = [None] * self.n
 
     def index_of(self, endpoint):
         port = int(endpoint.rsplit(":", 1)[1])

@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import Cluster, check, finish  # noqa: E402
+from seeds_cluster import Cluster, check, finish, read_all  # noqa: E402
 
 
 
@@ -64,18 +64,9 @@ class LegacyPeer:
                 c, _ = self.srv.accept()
             except OSError:
                 continue
-            c.settimeout(2)
-            data = b""
-            try:
-                while True:
-                    b = c.recv(4096)
-                    if not b:
-                        break
-                    data += b
-            except OSError:
-                pass
+            text = read_all(c)
             c.close()
-            self.got.append(data.decode(errors="replace"))
+            self.got.append(text)
 
     def close(self):
         self.stop = True

@@ -14,14 +14,13 @@ Usage: seeds_netns_test.py PATH/TO/confab"""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import check, finish  # noqa: E402
+from seeds_cluster import check, finish, stop_processes  # noqa: E402
 
 TAG = f"cf{os.getpid() % 100000}"
 R, A, B = f"{TAG}r", f"{TAG}a", f"{TAG}b"
@@ -137,13 +136,7 @@ def main():
         check(agreed is not None, "after healing the minority caught up and all PLs agree "
               f"({[x['pl_size'] for x in (agreed or s)]})")
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         teardown()
     return finish()
 
