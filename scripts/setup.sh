@@ -15,6 +15,7 @@ packages=(
   libtomlplusplus-dev     # TOML configuration files
   libsodium-dev           # optional cluster key (frame authentication)
   python3                 # test helpers (legacy-dialect client, report checks)
+  iproute2 procps         # the partition test makes network namespaces (ip, sysctl)
 )
 
 missing=()
