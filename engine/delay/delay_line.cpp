@@ -161,14 +161,18 @@ void delay_line::cascade(int level) {
 
 std::uint64_t delay_line::next_due_ns() const noexcept {
   if (pending_ == 0) return ~std::uint64_t{0};
-  // Level 0, from the current slot to the end of its block.
+  // Level 0, from the current slot to the end of its block: the earliest
+  // due time in the first occupied slot.
   const auto pos = static_cast<std::size_t>(cur_tick_ & 255);
   for (std::size_t w = pos / 64; w < 4; ++w) {
     std::uint64_t bits = occupied_[0][w];
     if (w == pos / 64) bits &= ~std::uint64_t{0} << (pos % 64);
     if (bits) {
       const auto idx = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
-      return ((cur_tick_ & ~std::uint64_t{255}) | idx) << slot_shift;
+      std::uint64_t best = ~std::uint64_t{0};
+      for (auto i = wheel_[0][idx].head; i != none; i = items_[i].next) best = std::min(best, items_[i].due_ns);
+      // A late frame (filed into the current slot) is due now.
+      return std::max(best, idx == pos ? std::uint64_t{0} : ((cur_tick_ & ~std::uint64_t{255}) | idx) << slot_shift);
     }
   }
   // Otherwise the next block boundary, where a cascade brings items down.

@@ -13,8 +13,9 @@
 //   d.submit(l, now_ns, bytes, handle);           // dropped, or filed (maybe twice)
 //   d.advance(now_ns, [&](std::uint64_t h, std::uint64_t due_ns) { deliver(h); });
 //
-// A frame is never handed over before its due time; it is late by at most
-// one slot (32.768 µs) plus however late `advance` is called.
+// A frame is never handed over before its due time, and `next_due_ns` is
+// the exact due time of the earliest frame in the nearest occupied slot, so
+// a reactor that sleeps until it is late only by its own wake-up latency.
 //
 // Thread: one (a reactor's).
 #pragma once
@@ -61,8 +62,9 @@ class delay_line {
   template <class Fn>
   void advance(std::uint64_t now_ns, Fn&& fn);
 
-  // The earliest time a frame may be due (a slot boundary), or UINT64_MAX
-  // when nothing is filed.
+  // The due time of the earliest frame when it is in the level-0 wheel
+  // (within 8.4 ms), else the next block boundary (where frames cascade
+  // down); UINT64_MAX when nothing is filed.
   std::uint64_t next_due_ns() const noexcept;
   std::size_t pending() const noexcept { return pending_; }
   const delay_stats& stats() const noexcept { return stats_; }
@@ -103,10 +105,10 @@ template <class Fn>
 void delay_line::advance(std::uint64_t now_ns, Fn&& fn) {
   if (!started_) return;
   const std::uint64_t now_tick = now_ns >> slot_shift;
-  while (cur_tick_ <= now_tick && pending_ > 0) {
+  while (cur_tick_ < now_tick && pending_ > 0) {
     const auto pos = static_cast<std::size_t>(cur_tick_ & 255);
     auto& s = wheel_[0][pos];
-    // Serve this slot: every item in it is due within [cur_tick_, cur_tick_+1).
+    // A slot wholly in the past: every item in it is due before now.
     while (s.head != none) {
       const std::uint32_t i = s.head;
       s.head = items_[i].next;
@@ -122,7 +124,41 @@ void delay_line::advance(std::uint64_t now_ns, Fn&& fn) {
     ++cur_tick_;
     if ((cur_tick_ & 255) == 0) cascade(1);
   }
-  if (pending_ == 0 && cur_tick_ <= now_tick) cur_tick_ = now_tick + 1;
+  if (pending_ == 0) {
+    if (cur_tick_ < now_tick) cur_tick_ = now_tick;  // an empty wheel jumps ahead
+    return;
+  }
+  if (cur_tick_ != now_tick) return;
+  // The slot `now` is in: only what is due by now (never early); the rest
+  // stays, in filing order. Taken out first, so frames filed by `fn` wait
+  // for the next call.
+  const auto pos = static_cast<std::size_t>(cur_tick_ & 255);
+  auto& s = wheel_[0][pos];
+  std::uint32_t prev = none, i = s.head, taken = none, taken_tail = none;
+  while (i != none) {
+    const std::uint32_t next = items_[i].next;
+    if (items_[i].due_ns <= now_ns) {
+      if (prev == none) s.head = next;
+      else items_[prev].next = next;
+      if (s.tail == i) s.tail = prev;
+      items_[i].next = none;
+      if (taken == none) taken = taken_tail = i;
+      else items_[taken_tail].next = i, taken_tail = i;
+    } else {
+      prev = i;
+    }
+    i = next;
+  }
+  if (s.head == none) occupied_[0][pos / 64] &= ~(std::uint64_t{1} << (pos % 64));
+  while (taken != none) {
+    const item it = items_[taken];
+    items_[taken].next = free_;
+    free_ = taken;
+    taken = it.next;
+    --pending_;
+    ++stats_.delivered;
+    fn(it.handle, it.due_ns);
+  }
 }
 
 }  // namespace confab::delay

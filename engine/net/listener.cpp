@@ -10,6 +10,13 @@ result<std::unique_ptr<listener>> listener::bind(io::reactor& r, const address& 
   int one = 1;
   ::setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (o.reuse_port) ::setsockopt(*fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (!o.device.empty() &&
+      ::setsockopt(*fd, SOL_SOCKET, SO_BINDTODEVICE, o.device.data(), static_cast<socklen_t>(o.device.size())) < 0) {
+    error e = from_errno(errno);
+    e.detail = "SO_BINDTODEVICE";
+    ::close(*fd);
+    return e;
+  }
   if (::bind(*fd, at.data(), at.size()) < 0 || ::listen(*fd, o.backlog) < 0) {
     error e = from_errno(errno);
     e.detail = "bind/listen";

@@ -20,6 +20,7 @@
 #include <coroutine>
 #include <memory>
 #include <optional>
+#include <string>
 #include <stop_token>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct listen_options {
   int backlog = 4096;
   bool reuse_port = false;
   std::size_t queue_max = 1024;  // accepted descriptors waiting for accept()
+  // SO_BINDTODEVICE: accept only what arrives on this interface ("lo":
+  // a wildcard address that serves loopback alone).
+  std::string device;
   connection_options connection;
 };
 

@@ -38,6 +38,7 @@ struct peer_config {
   std::size_t degree_max = 30;     // exponential: the largest k drawn
   dissemination mode = dissemination::flood;
   duration gossip_interval = 5s;
+  duration gossip_first = duration::zero();  // the first message this long after registering; 0: one interval
   std::uint32_t gossip_count = 10;
   std::size_t gossip_padding = 0;  // extra body bytes (workloads)
   duration ping_interval = 13s;

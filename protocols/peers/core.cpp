@@ -72,7 +72,7 @@ void peer_core::on_seed_message(time_point now, seam::random& rng, node_id from,
   out.events.push_back({.kind = peer_event::registered, .at = now, .peer = from, .count = r->peers.size()});
   if (!registered_) {
     registered_ = true;
-    next_gossip_at_ = now + cfg_.gossip_interval;
+    next_gossip_at_ = now + (cfg_.gossip_first > duration::zero() ? cfg_.gossip_first : cfg_.gossip_interval);
     // Wait briefly for the other seeds' lists, then link.
     link_due_set_ = true;
     link_due_ = now + std::min<duration>(cfg_.register_retry / 4, 200ms);

@@ -7,54 +7,11 @@
 #include <toml++/toml.h>
 
 #include "protocols/common/endpoints.hpp"
+#include "tools/confab/toml_util.hpp"
 
 namespace confab::tools {
 
 namespace {
-
-std::string read_file(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": cannot be read";
-    return {};
-  }
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Reads an integer key in [lo, hi] into `out` (left as is when absent).
-template <class T>
-bool integer(const toml::table& t, const std::string& table, const char* key, long long lo, long long hi, T& out,
-             std::string& error, const std::string& file) {
-  const auto* node = t.get(key);
-  if (!node) return true;
-  const auto v = node->value<long long>();
-  if (!v || !node->is_integer()) {
-    error = file + ": " + table + key + " must be an integer";
-    return false;
-  }
-  if (*v < lo || *v > hi) {
-    error = file + ": " + table + key + " = " + std::to_string(*v) + " is outside " + std::to_string(lo) + ".." +
-            std::to_string(hi);
-    return false;
-  }
-  out = static_cast<T>(*v);
-  return true;
-}
-
-bool only_known(const toml::table& t, const std::string& table, std::initializer_list<const char*> known,
-                std::string& error, const std::string& file) {
-  std::set<std::string> k(known.begin(), known.end());
-  for (auto&& [key, node] : t) {
-    if (!k.count(std::string(key.str()))) {
-      error = file + ": unknown key '" + table + std::string(key.str()) + "'";
-      return false;
-    }
-  }
-  return true;
-}
-
 
 // What both settings files share: the TOML root (syntax errors named by
 // line and column), unknown top-level keys refused, seeds_file and data_dir
@@ -69,15 +26,7 @@ struct common_settings {
 bool load_common(const std::string& path, common_settings& c, std::string& error) {
   const std::string text = read_file(path, error);
   if (!error.empty()) return false;
-  // Debian's toml++ is built with exceptions; they stop here and become a
-  // value naming the line and column.
-  try {
-    c.root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    error = path + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) + ": " +
-            std::string(e.description());
-    return false;
-  }
+  if (!parse_toml(text, path, c.root, error)) return false;
   if (!only_known(c.root, "", {"seeds_file", "data_dir", "cluster_key_file", "seed", "peer"}, error, path)) return false;
   const auto base = std::filesystem::path(path).parent_path();
   if (auto f = c.root["seeds_file"].value<std::string>()) {

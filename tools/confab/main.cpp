@@ -1,5 +1,6 @@
 // The `confab` command.
 //
+//   confab sim [--config scenario.toml] [--out DIR] [--peers N] [--transport tcp|inproc] ...
 //   confab demo [--backend auto|uring|epoll] [--connections N] [--bytes N] [--duration-ms N]
 //   confab exact table1|bounds|recover [--topology T] [--seed S] [--runs R] [--json]
 //   confab seed --config seed.toml --listen IP:PORT
@@ -18,6 +19,7 @@
 #include "tools/confab/peer_cmd.hpp"
 #include "tools/confab/seed_cmd.hpp"
 #include "tools/confab/seed_load.hpp"
+#include "tools/confab/sim_cmd.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"confab: a networking engine for consensus and gossip systems"};
@@ -68,11 +70,30 @@ int main(int argc, char** argv) {
   sq->add_flag("--full", q.full, "print every PL in full");
   sq->add_option("--key-file", q.key_file, "the cluster key (64 hex digits), when the seeds use one");
   sq->add_option("--timeout-ms", q.timeout_ms, "give up on silent seeds after")->check(CLI::Range(100u, 600000u));
+  confab::tools::sim_options sim;
+  auto* sm = app.add_subcommand("sim", "S seeds and N peers in one process over real TCP or in-process, through the RTT emulator, with a report");
+  sm->add_option("--config", sim.config, "TOML scenario (docs/sim.md); default: the embedded one")->check(CLI::ExistingFile);
+  sm->add_option("--out", sim.out, "folder for report.json and report.html");
+  sm->add_option("--backend", sim.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  sm->add_option("--peers", sim.peers, "peers (overrides the scenario)")->check(CLI::Range(std::size_t{2}, std::size_t{1000000}));
+  sm->add_option("--seeds", sim.seeds, "seeds")->check(CLI::Range(std::size_t{1}, std::size_t{7}));
+  sm->add_option("--originators", sim.originators, "peers that gossip (0: all)")->check(CLI::Range(std::size_t{0}, std::size_t{1000000}));
+  sm->add_option("--transport", sim.transport, "tcp or inproc")->check(CLI::IsMember({"tcp", "inproc"}));
+  sm->add_option("--threads", sim.threads, "reactor threads (0: one per core)")->check(CLI::Range(0u, 64u));
+  sm->add_option("--seed", sim.seed, "random seed of the scenario");
+  sm->add_option("--duration", sim.duration_s, "seconds the run lasts (default: until the workload and faults played out)")
+      ->check(CLI::Range(1.0, 86400.0));
+  sm->add_option("--scale", sim.scale, "the documents' intervals times this")->check(CLI::Range(0.01, 100.0));
+  sm->add_option("--delay-ms", sim.delay_ms, "one-way delay")->check(CLI::Range(0.0, 600000.0));
+  sm->add_option("--jitter-ms", sim.jitter_ms, "jitter around it")->check(CLI::Range(0.0, 600000.0));
+  sm->add_option("--base-port", sim.base_port, "tcp: listeners on base-port + thread")->check(CLI::Range(1024, 65000));
+  sm->add_flag("--quiet", sim.quiet, "no progress line");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (sm->parsed()) return confab::tools::run_sim_command(sim);
   if (e->parsed()) return confab::tools::run_exact_command(exact);
   if (sd->parsed()) return confab::tools::run_seed_command(seed);
   if (sl->parsed()) return confab::tools::run_seed_load_command(load);

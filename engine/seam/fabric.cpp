@@ -1,0 +1,699 @@
+#include "engine/seam/fabric.hpp"
+
+#include <net/if.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "engine/net/framing.hpp"
+#include "engine/seam/tcp_host.hpp"
+
+namespace confab::seam {
+
+const char* transport_name(transport_kind k) noexcept { return k == transport_kind::tcp ? "tcp" : "inproc"; }
+
+namespace {
+constexpr std::int64_t never = INT64_MAX;
+constexpr std::size_t header_bytes = 8;  // the sender's node id, as tcp_host frames it
+// A sender id no node has: "this connection was idle and is closing; not a
+// failure". Answered with the same frame, then the connection closes.
+constexpr node_id goodbye = ~node_id{0} - 1;
+std::uint64_t get_u64(const std::byte* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | std::uint64_t(p[i]);
+  return v;
+}
+void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+void drop(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+}
+std::uint64_t pair_key(std::uint32_t a, std::uint32_t b) noexcept { return (std::uint64_t{a} << 32) | b; }
+}  // namespace
+
+// ---------------------------------------------------------------- group
+
+fabric_group::fabric_group(fabric_group_options o) : o_(o), fabrics_(new std::atomic<fabric*>[o.threads]) {
+  for (unsigned i = 0; i < o_.threads; ++i) fabrics_[i].store(nullptr);
+}
+
+std::int64_t fabric_group::index_of(node_id id) const noexcept {
+  if (!is_endpoint(id)) return -1;
+  const auto ip = endpoint_ipv4(id);
+  if (ip < o_.first_ip) return -1;
+  const std::uint32_t g = ip - o_.first_ip;
+  if (id_of(g) != id) return -1;
+  return g;
+}
+
+void fabric_group::attach(unsigned thread, fabric* f) { fabrics_[thread].store(f, std::memory_order_release); }
+
+void lateness_histogram::merge(const lateness_histogram& o) {
+  for (std::size_t i = 0; i < buckets; ++i) count[i] += o.count[i];
+  n += o.n;
+  max_ns = std::max(max_ns, o.max_ns);
+}
+
+double lateness_histogram::quantile_us(double q) const {
+  if (n == 0) return 0;
+  const auto want = static_cast<std::uint64_t>(q * static_cast<double>(n - 1)) + 1;
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < buckets; ++i) {
+    seen += count[i];
+    if (seen >= want) return i + 1 == buckets ? static_cast<double>(max_ns) / 1000.0 : static_cast<double>(i + 1);
+  }
+  return static_cast<double>(max_ns) / 1000.0;
+}
+
+// ---------------------------------------------------------------- nodes
+
+class fabric::env_impl final : public env {
+ public:
+  env_impl(fabric& f, slot& s, std::uint64_t seed) : f_(f), s_(s), rng_(seed) {}
+  node_id self() const noexcept override;
+  time_point now() const noexcept override { return f_.now(); }
+  random& rng() noexcept override { return rng_; }
+  result<void> send(node_id to, std::span<const std::byte> payload) override { return f_.send(s_, to, payload); }
+  void set_timer(time_point at) override { f_.set_timer(s_, at); }
+
+ private:
+  fabric& f_;
+  slot& s_;
+  random rng_;
+};
+
+struct fabric::tcp_link {
+  std::shared_ptr<net::connection> conn;  // the pair's one connection, either side's dial
+  std::vector<std::vector<std::byte>> pending;  // framed, while connecting
+  bool connecting = false;
+  std::int64_t last_active_ns = 0;
+};
+
+struct fabric::slot {
+  enum state_t : std::uint8_t { waiting, running, paused, dead };
+  std::uint32_t g = 0;
+  node_id id = 0;
+  std::unique_ptr<node> n;
+  std::unique_ptr<env_impl> env;
+  state_t state = waiting;
+  std::int64_t start_at = 0, paused_until = 0;
+  std::int64_t timer_at = never;   // the node's own timer
+  std::int64_t queued_at = never;  // earliest entry of this slot in the timer heap
+  std::vector<handoff> backlog;    // while paused
+  std::unordered_map<node_id, std::unique_ptr<tcp_link>> links;  // tcp
+  std::unordered_set<node_id> talked;  // inproc: the peers it has a "connection" with
+  std::unordered_set<net::connection*> conns;  // tcp: every connection with a read loop
+};
+
+node_id fabric::env_impl::self() const noexcept { return s_.id; }
+
+fabric::fabric(fabric_group& g, unsigned thread, io::reactor& r, std::uint64_t seed, fabric_options o)
+    : g_(g), thread_(thread), r_(r), o_(std::move(o)), delay_(seed), rng_(seed ^ 0x5eedf00dull) {
+  outbox_.resize(g_.options().threads);
+  g_.attach(thread, this);
+}
+
+fabric::~fabric() = default;
+
+time_point fabric::now() const noexcept { return io::clock::now() - epoch_; }
+std::uint64_t fabric::now_ns() const noexcept {
+  const auto d = (io::clock::now() - epoch_).count();
+  return d < 0 ? 0 : static_cast<std::uint64_t>(d);
+}
+
+void fabric::add(std::uint32_t g, std::unique_ptr<node> n, time_point start_at) {
+  CONFAB_ASSERT(g_.thread_of(g) == thread_);
+  const std::size_t li = g / g_.options().threads;
+  if (slots_.size() <= li) slots_.resize(li + 1);
+  auto s = std::make_unique<slot>();
+  s->g = g;
+  s->id = g_.id_of(g);
+  s->n = std::move(n);
+  s->env = std::make_unique<env_impl>(*this, *s, rng_.next());
+  s->start_at = start_at.count();
+  slots_[li] = std::move(s);
+  auto& sl = *slots_[li];
+  sl.queued_at = sl.start_at;
+  timers_.push({sl.start_at, static_cast<std::uint32_t>(li)});
+  if (running_ && armed_ns_ >= 0 && sl.start_at < armed_ns_) wake();
+}
+
+fabric::slot* fabric::local_g(std::uint32_t g) noexcept {
+  if (g_.thread_of(g) != thread_) return nullptr;
+  const std::size_t li = g / g_.options().threads;
+  return li < slots_.size() ? slots_[li].get() : nullptr;
+}
+
+fabric::slot* fabric::local(node_id id) noexcept {
+  const auto g = g_.index_of(id);
+  return g < 0 ? nullptr : local_g(static_cast<std::uint32_t>(g));
+}
+
+node* fabric::get(std::uint32_t g) noexcept {
+  auto* s = local_g(g);
+  return s ? s->n.get() : nullptr;
+}
+bool fabric::alive(std::uint32_t g) const noexcept {
+  const std::size_t li = g / g_.options().threads;
+  return g_.thread_of(g) == thread_ && li < slots_.size() && slots_[li] && slots_[li]->state != slot::dead;
+}
+bool fabric::started(std::uint32_t g) const noexcept {
+  const std::size_t li = g / g_.options().threads;
+  return g_.thread_of(g) == thread_ && li < slots_.size() && slots_[li] && slots_[li]->state != slot::waiting;
+}
+
+void fabric::wake() noexcept {
+  if (wake_) wake_->request_stop();
+}
+
+// ---------------------------------------------------------------- timers
+
+void fabric::set_timer(slot& s, time_point at) {
+  s.timer_at = at.count();
+  if (s.state != slot::running) return;  // resume / start look at it
+  if (s.timer_at < s.queued_at) {
+    s.queued_at = s.timer_at;
+    timers_.push({s.timer_at, static_cast<std::uint32_t>(s.g / g_.options().threads)});
+    if (running_ && armed_ns_ >= 0 && s.timer_at < armed_ns_) wake();
+  }
+}
+
+void fabric::start_node(slot& s) {
+  s.state = slot::running;
+  bump(stats_.nodes_up);
+  s.n->on_start(*s.env);
+}
+
+void fabric::resume_node(slot& s) {
+  s.state = slot::running;
+  auto held = std::move(s.backlog);
+  s.backlog.clear();
+  for (auto& h : held) {
+    if (s.state != slot::running) break;  // paused or killed again by what it handled
+    if (h.link_down) {
+      bump(stats_.link_downs);
+      s.n->on_link_down(*s.env, h.from);
+    } else {
+      bump(stats_.frames_delivered);
+      (void)s.n->on_message(*s.env, h.from, h.payload);
+    }
+  }
+}
+
+void fabric::fire_timers(time_point now_tp) {
+  const std::int64_t now = now_tp.count();
+  while (!timers_.empty() && timers_.top().first <= now) {
+    const auto [at, li] = timers_.top();
+    timers_.pop();
+    auto& s = *slots_[li];
+    if (at != s.queued_at) continue;  // superseded by an earlier entry
+    s.queued_at = never;
+    std::int64_t again = never;
+    switch (s.state) {
+      case slot::waiting: start_node(s); again = s.state == slot::running ? s.timer_at : never; break;
+      case slot::paused:
+        if (now >= s.paused_until) {
+          resume_node(s);
+          again = s.state == slot::running ? s.timer_at : never;
+        } else {
+          again = s.paused_until;
+        }
+        break;
+      case slot::running: again = s.timer_at; break;
+      case slot::dead: break;
+    }
+    if (s.state == slot::running && s.timer_at <= now) {
+      s.timer_at = never;
+      bump(stats_.timers);
+      s.n->on_timer(*s.env);
+      again = s.timer_at;
+    }
+    if (again != never && again < s.queued_at) {
+      s.queued_at = again;
+      timers_.push({again, li});
+    }
+  }
+}
+
+// ---------------------------------------------------------------- sending
+
+delay::link_id fabric::link_for(std::uint32_t from_g, std::uint32_t to_g) {
+  const auto key = pair_key(from_g, to_g);
+  auto it = links_.find(key);
+  if (it != links_.end()) return it->second;
+  auto m = g_.link_model_for ? g_.link_model_for(from_g, to_g) : g_.default_link;
+  if (cut(from_g, to_g)) m.flags |= delay::partitioned;
+  const auto l = delay_.add_link(m);
+  links_.emplace(key, l);
+  link_keys_.push_back(key);
+  return l;
+}
+
+bool fabric::cut(std::uint32_t from_g, std::uint32_t to_g) const {
+  for (const auto& r : rules_) {
+    if (r.a.count(from_g) && r.b.count(to_g)) return true;
+    if (r.symmetric && r.b.count(from_g) && r.a.count(to_g)) return true;
+  }
+  return false;
+}
+
+result<void> fabric::send(slot& s, node_id to, std::span<const std::byte> payload) {
+  if (s.state != slot::running) return make_error(errc::unreachable, "sender is not running");
+  const auto to_g = g_.index_of(to);
+  if (to_g < 0 || to == s.id) return make_error(errc::unreachable, "unknown peer");
+  if (payload.size() + header_bytes > o_.max_message_bytes) return make_error(errc::too_large, "message over the limit");
+  std::uint32_t h;
+  if (free_frame_ != ~std::uint32_t{0}) {
+    h = free_frame_;
+    free_frame_ = frames_[h].next_free;
+  } else {
+    frames_.emplace_back();
+    h = static_cast<std::uint32_t>(frames_.size() - 1);
+  }
+  auto& f = frames_[h];
+  f.from = s.id;
+  f.to = to;
+  if (g_.options().transport == transport_kind::tcp) {
+    f.bytes = frame(s.id, payload);
+  } else {
+    f.bytes.assign(payload.begin(), payload.end());
+    s.talked.insert(to);
+  }
+  const auto bytes = static_cast<std::uint32_t>(f.bytes.size());
+  const auto l = link_for(s.g, static_cast<std::uint32_t>(to_g));
+  const auto v = delay_.submit(l, now_ns(), bytes, h);
+  if (v == delay::verdict::queued || v == delay::verdict::duplicated) {
+    // A duplicated frame is filed twice: the record lives until both left.
+    f.next_free = v == delay::verdict::duplicated ? 2 : 1;
+    bump(stats_.frames_sent);
+    bump(stats_.bytes_sent, bytes);
+    if (running_ && armed_ns_ >= 0 && static_cast<std::int64_t>(delay_.next_due_ns()) < armed_ns_) wake();
+  } else {
+    bump(v == delay::verdict::partitioned ? stats_.dropped_partition : stats_.dropped_loss);
+    f.bytes.clear();
+    f.next_free = free_frame_;
+    free_frame_ = h;
+  }
+  return {};
+}
+
+void fabric::hand_over(std::uint64_t handle, std::uint64_t due_ns, std::uint64_t now) {
+  lateness_.add(now > due_ns ? now - due_ns : 0);
+  auto& f = frames_[handle];
+  const node_id from = f.from, to = f.to;
+  std::vector<std::byte> bytes;
+  if (--f.next_free == 0) {
+    bytes = std::move(f.bytes);
+    f.bytes = {};
+    f.next_free = free_frame_;
+    free_frame_ = static_cast<std::uint32_t>(handle);
+  } else {
+    bytes = f.bytes;  // the first of a duplicated pair
+  }
+  slot* s = local(from);
+  if (!s || s->state == slot::dead) return;  // the sender died with the frame on the wire
+  if (g_.options().transport == transport_kind::tcp) {
+    tcp_write(*s, to, std::move(bytes));
+    return;
+  }
+  const auto to_g = static_cast<std::uint32_t>(g_.index_of(to));
+  const unsigned t = g_.thread_of(to_g);
+  if (t == thread_) deliver(from, to, bytes);
+  else outbox_[t].push_back({from, to, std::move(bytes), false});
+}
+
+// In-process hand-over to a node of this thread (or one read off TCP).
+void fabric::deliver(node_id from, node_id to, std::span<const std::byte> payload) {
+  slot* d = local(to);
+  if (!d || d->state == slot::dead || d->state == slot::waiting) {
+    bump(stats_.dropped_dead);
+    if (g_.options().transport == transport_kind::inproc) {
+      // As a refused connect or a reset: the sender learns the link is down.
+      const auto from_g = static_cast<std::uint32_t>(g_.index_of(from));
+      const unsigned t = g_.thread_of(from_g);
+      if (t == thread_) deliver_link_down(to, from);
+      else outbox_[t].push_back({to, from, {}, true});
+    }
+    return;
+  }
+  if (d->state == slot::paused) {
+    if (d->backlog.size() < o_.backlog_max) d->backlog.push_back({from, to, {payload.begin(), payload.end()}, false});
+    else bump(stats_.dropped_queue);
+    return;
+  }
+  if (g_.options().transport == transport_kind::inproc) d->talked.insert(from);
+  bump(stats_.frames_delivered);
+  if (auto ok = d->n->on_message(*d->env, from, payload); !ok) {
+    bump(stats_.bad_input);
+    if (o_.on_bad_input) o_.on_bad_input(endpoint_address(from), ok.error());
+  }
+}
+
+void fabric::deliver_link_down(node_id gone, node_id to) {
+  slot* d = local(to);
+  if (!d || d->state == slot::dead || d->state == slot::waiting) return;
+  if (d->state == slot::paused) {
+    d->backlog.push_back({gone, to, {}, true});
+    return;
+  }
+  d->talked.erase(gone);
+  bump(stats_.link_downs);
+  d->n->on_link_down(*d->env, gone);
+}
+
+void fabric::on_posted(void* self) noexcept { static_cast<fabric*>(self)->wake(); }
+
+void fabric::take_inbox() {
+  {
+    std::lock_guard lk(inbox_mu_);
+    inbox_taken_.swap(inbox_);
+    inbox_posted_.store(false, std::memory_order_relaxed);
+  }
+  for (auto& h : inbox_taken_) {
+    if (h.link_down) deliver_link_down(h.from, h.to);
+    else deliver(h.from, h.to, h.payload);
+  }
+  inbox_taken_.clear();
+}
+
+// ---------------------------------------------------------------- faults
+
+void fabric::kill(std::uint32_t g) {
+  slot* s = local_g(g);
+  if (!s || s->state == slot::dead) return;
+  if (s->state != slot::waiting) drop(stats_.nodes_up);
+  s->state = slot::dead;
+  s->backlog.clear();
+  if (g_.options().transport == transport_kind::tcp) {
+    drop_connections(*s);
+  } else {
+    // Its "connections" reset: every peer it talked with hears at once.
+    for (auto p : s->talked) {
+      const auto pg = g_.index_of(p);
+      if (pg < 0) continue;
+      const unsigned t = g_.thread_of(static_cast<std::uint32_t>(pg));
+      if (t == thread_) deliver_link_down(s->id, p);
+      else outbox_[t].push_back({s->id, p, {}, true});
+    }
+    s->talked.clear();
+  }
+  wake();  // flush the outbox
+}
+
+void fabric::restart(std::uint32_t g, std::unique_ptr<node> n) {
+  slot* s = local_g(g);
+  if (!s || s->state != slot::dead) return;
+  s->n = std::move(n);
+  s->env = std::make_unique<env_impl>(*this, *s, rng_.next());
+  s->state = slot::waiting;
+  s->timer_at = never;
+  s->start_at = now().count();
+  s->talked.clear();
+  s->links.clear();
+  s->queued_at = s->start_at;
+  timers_.push({s->start_at, g / g_.options().threads});
+  wake();
+}
+
+void fabric::pause(std::uint32_t g, duration d) {
+  slot* s = local_g(g);
+  if (!s || s->state != slot::running) return;
+  s->state = slot::paused;
+  s->paused_until = now().count() + d.count();
+  if (s->paused_until < s->queued_at) {
+    s->queued_at = s->paused_until;
+    timers_.push({s->paused_until, g / g_.options().threads});
+  }
+  wake();
+}
+
+void fabric::partition(std::vector<std::uint32_t> a, std::vector<std::uint32_t> b, bool symmetric) {
+  rules_.push_back({{a.begin(), a.end()}, {b.begin(), b.end()}, symmetric});
+  for (delay::link_id l = 0; l < link_keys_.size(); ++l) {
+    const auto key = link_keys_[l];
+    if (cut(static_cast<std::uint32_t>(key >> 32), static_cast<std::uint32_t>(key))) delay_.link(l).flags |= delay::partitioned;
+  }
+}
+
+void fabric::heal() {
+  rules_.clear();
+  for (delay::link_id l = 0; l < link_keys_.size(); ++l) delay_.link(l).flags &= static_cast<std::uint8_t>(~delay::partitioned);
+}
+
+// ---------------------------------------------------------------- tcp
+
+void fabric::tcp_write(slot& s, node_id to, std::vector<std::byte>&& framed) {
+  auto& l = s.links[to];
+  if (!l) l = std::make_unique<tcp_link>();
+  l->last_active_ns = static_cast<std::int64_t>(now_ns());
+  if (l->conn && l->conn->open()) {
+    if (l->conn->send_queued() > o_.send_high_water) {
+      bump(stats_.dropped_queue);
+      return;
+    }
+    (void)l->conn->send(framed);  // queued now; the awaiter only reports backpressure
+    return;
+  }
+  if (l->pending.size() >= o_.pending_max) {
+    bump(stats_.dropped_queue);
+    return;
+  }
+  l->pending.push_back(std::move(framed));
+  if (!l->connecting && !stop_.stop_requested()) {
+    l->connecting = true;
+    tasks_.spawn(connect_link(s.g, to, stop_));
+  }
+}
+
+task<void> fabric::connect_link(std::uint32_t lg, node_id to, std::stop_token st) {
+  net::connect_options o;
+  o.deadline = io::clock::now() + o_.connect_timeout;
+  o.stop = st;
+  o.bind_ip = endpoint_address(g_.id_of(lg));
+  auto c = co_await net::connect(r_, endpoint_address(to), std::move(o));
+  slot* s = local_g(lg);
+  auto it = s->links.find(to);
+  if (it == s->links.end() || !it->second || s->state == slot::dead) {  // killed meanwhile
+    if (c) co_await (*c)->close();
+    co_return;
+  }
+  auto& l = *it->second;
+  l.connecting = false;
+  if (!c) {
+    bump(stats_.connect_failures);
+    bump(stats_.dropped_dead, l.pending.size());
+    l.pending.clear();
+    if (c.code() != errc::cancelled && !st.stop_requested() && s->state != slot::dead) {
+      if (s->state == slot::paused) s->backlog.push_back({to, s->id, {}, true});
+      else {
+        bump(stats_.link_downs);
+        s->n->on_link_down(*s->env, to);
+      }
+    }
+    co_return;
+  }
+  bump(stats_.connects);
+  bump(stats_.open_connections);
+  l.conn = std::shared_ptr<net::connection>(std::move(*c));
+  for (auto& f : l.pending) (void)l.conn->send(f);
+  l.pending.clear();
+  tasks_.spawn(read_loop(l.conn, lg, to, st));
+}
+
+task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t lg, node_id peer, std::stop_token st) {
+  net::frame_reader in(*c, {.max_frame_bytes = o_.max_message_bytes});
+  if (slot* s0 = local_g(lg)) s0->conns.insert(c.get());
+  bool farewell = false;  // ended by a goodbye, not a failure
+  auto refuse = [&](const error& e) {
+    bump(stats_.bad_input);
+    if (o_.on_bad_input) o_.on_bad_input(c->peer(), e);
+  };
+  for (;;) {
+    auto f = co_await in.next(st);
+    if (!f) {
+      if (f.code() == errc::closed && f.error().detail != nullptr) refuse(f.error());
+      else if (f.code() != errc::closed && f.code() != errc::cancelled && f.code() != errc::reset) refuse(f.error());
+      break;
+    }
+    slot* s = local_g(lg);
+    if (!s || s->state == slot::dead || s->state == slot::waiting) break;
+    if (f->size() < header_bytes) {
+      refuse(make_error(errc::malformed, "frame shorter than its sender header"));
+      break;
+    }
+    const node_id from = get_u64(f->data());
+    if (from == goodbye) {
+      farewell = true;
+      // The other side closes an idle connection: answer, then close ours.
+      if (peer != 0) {
+        auto it = s->links.find(peer);
+        if (it != s->links.end() && it->second->conn == c) it->second->conn.reset();
+      }
+      auto bye = frame(goodbye, {});
+      (void)c->send(bye);
+      co_await c->flush(st);
+      break;
+    }
+    if (g_.index_of(from) < 0) {
+      refuse(make_error(errc::malformed, "frame names a sender that is not a node of this cluster"));
+      break;
+    }
+    if (peer == 0) {
+      peer = from;
+      auto& l = s->links[from];
+      if (!l) l = std::make_unique<tcp_link>();
+      if (!l->conn || !l->conn->open()) l->conn = c;  // one connection per pair: reply on theirs
+    }
+    if (auto it = s->links.find(peer); it != s->links.end()) it->second->last_active_ns = static_cast<std::int64_t>(now_ns());
+    if (s->state == slot::paused) {
+      if (s->backlog.size() < o_.backlog_max) s->backlog.push_back({from, s->id, {f->begin() + header_bytes, f->end()}, false});
+      else bump(stats_.dropped_queue);
+      continue;
+    }
+    bump(stats_.frames_delivered);
+    if (auto ok = s->n->on_message(*s->env, from, f->subspan(header_bytes)); !ok) {
+      bump(stats_.bad_input);
+      if (o_.on_bad_input) o_.on_bad_input(c->peer(), ok.error());
+      break;  // the node refused the message: close this connection only
+    }
+  }
+  slot* s = local_g(lg);
+  if (s) s->conns.erase(c.get());
+  if (s && peer != 0) {
+    auto it = s->links.find(peer);
+    if (it != s->links.end() && it->second->conn == c) it->second->conn.reset();
+  }
+  co_await c->close();
+  drop(stats_.open_connections);
+  // A connection to a live peer ended under us: the node hears of it.
+  if (!farewell && s && peer != 0 && !st.stop_requested()) {
+    if (s->state == slot::running) {
+      bump(stats_.link_downs);
+      s->n->on_link_down(*s->env, peer);
+    } else if (s->state == slot::paused) {
+      s->backlog.push_back({peer, s->id, {}, true});
+    }
+  }
+}
+
+task<void> fabric::accept_loop(net::listener& l, std::stop_token st) {
+  for (;;) {
+    auto c = co_await l.accept(st);
+    if (!c) {
+      if (c.code() == errc::cancelled) break;
+      continue;  // out of descriptors: keep serving the others
+    }
+    // Route by the address the peer dialled.
+    const auto dst = (*c)->local();
+    const auto id = endpoint_id(dst.ipv4_host_order(), dst.port());
+    slot* s = local(id);
+    std::shared_ptr<net::connection> conn(std::move(*c));
+    if (!s || s->state == slot::dead || s->state == slot::waiting) {
+      // Nobody listens there: the dialler sees the connection end, as a refusal.
+      bump(stats_.dropped_dead);
+      tasks_.spawn([](std::shared_ptr<net::connection> cc) -> task<void> { co_await cc->close(); }(conn));
+      continue;
+    }
+    bump(stats_.open_connections);
+    tasks_.spawn(read_loop(std::move(conn), s->g, 0, st));
+  }
+}
+
+void fabric::drop_connections(slot& s) {
+  // Shut the sockets down: each read loop sees the end of its stream and
+  // closes its connection (one closer per connection); the peers see the
+  // end too, as when a process dies.
+  for (auto* c : s.conns)
+    if (c->fd() >= 0) ::shutdown(c->fd(), SHUT_RDWR);
+  s.links.clear();
+}
+
+task<void> fabric::idle_sweeper(std::stop_token st) {
+  const auto period = std::max<duration>(o_.idle_close / 4, std::chrono::milliseconds(100));
+  while (!st.stop_requested()) {
+    auto slept = co_await io::sleep_for(period, st);
+    if (!slept) break;
+    const auto limit = static_cast<std::int64_t>(now_ns()) - o_.idle_close.count();
+    for (auto& s : slots_) {
+      if (!s || s->state != slot::running) continue;
+      for (auto& [peer, l] : s->links) {
+        if (!l || !l->conn || !l->conn->open() || l->last_active_ns > limit || l->conn->send_queued() > 0) continue;
+        // Say goodbye; the read loop closes once the other side answers.
+        auto bye = frame(goodbye, {});
+        (void)l->conn->send(bye);
+        l->conn.reset();  // new messages open a new connection
+        bump(stats_.idle_closed);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- pump
+
+task<void> fabric::pump(std::stop_token st) {
+  while (!st.stop_requested()) {
+    armed_ns_ = -1;
+    take_inbox();
+    const auto n = now_ns();
+    delay_.advance(n, [&](std::uint64_t h, std::uint64_t due) { hand_over(h, due, n); });
+    fire_timers(now());
+    for (unsigned t = 0; t < outbox_.size(); ++t) {
+      if (outbox_[t].empty()) continue;
+      fabric* f = g_.at(t);
+      {
+        std::lock_guard lk(f->inbox_mu_);
+        for (auto& h : outbox_[t]) f->inbox_.push_back(std::move(h));
+      }
+      outbox_[t].clear();
+      if (!f->inbox_posted_.exchange(true) && !f->r_.post({&fabric::on_posted, f})) f->inbox_posted_.store(false);
+    }
+    std::int64_t next = static_cast<std::int64_t>(std::min<std::uint64_t>(delay_.next_due_ns(), INT64_MAX));
+    if (!timers_.empty()) next = std::min(next, timers_.top().first);
+    next = std::min<std::int64_t>(next, static_cast<std::int64_t>(now_ns()) + 1'000'000'000);  // look at the inbox now and then
+    wake_ = std::make_unique<std::stop_source>();
+    std::stop_source& w = *wake_;
+    std::stop_callback forward(st, [&w] { w.request_stop(); });
+    armed_ns_ = next;
+    auto slept = co_await io::sleep_until(epoch_ + std::chrono::nanoseconds(next), w.get_token());
+    (void)slept;
+  }
+  armed_ns_ = -1;
+  wake_.reset();
+}
+
+task<result<void>> fabric::run(io::clock::time_point epoch, std::stop_token st) {
+  epoch_ = epoch;
+  stop_ = st;
+  running_ = true;
+  if (g_.options().transport == transport_kind::tcp) {
+    // One listener for every node of this thread: any address, loopback
+    // only (SO_BINDTODEVICE lo), routed by the destination address.
+    net::listen_options lo;
+    lo.device = "lo";
+    lo.backlog = 4096;
+    lo.queue_max = 4096;
+    auto l = net::listener::bind(r_, net::address::ipv4(0, static_cast<std::uint16_t>(g_.options().base_port + thread_)), lo);
+    if (!l) {
+      running_ = false;
+      co_return l.error();
+    }
+    listener_ = std::move(*l);
+    tasks_.spawn(accept_loop(*listener_, st));
+    if (o_.idle_close.count() > 0) tasks_.spawn(idle_sweeper(st));
+  }
+  co_await pump(st);
+  running_ = false;
+  for (auto& s : slots_)
+    if (s) drop_connections(*s);
+  co_await tasks_.join();
+  if (listener_) {
+    co_await listener_->close();
+    listener_.reset();  // belongs to the reactor, which may end before the fabric
+  }
+  co_return result<void>{};
+}
+
+}  // namespace confab::seam

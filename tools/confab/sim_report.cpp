@@ -1,0 +1,358 @@
+#include "tools/confab/sim_report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+namespace confab::tools {
+
+quantiles quantiles_of(std::vector<double> v) {
+  quantiles q;
+  q.n = v.size();
+  if (v.empty()) return q;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double p) { return v[static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1]; };
+  q.p50 = at(0.5);
+  q.p90 = at(0.9);
+  q.p99 = at(0.99);
+  q.max = v.back();
+  return q;
+}
+
+namespace {
+
+std::string num(double v, int digits = 3) {
+  if (!std::isfinite(v)) return "null";
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", digits, v);
+  return b;
+}
+
+std::string esc(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
+std::string html_esc(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '&': o += "&amp;"; break;
+      case '"': o += "&quot;"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
+std::string q_json(const quantiles& q, int digits = 3) {
+  return "{\"p50\":" + num(q.p50, digits) + ",\"p90\":" + num(q.p90, digits) + ",\"p99\":" + num(q.p99, digits) +
+         ",\"max\":" + num(q.max, digits) + ",\"n\":" + std::to_string(q.n) + "}";
+}
+
+std::string points_json(const std::vector<std::pair<double, double>>& p) {
+  std::string o = "[";
+  for (std::size_t i = 0; i < p.size(); ++i) o += (i ? "," : "") + ("[" + num(p[i].first) + "," + num(p[i].second) + "]");
+  return o + "]";
+}
+
+// ---------------------------------------------------------------- SVG charts
+
+struct series {
+  std::string name, color;
+  std::vector<std::pair<double, double>> pts;
+  bool dots = false;
+};
+
+struct axis {
+  double lo, hi;
+  bool log;
+  double map(double v, double a, double b) const {
+    if (log) {
+      v = std::log10(std::max(v, lo));
+      return a + (v - std::log10(lo)) / (std::log10(hi) - std::log10(lo)) * (b - a);
+    }
+    return a + (v - lo) / (hi - lo) * (b - a);
+  }
+  std::vector<double> ticks() const {
+    std::vector<double> t;
+    if (log) {
+      for (double p = std::pow(10, std::floor(std::log10(lo))); p <= hi * 1.0001; p *= 10)
+        for (double m : {1.0, 2.0, 5.0})
+          if (p * m >= lo * 0.9999 && p * m <= hi * 1.0001) t.push_back(p * m);
+      return t;
+    }
+    const double span = hi - lo;
+    const double raw = span / 6;
+    const double mag = std::pow(10, std::floor(std::log10(raw)));
+    double step = mag;
+    for (double m : {1.0, 2.0, 5.0, 10.0})
+      if (raw <= m * mag) {
+        step = m * mag;
+        break;
+      }
+    for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) t.push_back(v);
+    return t;
+  }
+};
+
+std::string tick_label(double v) {
+  char b[32];
+  if (std::fabs(v) >= 10000) std::snprintf(b, sizeof b, "%.0fk", v / 1000);
+  else if (std::fabs(v - std::round(v)) < 1e-9) std::snprintf(b, sizeof b, "%.0f", v);
+  else std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
+// A chart with its data marks in <g class="data">, so a browser test can
+// count what was drawn.
+std::string chart(const std::string& id, const std::string& title, const std::string& xlabel, const std::string& ylabel,
+                  const std::vector<series>& ss, bool logx, bool logy, const std::vector<std::pair<double, std::string>>& marks = {},
+                  bool bars = false, double bar_width = 0) {
+  const double W = 640, H = 360, L = 64, R = 16, T = 36, B = 48;
+  double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
+  for (const auto& s : ss)
+    for (auto [x, y] : s.pts) {
+      if ((logx && x <= 0) || (logy && y <= 0)) continue;
+      xlo = std::min(xlo, x), xhi = std::max(xhi, x + (bars ? bar_width : 0)), ylo = std::min(ylo, y), yhi = std::max(yhi, y);
+    }
+  std::string o = "<svg class=\"chart\" id=\"" + id + "\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 640 360\" width=\"640\" height=\"360\">";
+  o += "<text x=\"" + num(W / 2, 0) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">" + html_esc(title) + "</text>";
+  if (!std::isfinite(xlo)) {
+    o += "<text x=\"320\" y=\"180\" text-anchor=\"middle\" font-size=\"13\">no data</text></svg>";
+    return o;
+  }
+  if (bars || !logy) ylo = std::min(ylo, 0.0);
+  if (xhi <= xlo) xhi = xlo + 1;
+  if (yhi <= ylo) yhi = ylo + 1;
+  if (!logy) yhi += (yhi - ylo) * 0.05;
+  if (logx) xlo = std::pow(10, std::floor(std::log10(xlo))), xhi = std::pow(10, std::ceil(std::log10(xhi)));
+  if (logy) ylo = std::pow(10, std::floor(std::log10(ylo))), yhi = std::pow(10, std::ceil(std::log10(yhi)));
+  axis ax{xlo, xhi, logx}, ay{ylo, yhi, logy};
+  auto X = [&](double v) { return ax.map(v, L, W - R); };
+  auto Y = [&](double v) { return ay.map(v, H - B, T); };
+  o += "<g class=\"axes\" font-size=\"11\" fill=\"#333\">";
+  for (double t : ax.ticks()) {
+    o += "<line x1=\"" + num(X(t), 1) + "\" x2=\"" + num(X(t), 1) + "\" y1=\"" + num(T, 0) + "\" y2=\"" + num(H - B, 0) +
+         "\" stroke=\"#eee\"/>";
+    o += "<text x=\"" + num(X(t), 1) + "\" y=\"" + num(H - B + 16, 0) + "\" text-anchor=\"middle\">" + tick_label(t) + "</text>";
+  }
+  for (double t : ay.ticks()) {
+    o += "<line x1=\"" + num(L, 0) + "\" x2=\"" + num(W - R, 0) + "\" y1=\"" + num(Y(t), 1) + "\" y2=\"" + num(Y(t), 1) +
+         "\" stroke=\"#eee\"/>";
+    o += "<text x=\"" + num(L - 6, 0) + "\" y=\"" + num(Y(t) + 4, 1) + "\" text-anchor=\"end\">" + tick_label(t) + "</text>";
+  }
+  o += "<line x1=\"" + num(L, 0) + "\" x2=\"" + num(W - R, 0) + "\" y1=\"" + num(H - B, 0) + "\" y2=\"" + num(H - B, 0) +
+       "\" stroke=\"#333\"/><line x1=\"" + num(L, 0) + "\" x2=\"" + num(L, 0) + "\" y1=\"" + num(T, 0) + "\" y2=\"" +
+       num(H - B, 0) + "\" stroke=\"#333\"/>";
+  o += "<text x=\"" + num((L + W - R) / 2, 0) + "\" y=\"" + num(H - 10, 0) + "\" text-anchor=\"middle\" font-size=\"12\">" +
+       html_esc(xlabel) + "</text>";
+  o += "<text transform=\"translate(14," + num((T + H - B) / 2, 0) + ") rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">" +
+       html_esc(ylabel) + "</text></g>";
+  for (auto& [x, label] : marks) {
+    if (x < xlo || x > xhi) continue;
+    o += "<g class=\"mark\"><line x1=\"" + num(X(x), 1) + "\" x2=\"" + num(X(x), 1) + "\" y1=\"" + num(T, 0) + "\" y2=\"" +
+         num(H - B, 0) + "\" stroke=\"#c33\" stroke-dasharray=\"4 3\"/><text x=\"" + num(X(x) + 3, 1) + "\" y=\"" +
+         num(T + 10, 0) + "\" font-size=\"10\" fill=\"#c33\">" + html_esc(label) + "</text></g>";
+  }
+  o += "<g class=\"data\">";
+  for (const auto& s : ss) {
+    if (bars) {
+      for (auto [x, y] : s.pts)
+        o += "<rect x=\"" + num(X(x) + 0.5, 1) + "\" y=\"" + num(Y(y), 1) + "\" width=\"" +
+             num(std::max(1.0, X(x + bar_width) - X(x) - 1), 1) + "\" height=\"" + num(Y(ylo) - Y(y), 1) + "\" fill=\"" +
+             s.color + "\"/>";
+    } else if (s.dots) {
+      for (auto [x, y] : s.pts)
+        if ((!logx || x > 0) && (!logy || y > 0))
+          o += "<circle cx=\"" + num(X(x), 1) + "\" cy=\"" + num(Y(y), 1) + "\" r=\"3\" fill=\"" + s.color + "\"/>";
+    } else if (!s.pts.empty()) {
+      std::string d;
+      for (auto [x, y] : s.pts)
+        if ((!logx || x > 0) && (!logy || y > 0)) d += (d.empty() ? "M" : " L") + num(X(x), 1) + " " + num(Y(y), 1);
+      o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + s.color + "\" stroke-width=\"2\"/>";
+    }
+  }
+  o += "</g>";
+  // Legend.
+  double ly = T + 4;
+  for (const auto& s : ss) {
+    if (s.name.empty()) continue;
+    o += "<rect x=\"" + num(W - R - 150, 0) + "\" y=\"" + num(ly, 0) + "\" width=\"10\" height=\"10\" fill=\"" + s.color +
+         "\"/><text x=\"" + num(W - R - 136, 0) + "\" y=\"" + num(ly + 9, 0) + "\" font-size=\"11\">" + html_esc(s.name) + "</text>";
+    ly += 15;
+  }
+  return o + "</svg>";
+}
+
+}  // namespace
+
+std::string report_json(const sim_report& r) {
+  std::string o = "{";
+  o += "\"transport\":\"" + r.transport + "\",\"backend\":\"" + r.backend + "\",\"seeds\":" + std::to_string(r.seeds) +
+       ",\"peers\":" + std::to_string(r.peers) + ",\"threads\":" + std::to_string(r.threads) + ",\"wall_s\":" + num(r.wall_s) +
+       ",\"planned_s\":" + num(r.planned_s) + ",\"interrupted\":" + (r.interrupted ? "true" : "false") + ",\"scenario\":\"" +
+       esc(r.scenario_text) + "\",\"faults\":[";
+  for (std::size_t i = 0; i < r.faults.size(); ++i)
+    o += (i ? "," : "") + ("{\"at_s\":" + num(r.faults[i].first) + ",\"what\":\"" + esc(r.faults[i].second) + "\"}");
+  o += "],\"dissemination\":{\"messages\":" + std::to_string(r.messages) + ",\"messages_complete\":" +
+       std::to_string(r.messages_complete) + ",\"delivery_ratio\":" + num(r.delivery_ratio, 6) + ",\"time_ms\":{\"to50\":" +
+       q_json(r.t50) + ",\"to90\":" + q_json(r.t90) + ",\"to99\":" + q_json(r.t99) + ",\"to100\":" + q_json(r.t100) +
+       "},\"hops\":{\"to50\":" + q_json(r.h50, 0) + ",\"to90\":" + q_json(r.h90, 0) + ",\"to99\":" + q_json(r.h99, 0) +
+       ",\"to100\":" + q_json(r.h100, 0) + "},\"sent_per_delivery_minus_one\":" + num(r.redundancy) + ",\"gossip_frames\":" +
+       std::to_string(r.gossip_frames) + ",\"deliveries\":" + std::to_string(r.deliveries) +
+       ",\"curve_median\":" + points_json(r.curve_median) + ",\"curve_slowest\":" + points_json(r.curve_slowest) +
+       ",\"curve_fastest\":" + points_json(r.curve_fastest) + "}";
+  o += ",\"traffic\":{\"frames_per_peer_s\":" + num(r.frames_per_peer_s) + ",\"bytes_per_peer_s\":" + num(r.bytes_per_peer_s) +
+       ",\"frames_sent\":" + std::to_string(r.frames_sent) + ",\"bytes_sent\":" + std::to_string(r.bytes_sent) +
+       ",\"dropped_loss\":" + std::to_string(r.dropped_loss) + ",\"dropped_partition\":" + std::to_string(r.dropped_partition) +
+       ",\"dropped_dead\":" + std::to_string(r.dropped_dead) + ",\"dropped_queue\":" + std::to_string(r.dropped_queue) +
+       ",\"bad_input\":" + std::to_string(r.bad_input) + ",\"connects\":" + std::to_string(r.connects) +
+       ",\"connect_failures\":" + std::to_string(r.connect_failures) + ",\"idle_closed\":" + std::to_string(r.idle_closed) +
+       ",\"peak_connections\":" + std::to_string(r.peak_connections) + "}";
+  o += ",\"failure_detection\":{\"killed\":" + std::to_string(r.killed) + ",\"removed\":" + std::to_string(r.removed) +
+       ",\"false_removals\":" + std::to_string(r.false_removals) + ",\"removed_while_paused\":" +
+       std::to_string(r.removed_while_paused) + ",\"crash_to_removal_first_seed_s\":" + q_json(r.removal_first_s) +
+       ",\"crash_to_removal_every_seed_s\":" + q_json(r.removal_all_s) + ",\"suspicions\":" + std::to_string(r.suspicions) +
+       ",\"confirmations\":" + std::to_string(r.confirmations) + "}";
+  o += ",\"membership\":{\"live_seeds\":" + std::to_string(r.live_seeds) + ",\"distinct_pls\":" + std::to_string(r.distinct_pls) +
+       ",\"pl_size\":" + std::to_string(r.pl_size) + ",\"pl_missing_live\":" + std::to_string(r.pl_missing_live) +
+       ",\"pl_holding_dead\":" + std::to_string(r.pl_holding_dead) + ",\"members_over_time\":" + points_json(r.members_over_time) +
+       "}";
+  o += ",\"overlay\":{\"mean_degree\":" + num(r.mean_degree) + ",\"max_degree\":" + std::to_string(r.max_degree) +
+       ",\"powerlaw_alpha\":" + num(r.powerlaw_alpha) + ",\"connected\":" + (r.overlay_connected ? "true" : "false") +
+       ",\"degree_histogram\":[";
+  for (std::size_t i = 0; i < r.degree_histogram.size(); ++i)
+    o += (i ? "," : "") + ("[" + std::to_string(r.degree_histogram[i].first) + "," + std::to_string(r.degree_histogram[i].second) + "]");
+  o += "]}";
+  o += ",\"cost\":{\"cpu_s\":" + num(r.cpu_s) + ",\"cpu_s_per_1000_nodes\":" + num(r.cpu_s_per_1000) + ",\"peak_rss_mb\":" +
+       num(r.rss_mb) + ",\"peak_rss_mb_per_1000_nodes\":" + num(r.rss_mb_per_1000) + "}";
+  o += ",\"emulator\":{\"frames\":" + std::to_string(r.emulated_frames) + ",\"lateness_us\":{\"p50\":" + num(r.lateness_p50_us, 1) +
+       ",\"p90\":" + num(r.lateness_p90_us, 1) + ",\"p99\":" + num(r.lateness_p99_us, 1) + ",\"p999\":" +
+       num(r.lateness_p999_us, 1) + ",\"max\":" + num(r.lateness_max_us, 1) + "}}";
+  o += ",\"problems\":[";
+  for (std::size_t i = 0; i < r.problems.size(); ++i) o += (i ? ",\"" : "\"") + esc(r.problems[i]) + "\"";
+  return o + "]}\n";
+}
+
+std::string report_html(const sim_report& r) {
+  std::vector<std::pair<double, std::string>> marks;
+  for (auto& [t, what] : r.faults) marks.push_back({t, what});
+  // Degree distribution on log-log axes.
+  series deg{"peers with degree k", "#1f77b4", {}, true};
+  for (auto [k, c] : r.degree_histogram)
+    if (k > 0) deg.pts.push_back({static_cast<double>(k), static_cast<double>(c)});
+  // Dissemination curves.
+  std::vector<series> dis{{"fastest message", "#2ca02c", r.curve_fastest, false},
+                          {"median message", "#1f77b4", r.curve_median, false},
+                          {"slowest message", "#d62728", r.curve_slowest, false}};
+  // Detection latency histogram.
+  series det{"killed peers", "#9467bd", {}, false};
+  double bw = 0.25;
+  if (!r.removal_latencies_s.empty()) {
+    const double mx = *std::max_element(r.removal_latencies_s.begin(), r.removal_latencies_s.end());
+    bw = std::max(0.05, std::ceil(mx / 20 * 20) / 20);
+    std::vector<double> bins(static_cast<std::size_t>(mx / bw) + 1, 0);
+    for (double v : r.removal_latencies_s) bins[static_cast<std::size_t>(std::max(0.0, v) / bw)] += 1;
+    for (std::size_t i = 0; i < bins.size(); ++i) det.pts.push_back({static_cast<double>(i) * bw, bins[i]});
+  }
+  // Members over time.
+  std::vector<series> mem{{"PL size at the leader", "#1f77b4", r.members_over_time, false},
+                          {"live peers (plan)", "#ff7f0e", r.live_over_time, false}};
+  std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>confab sim report</title><style>"
+                  "body{font-family:sans-serif;max-width:1360px;margin:24px auto;color:#222}"
+                  "table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+                  "th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:16px}"
+                  ".problem{color:#b00;font-weight:bold}pre{background:#f8f8f8;padding:8px}</style></head><body>\n";
+  char head[512];
+  std::snprintf(head, sizeof head,
+                "<h1>confab sim: %zu seeds, %zu peers over %s</h1><p>%u reactor threads on the %s backend; ran %.1f s of %.1f s planned%s.</p>\n",
+                r.seeds, r.peers, r.transport.c_str(), static_cast<unsigned>(r.threads), r.backend.c_str(), r.wall_s,
+                r.planned_s, r.interrupted ? " (interrupted)" : "");
+  h += head;
+  if (r.problems.empty()) h += "<p>Every message reached every live peer, every killed peer was removed, no live peer was removed, the seeds agree.</p>\n";
+  for (const auto& p : r.problems) h += "<p class=\"problem\">" + html_esc(p) + "</p>\n";
+  h += "<div class=\"charts\">" +
+       chart("degrees", "Overlay degree distribution (log-log)", "degree k", "peers", {deg}, true, true) +
+       chart("dissemination", "Dissemination: share of live peers holding a message", "time since sent (ms)",
+             "% of live peers", dis, false, false) +
+       chart("detection", "Crash to removal (first seed)", "seconds", "killed peers", {det}, false, false, {}, true, bw) +
+       chart("members", "Members over time", "seconds since start", "peers", mem, false, false, marks) + "</div>\n";
+  auto row = [](const std::string& name, const quantiles& q, const char* unit, int digits) {
+    return "<tr><td>" + name + "</td><td>" + num(q.p50, digits) + "</td><td>" + num(q.p90, digits) + "</td><td>" +
+           num(q.p99, digits) + "</td><td>" + num(q.max, digits) + "</td><td>" + unit + "</td></tr>";
+  };
+  h += "<h2>Dissemination</h2><p>" + std::to_string(r.messages_complete) + " of " + std::to_string(r.messages) +
+       " messages reached every live peer; " + num(r.delivery_ratio * 100, 3) + "% of (message, live peer) pairs delivered; " +
+       num(r.redundancy, 2) + " frames sent per delivery minus one.</p>";
+  h += "<table><tr><th>until this share of live peers has a message</th><th>median message</th><th>p90</th><th>p99</th><th>worst</th><th></th></tr>" +
+       row("50% (time)", r.t50, "ms", 1) + row("90% (time)", r.t90, "ms", 1) + row("99% (time)", r.t99, "ms", 1) +
+       row("100% (time)", r.t100, "ms", 1) + row("50% (hops)", r.h50, "hops", 0) + row("90% (hops)", r.h90, "hops", 0) +
+       row("99% (hops)", r.h99, "hops", 0) + row("100% (hops)", r.h100, "hops", 0) + "</table>";
+  h += "<h2>Failure detection</h2><p>" + std::to_string(r.killed) + " killed, " + std::to_string(r.removed) + " removed, " +
+       std::to_string(r.false_removals) + " false removals, " + std::to_string(r.removed_while_paused) +
+       " removed while paused; " + std::to_string(r.suspicions) + " suspicions, " + std::to_string(r.confirmations) +
+       " confirmations.</p><table><tr><th>crash to removal</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th></th></tr>" +
+       row("first seed", r.removal_first_s, "s", 2) + row("every live seed", r.removal_all_s, "s", 2) + "</table>";
+  h += "<h2>Membership</h2><p>" + std::to_string(r.live_seeds) + " live seeds hold " + std::to_string(r.distinct_pls) +
+       " distinct PL(s) of " + std::to_string(r.pl_size) + " peers; " + std::to_string(r.pl_missing_live) +
+       " live peers missing, " + std::to_string(r.pl_holding_dead) + " killed peers still listed.</p>";
+  h += "<h2>Overlay</h2><p>mean degree " + num(r.mean_degree, 2) + ", max " + std::to_string(r.max_degree) +
+       ", power-law exponent (MLE) " + num(r.powerlaw_alpha, 2) + ", " + (r.overlay_connected ? "connected" : "NOT connected") + ".</p>";
+  h += "<h2>Traffic and cost</h2><table><tr><th>measure</th><th>value</th></tr>"
+       "<tr><td>frames per peer per second</td><td>" + num(r.frames_per_peer_s, 2) + "</td></tr>"
+       "<tr><td>bytes per peer per second</td><td>" + num(r.bytes_per_peer_s, 0) + "</td></tr>"
+       "<tr><td>frames sent</td><td>" + std::to_string(r.frames_sent) + "</td></tr>"
+       "<tr><td>dropped: loss / partition / dead peer / full queue</td><td>" + std::to_string(r.dropped_loss) + " / " +
+       std::to_string(r.dropped_partition) + " / " + std::to_string(r.dropped_dead) + " / " + std::to_string(r.dropped_queue) +
+       "</td></tr><tr><td>connections opened / failed / closed idle / peak open</td><td>" + std::to_string(r.connects) + " / " +
+       std::to_string(r.connect_failures) + " / " + std::to_string(r.idle_closed) + " / " + std::to_string(r.peak_connections) +
+       "</td></tr><tr><td>bad input</td><td>" + std::to_string(r.bad_input) + "</td></tr>"
+       "<tr><td>CPU seconds (per 1,000 nodes)</td><td>" + num(r.cpu_s, 1) + " (" + num(r.cpu_s_per_1000, 2) + ")</td></tr>"
+       "<tr><td>peak RSS MiB (per 1,000 nodes)</td><td>" + num(r.rss_mb, 0) + " (" + num(r.rss_mb_per_1000, 1) + ")</td></tr>"
+       "<tr><td>emulator: frames; lateness p50 / p90 / p99 / p99.9 / max (µs)</td><td>" + std::to_string(r.emulated_frames) +
+       "; " + num(r.lateness_p50_us, 0) + " / " + num(r.lateness_p90_us, 0) + " / " + num(r.lateness_p99_us, 0) + " / " +
+       num(r.lateness_p999_us, 0) + " / " + num(r.lateness_max_us, 0) + "</td></tr></table>";
+  h += "<h2>Scenario</h2><pre>" + html_esc(r.scenario_text) + "</pre><h2>Faults</h2><ul>";
+  for (auto& [t, what] : r.faults) h += "<li>" + num(t, 1) + " s: " + html_esc(what) + "</li>";
+  h += "</ul>\n";
+  // Marks the page once its charts have laid out, for a headless check.
+  h += "<script>window.addEventListener('load',function(){var n=0;document.querySelectorAll('svg.chart').forEach("
+       "function(s){var d=s.querySelector('g.data');if(d&&d.childElementCount>0&&d.getBBox().width>0)n++;});"
+       "document.body.setAttribute('data-charts-drawn',String(n));});</script>\n</body></html>\n";
+  return h;
+}
+
+bool write_report(const sim_report& r, const std::string& dir, std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    error = dir + ": cannot create the report folder: " + ec.message();
+    return false;
+  }
+  for (auto [name, body] : {std::pair{"report.json", report_json(r)}, std::pair{"report.html", report_html(r)}}) {
+    const auto path = (std::filesystem::path(dir) / name).string();
+    std::ofstream out(path, std::ios::binary);
+    out << body;
+    if (!out) {
+      error = path + ": cannot be written";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace confab::tools

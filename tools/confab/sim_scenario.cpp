@@ -1,0 +1,360 @@
+#include "tools/confab/sim_scenario.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "tools/confab/toml_util.hpp"
+
+namespace confab::tools {
+
+const char* fault_name(sim_fault::kind_t k) noexcept {
+  switch (k) {
+    case sim_fault::kill: return "kill";
+    case sim_fault::pause: return "pause";
+    case sim_fault::crash_seed: return "crash_seed";
+    case sim_fault::restart_seed: return "restart_seed";
+    case sim_fault::partition: return "partition";
+    case sim_fault::heal: return "heal";
+  }
+  return "?";
+}
+
+double sim_scenario::join_end_s() const {
+  const double w = join_window_s > 0 ? join_window_s : std::max(2.0, 0.005 * static_cast<double>(peers));
+  return join_start_s() + w;
+}
+
+double sim_scenario::detection_bound_s() const {
+  // Missed pings (each ping interval, `ping_misses` of them), indirect
+  // probes (two probe timeouts), the report and the commit.
+  return 13.0 * scale * 4 + 2 * 1.0 * scale + 2.0;
+}
+
+double sim_scenario::end_s() const {
+  if (duration_s > 0) return duration_s;
+  double end = gossip_end_s() + 3.0;
+  for (const auto& f : faults) {
+    double t = f.at_s;
+    if (f.kind == sim_fault::kill || f.kind == sim_fault::crash_seed) t += detection_bound_s();
+    if (f.kind == sim_fault::pause) t += f.pause_s + 3.0;
+    end = std::max(end, t + 1.0);
+  }
+  return end;
+}
+
+sim_scenario default_scenario() {
+  sim_scenario s;
+  return s;
+}
+
+std::size_t descriptor_limit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return 1024;
+  return static_cast<std::size_t>(r.rlim_cur);
+}
+
+std::size_t tcp_descriptors_needed(const sim_scenario& s) {
+  // Two descriptors per connection (both ends are in this process); one
+  // connection per overlay link (each peer makes `attach` at join, a few
+  // more replace lost ones), seed connections close after a short idle
+  // time; listeners, rings, event and signal descriptors.
+  const double links = static_cast<double>(s.peers) * static_cast<double>(s.attach) * 1.1;
+  const double seed_links = std::min<double>(static_cast<double>(s.peers), 400.0) * 2;
+  return static_cast<std::size_t>(2 * (links + seed_links)) + 256;
+}
+
+namespace {
+
+bool number(const toml::table& t, const std::string& table, const char* key, double lo, double hi, double& out,
+            std::string& error, const std::string& file) {
+  const auto* node = t.get(key);
+  if (!node) return true;
+  const auto v = node->value<double>();
+  if (!v || !(node->is_floating_point() || node->is_integer())) {
+    error = file + ": " + table + key + " must be a number";
+    return false;
+  }
+  if (!(*v >= lo && *v <= hi)) {
+    error = file + ": " + table + key + " = " + std::to_string(*v) + " is outside " + std::to_string(lo) + ".." +
+            std::to_string(hi);
+    return false;
+  }
+  out = *v;
+  return true;
+}
+
+bool boolean(const toml::table& t, const std::string& table, const char* key, bool& out, std::string& error,
+             const std::string& file) {
+  const auto* node = t.get(key);
+  if (!node) return true;
+  if (!node->is_boolean()) {
+    error = file + ": " + table + key + " must be true or false";
+    return false;
+  }
+  out = *node->value<bool>();
+  return true;
+}
+
+template <class E>
+bool choice(const toml::table& t, const std::string& table, const char* key,
+            std::initializer_list<std::pair<const char*, E>> choices, E& out, std::string& error,
+            const std::string& file) {
+  const auto* node = t.get(key);
+  if (!node) return true;
+  auto v = node->value<std::string>();
+  std::string names;
+  for (auto& [n, e] : choices) {
+    if (v && *v == n) {
+      out = e;
+      return true;
+    }
+    names += names.empty() ? n : std::string(", ") + n;
+  }
+  error = file + ": " + table + key + " must be one of " + names;
+  return false;
+}
+
+bool text(const toml::table& t, const std::string& table, const char* key, std::string& out, std::string& error,
+          const std::string& file) {
+  const auto* node = t.get(key);
+  if (!node) return true;
+  auto v = node->value<std::string>();
+  if (!v) {
+    error = file + ": " + table + key + " must be a string";
+    return false;
+  }
+  out = *v;
+  return true;
+}
+
+// A latency matrix: R lines of R one-way delays in milliseconds, separated
+// by spaces or commas; '#' starts a comment.
+bool load_matrix(const std::string& path, std::vector<std::vector<double>>& m, std::string& error) {
+  std::string err;
+  const std::string body = read_file(path, err);
+  if (!err.empty()) {
+    error = "latency matrix " + err;
+    return false;
+  }
+  std::istringstream in(body);
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (auto h = line.find('#'); h != std::string::npos) line.resize(h);
+    std::replace(line.begin(), line.end(), ',', ' ');
+    std::istringstream ls(line);
+    std::vector<double> row;
+    std::string tok;
+    while (ls >> tok) {
+      char* end = nullptr;
+      const double v = std::strtod(tok.c_str(), &end);
+      if (end == tok.c_str() || *end != '\0' || !(v >= 0 && v <= 600000)) {
+        error = path + ":" + std::to_string(lineno) + ": '" + tok + "' is not a delay in milliseconds (0..600000)";
+        return false;
+      }
+      row.push_back(v);
+    }
+    if (!row.empty()) m.push_back(std::move(row));
+  }
+  if (m.empty()) {
+    error = path + ": the latency matrix is empty";
+    return false;
+  }
+  for (std::size_t i = 0; i < m.size(); ++i)
+    if (m[i].size() != m.size()) {
+      error = path + ": row " + std::to_string(i + 1) + " has " + std::to_string(m[i].size()) + " entries, the matrix has " +
+              std::to_string(m.size()) + " rows (it must be square)";
+      return false;
+    }
+  return true;
+}
+
+}  // namespace
+
+sim_scenario load_scenario(const std::string& path) {
+  sim_scenario s;
+  std::string& error = s.error;
+  const std::string body = read_file(path, error);
+  if (!error.empty()) return s;
+  toml::table root;
+  if (!parse_toml(body, path, root, error)) return s;
+  if (!only_known(root, "", {"cluster", "network", "time", "workload", "fault"}, error, path)) return s;
+  auto table = [&](const char* name) -> const toml::table* {
+    const auto* n = root.get(name);
+    if (!n) return nullptr;
+    if (!n->is_table()) {
+      error = path + ": " + name + " must be a table ([" + name + "])";
+      return nullptr;
+    }
+    return n->as_table();
+  };
+  if (const auto* t = table("cluster")) {
+    if (!only_known(*t, "cluster.", {"seeds", "peers", "transport", "threads", "base_port", "seed"}, error, path)) return s;
+    if (!integer(*t, "cluster.", "seeds", 1, 7, s.seeds, error, path) ||
+        !integer(*t, "cluster.", "peers", 2, 1000000, s.peers, error, path) ||
+        !choice<seam::transport_kind>(*t, "cluster.", "transport",
+                                      {{"tcp", seam::transport_kind::tcp}, {"inproc", seam::transport_kind::inproc}},
+                                      s.transport, error, path) ||
+        !integer(*t, "cluster.", "threads", 0, 64, s.threads, error, path) ||
+        !integer(*t, "cluster.", "base_port", 1024, 65000, s.base_port, error, path) ||
+        !integer(*t, "cluster.", "seed", 0, LLONG_MAX, s.seed, error, path))
+      return s;
+  }
+  if (!error.empty()) return s;
+  if (const auto* t = table("network")) {
+    if (!only_known(*t, "network.", {"delay_ms", "jitter_ms", "jitter", "jitter_shape", "loss", "duplicate", "latency_matrix"},
+                    error, path))
+      return s;
+    if (!number(*t, "network.", "delay_ms", 0, 600000, s.delay_ms, error, path) ||
+        !number(*t, "network.", "jitter_ms", 0, 600000, s.jitter_ms, error, path) ||
+        !choice<delay::jitter_kind>(*t, "network.", "jitter",
+                                    {{"constant", delay::jitter_kind::constant},
+                                     {"uniform", delay::jitter_kind::uniform},
+                                     {"normal", delay::jitter_kind::normal},
+                                     {"pareto", delay::jitter_kind::pareto},
+                                     {"lognormal", delay::jitter_kind::lognormal}},
+                                    s.jitter, error, path) ||
+        !number(*t, "network.", "jitter_shape", 0, 100, s.jitter_shape, error, path) ||
+        !number(*t, "network.", "loss", 0, 0.5, s.loss, error, path) ||
+        !number(*t, "network.", "duplicate", 0, 0.5, s.duplicate, error, path) ||
+        !text(*t, "network.", "latency_matrix", s.latency_matrix, error, path))
+      return s;
+    if (!s.latency_matrix.empty()) {
+      auto p = std::filesystem::path(s.latency_matrix);
+      if (p.is_relative()) p = std::filesystem::path(path).parent_path() / p;
+      s.latency_matrix = p.string();
+    }
+  }
+  if (!error.empty()) return s;
+  if (const auto* t = table("time")) {
+    if (!only_known(*t, "time.", {"scale", "join_window_s", "duration_s"}, error, path)) return s;
+    if (!number(*t, "time.", "scale", 0.01, 100, s.scale, error, path) ||
+        !number(*t, "time.", "join_window_s", 0, 86400, s.join_window_s, error, path) ||
+        !number(*t, "time.", "duration_s", 0, 86400, s.duration_s, error, path))
+      return s;
+  }
+  if (!error.empty()) return s;
+  if (const auto* t = table("workload")) {
+    if (!only_known(*t, "workload.", {"originators", "messages", "message_bytes", "mode", "overlay", "attach"}, error, path))
+      return s;
+    if (!integer(*t, "workload.", "originators", 0, 1000000, s.originators, error, path) ||
+        !integer(*t, "workload.", "messages", 0, 1000000, s.messages, error, path) ||
+        !integer(*t, "workload.", "message_bytes", 0, 65536, s.message_bytes, error, path) ||
+        !choice<peers::dissemination>(*t, "workload.", "mode",
+                                      {{"flood", peers::dissemination::flood}, {"plumtree", peers::dissemination::plumtree}},
+                                      s.mode, error, path) ||
+        !choice<peers::overlay_model>(*t, "workload.", "overlay",
+                                      {{"preferential", peers::overlay_model::preferential},
+                                       {"exponential", peers::overlay_model::exponential}},
+                                      s.overlay, error, path) ||
+        !integer(*t, "workload.", "attach", 1, 64, s.attach, error, path))
+      return s;
+  }
+  if (!error.empty()) return s;
+  if (const auto* n = root.get("fault")) {
+    const auto* arr = n->as_array();
+    if (!arr) {
+      error = path + ": fault must be an array of tables ([[fault]])";
+      return s;
+    }
+    s.default_faults = false;
+    std::size_t i = 0;
+    for (const auto& el : *arr) {
+      ++i;
+      const std::string tn = "fault[" + std::to_string(i) + "].";
+      const auto* t = el.as_table();
+      if (!t) {
+        error = path + ": " + tn.substr(0, tn.size() - 1) + " must be a table";
+        return s;
+      }
+      if (!only_known(*t, tn, {"at_s", "kind", "count", "pause_s", "seed_index", "fraction", "symmetric", "include_seeds"},
+                      error, path))
+        return s;
+      sim_fault f{};
+      f.kind = sim_fault::kill;
+      if (!t->get("kind")) {
+        error = path + ": " + tn + "kind is required (kill, pause, crash_seed, restart_seed, partition, heal)";
+        return s;
+      }
+      if (!t->get("at_s")) {
+        error = path + ": " + tn + "at_s is required";
+        return s;
+      }
+      if (!choice<sim_fault::kind_t>(*t, tn, "kind",
+                                     {{"kill", sim_fault::kill},
+                                      {"pause", sim_fault::pause},
+                                      {"crash_seed", sim_fault::crash_seed},
+                                      {"restart_seed", sim_fault::restart_seed},
+                                      {"partition", sim_fault::partition},
+                                      {"heal", sim_fault::heal}},
+                                     f.kind, error, path) ||
+          !number(*t, tn, "at_s", 0, 86400, f.at_s, error, path) ||
+          !integer(*t, tn, "count", 0, 1000000, f.count, error, path) ||
+          !number(*t, tn, "pause_s", 0, 86400, f.pause_s, error, path) ||
+          !integer(*t, tn, "seed_index", 0, 6, f.seed_index, error, path) ||
+          !number(*t, tn, "fraction", 0.01, 0.99, f.fraction, error, path) ||
+          !boolean(*t, tn, "symmetric", f.symmetric, error, path) ||
+          !boolean(*t, tn, "include_seeds", f.include_seeds, error, path))
+        return s;
+      s.faults.push_back(f);
+    }
+  }
+  validate(s);
+  if (!s.error.empty() && s.error.rfind(path, 0) != 0) s.error = path + ": " + s.error;
+  return s;
+}
+
+void validate(sim_scenario& s) {
+  if (!s.error.empty()) return;
+  auto fail = [&](std::string e) { s.error = std::move(e); };
+  if (s.seeds < 1 || s.seeds > 7) return fail("seeds must be 1..7 (got " + std::to_string(s.seeds) + ")");
+  if (s.peers < 2) return fail("peers must be at least 2");
+  if (s.originators > s.peers) return fail("originators (" + std::to_string(s.originators) + ") exceeds peers (" +
+                                           std::to_string(s.peers) + ")");
+  if (s.jitter == delay::jitter_kind::uniform && s.jitter_ms > s.delay_ms)
+    return fail("jitter_ms (" + std::to_string(s.jitter_ms) + ") exceeds delay_ms (" + std::to_string(s.delay_ms) +
+                "): a uniform delay of delay_ms ± jitter_ms would go below zero");
+  if ((s.jitter == delay::jitter_kind::pareto || s.jitter == delay::jitter_kind::lognormal) && s.jitter_shape <= 0)
+    return fail("jitter = pareto or lognormal needs jitter_shape > 0");
+  if (!s.latency_matrix.empty() && s.matrix.empty()) {
+    std::string e;
+    if (!load_matrix(s.latency_matrix, s.matrix, e)) return fail(e);
+  }
+  if (s.attach >= s.peers) return fail("attach (" + std::to_string(s.attach) + ") must be below peers");
+  if (s.default_faults && s.faults.empty()) {
+    // 2% of the peers killed once gossip is under way.
+    sim_fault k{};
+    k.kind = sim_fault::kill;
+    k.at_s = s.gossip_start_s() + 3 * s.gossip_interval_s();
+    k.count = std::max<std::size_t>(1, s.peers / 50);
+    s.faults.push_back(k);
+  }
+  std::size_t killed = 0;
+  for (const auto& f : s.faults) {
+    if (f.kind == sim_fault::kill) killed += f.count;
+    if ((f.kind == sim_fault::crash_seed || f.kind == sim_fault::restart_seed) && f.seed_index >= s.seeds)
+      return fail(std::string(fault_name(f.kind)) + ": seed_index " + std::to_string(f.seed_index) + " but there are " +
+                  std::to_string(s.seeds) + " seeds");
+    if (f.kind == sim_fault::pause && f.pause_s <= 0) return fail("pause: pause_s must be above 0");
+  }
+  if (killed >= s.peers) return fail("the faults kill " + std::to_string(killed) + " of " + std::to_string(s.peers) + " peers");
+  if (s.duration_s > 0 && s.duration_s < s.gossip_start_s())
+    return fail("duration_s (" + std::to_string(s.duration_s) + ") ends before gossip starts (" +
+                std::to_string(s.gossip_start_s()) + " s)");
+  if (s.transport == seam::transport_kind::tcp) {
+    const auto threads = s.threads ? s.threads : 1;
+    if (s.base_port + threads > 65535) return fail("base_port + threads is beyond 65535");
+    const auto need = tcp_descriptors_needed(s), have = descriptor_limit();
+    if (need > have)
+      return fail("transport = tcp with " + std::to_string(s.peers) + " peers needs about " + std::to_string(need) +
+                  " descriptors, the limit is " + std::to_string(have) +
+                  " (ulimit -n); use transport = inproc or fewer peers");
+    if (s.seeds + s.peers > (1u << 24) - 2) return fail("too many nodes for 127.0.0.0/8");
+  }
+}
+
+}  // namespace confab::tools

@@ -1,0 +1,93 @@
+// confab tools: the scenario of a `confab sim` run.
+//
+// A scenario says what runs (S seeds, N peers, which transport, how many
+// reactor threads), over what network (the link model of the RTT emulator,
+// or a latency matrix), under what workload (who gossips, how often, how
+// big) and what faults (kill or pause peers, crash and restart a seed,
+// partition and heal), on a time scale. Every field has a default, so an
+// empty file (or none) is the embedded default of README's main command:
+// 3 seeds, 1,000 peers over real TCP, one-way delay 10 ms ± 2.5 ms, 2% of
+// the peers killed part-way, the documents' intervals scaled to finish
+// within two minutes on two cores. docs/sim.md documents every key.
+//
+//   auto s = tools::load_scenario("scenario.toml");   // or default_scenario()
+//   if (!s.error.empty()) { fprintf(stderr, "%s\n", s.error.c_str()); return 2; }
+//
+// Errors (syntax, unknown keys, wrong types, impossible values, a broken
+// latency matrix, more peers than the descriptor limit allows over TCP)
+// name the file and the key, before anything starts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/delay/link_model.hpp"
+#include "engine/seam/fabric.hpp"
+#include "protocols/peers/api.hpp"
+
+namespace confab::tools {
+
+struct sim_fault {
+  enum kind_t : std::uint8_t { kill, pause, crash_seed, restart_seed, partition, heal } kind;
+  double at_s = 0;
+  std::size_t count = 0;      // kill, pause: peers chosen at random (seeded)
+  double pause_s = 0;         // pause
+  std::size_t seed_index = 0; // crash_seed, restart_seed
+  double fraction = 0.5;      // partition: the first `fraction` of the nodes (by number) against the rest
+  bool symmetric = true;      // partition
+  bool include_seeds = false; // partition: seeds take part (else peers only)
+};
+const char* fault_name(sim_fault::kind_t k) noexcept;
+
+struct sim_scenario {
+  // cluster
+  std::size_t seeds = 3, peers = 1000;
+  seam::transport_kind transport = seam::transport_kind::tcp;
+  unsigned threads = 0;  // 0: one per core
+  std::uint16_t base_port = 17400;
+  std::uint64_t seed = 1;
+  // network: one-way delay base ± jitter
+  double delay_ms = 10, jitter_ms = 2.5;
+  delay::jitter_kind jitter = delay::jitter_kind::uniform;  // uniform: base - jitter + U[0, 2·jitter)
+  double jitter_shape = 0;  // pareto shape, lognormal sigma
+  double loss = 0, duplicate = 0;
+  std::string latency_matrix;  // file: one-way delays (ms) between R regions; nodes go to regions round-robin
+  std::vector<std::vector<double>> matrix;  // parsed
+  // time
+  double scale = 0.5;           // the documents' intervals (gossip 5 s, ping 13 s) times this
+  double join_window_s = 0;     // peers start spread over it; 0: 5 ms per peer, at least 2 s
+  double duration_s = 0;        // 0: until the workload and the faults have played out
+  // workload
+  std::size_t originators = 50;  // peers that gossip (0: all)
+  std::uint32_t messages = 10;   // per originator (the documents: 10)
+  std::size_t message_bytes = 0; // extra body bytes per message
+  peers::dissemination mode = peers::dissemination::flood;
+  peers::overlay_model overlay = peers::overlay_model::preferential;
+  std::size_t attach = 2;
+  // faults; default: 2% of the peers killed once gossip is under way
+  std::vector<sim_fault> faults;
+  bool default_faults = true;
+  std::string error;  // empty when the scenario is valid
+
+  // Derived timings (seconds since the start).
+  double join_start_s() const { return 1.0; }
+  double join_end_s() const;
+  double gossip_start_s() const { return join_end_s() + 2.0; }
+  double gossip_interval_s() const { return 5.0 * scale; }
+  double gossip_end_s() const { return gossip_start_s() + gossip_interval_s() * messages; }
+  double detection_bound_s() const;  // a killed peer is removed within this
+  double end_s() const;
+};
+
+sim_scenario default_scenario();
+// Reads a TOML scenario over the defaults; `error` names what was wrong.
+sim_scenario load_scenario(const std::string& path);
+// Checks the values (also after command-line overrides): impossible
+// combinations, and the descriptor limit for `tcp`. Sets `error`.
+void validate(sim_scenario& s);
+// Descriptors a TCP run needs at most, and how many this process may open.
+std::size_t tcp_descriptors_needed(const sim_scenario& s);
+std::size_t descriptor_limit();
+
+}  // namespace confab::tools
