@@ -104,7 +104,7 @@ struct fabric::slot {
   std::int64_t queued_at = never;  // earliest entry of this slot in the timer heap
   std::vector<handoff> backlog;    // while paused
   std::unordered_map<node_id, std::unique_ptr<tcp_link>> links;  // tcp
-  std::unordered_set<node_id> talked;  // inproc: the peers it has a "connection" with
+  std::vector<std::uint32_t> out;  // the nodes it has a link to (inproc: its "connections")
   std::unordered_set<net::connection*> conns;  // tcp: every connection with a read loop
 };
 
@@ -248,6 +248,7 @@ delay::link_id fabric::link_for(std::uint32_t from_g, std::uint32_t to_g) {
   if (cut(from_g, to_g)) m.flags |= delay::partitioned;
   const auto l = delay_.add_link(m);
   links_.emplace(key, l);
+  if (slot* s = local_g(from_g)) s->out.push_back(to_g);
   link_keys_.push_back(key);
   return l;
 }
@@ -280,7 +281,6 @@ result<void> fabric::send(slot& s, node_id to, std::span<const std::byte> payloa
     f.bytes = frame(s.id, payload);
   } else {
     f.bytes.assign(payload.begin(), payload.end());
-    s.talked.insert(to);
   }
   const auto bytes = static_cast<std::uint32_t>(f.bytes.size());
   const auto l = link_for(s.g, static_cast<std::uint32_t>(to_g));
@@ -344,7 +344,6 @@ void fabric::deliver(node_id from, node_id to, std::span<const std::byte> payloa
     else bump(stats_.dropped_queue);
     return;
   }
-  if (g_.options().transport == transport_kind::inproc) d->talked.insert(from);
   bump(stats_.frames_delivered);
   if (auto ok = d->n->on_message(*d->env, from, payload); !ok) {
     bump(stats_.bad_input);
@@ -359,7 +358,6 @@ void fabric::deliver_link_down(node_id gone, node_id to) {
     d->backlog.push_back({gone, to, {}, true});
     return;
   }
-  d->talked.erase(gone);
   bump(stats_.link_downs);
   d->n->on_link_down(*d->env, gone);
 }
@@ -390,15 +388,14 @@ void fabric::kill(std::uint32_t g) {
   if (g_.options().transport == transport_kind::tcp) {
     drop_connections(*s);
   } else {
-    // Its "connections" reset: every peer it talked with hears at once.
-    for (auto p : s->talked) {
-      const auto pg = g_.index_of(p);
-      if (pg < 0) continue;
-      const unsigned t = g_.thread_of(static_cast<std::uint32_t>(pg));
+    // Its "connections" reset: every peer it has a link to hears at once
+    // (one that only ever sent to it learns on its next send, as a refusal).
+    for (auto pg : s->out) {
+      const auto p = g_.id_of(pg);
+      const unsigned t = g_.thread_of(pg);
       if (t == thread_) deliver_link_down(s->id, p);
       else outbox_[t].push_back({s->id, p, {}, true});
     }
-    s->talked.clear();
   }
   wake();  // flush the outbox
 }
@@ -411,7 +408,6 @@ void fabric::restart(std::uint32_t g, std::unique_ptr<node> n) {
   s->state = slot::waiting;
   s->timer_at = never;
   s->start_at = now().count();
-  s->talked.clear();
   s->links.clear();
   s->queued_at = s->start_at;
   timers_.push({s->start_at, g / g_.options().threads});
@@ -612,15 +608,19 @@ void fabric::drop_connections(slot& s) {
 }
 
 task<void> fabric::idle_sweeper(std::stop_token st) {
-  const auto period = std::max<duration>(o_.idle_close / 4, std::chrono::milliseconds(100));
+  const auto shortest = o_.quick_below > 0 ? std::min(o_.idle_close, o_.idle_close_quick) : o_.idle_close;
+  const auto period = std::max<duration>(shortest / 4, std::chrono::milliseconds(100));
   while (!st.stop_requested()) {
     auto slept = co_await io::sleep_for(period, st);
     if (!slept) break;
-    const auto limit = static_cast<std::int64_t>(now_ns()) - o_.idle_close.count();
+    const auto now = static_cast<std::int64_t>(now_ns());
     for (auto& s : slots_) {
       if (!s || s->state != slot::running) continue;
       for (auto& [peer, l] : s->links) {
-        if (!l || !l->conn || !l->conn->open() || l->last_active_ns > limit || l->conn->send_queued() > 0) continue;
+        if (!l || !l->conn || !l->conn->open() || l->conn->send_queued() > 0) continue;
+        const auto pg = g_.index_of(peer);
+        const bool quick = s->g < o_.quick_below || (pg >= 0 && static_cast<std::uint64_t>(pg) < o_.quick_below);
+        if (l->last_active_ns > now - (quick ? o_.idle_close_quick : o_.idle_close).count()) continue;
         // Say goodbye; the read loop closes once the other side answers.
         auto bye = frame(goodbye, {});
         (void)l->conn->send(bye);
@@ -636,8 +636,8 @@ task<void> fabric::idle_sweeper(std::stop_token st) {
 task<void> fabric::pump(std::stop_token st) {
   while (!st.stop_requested()) {
     armed_ns_ = -1;
-    take_inbox();
     const auto n = now_ns();
+    take_inbox();
     delay_.advance(n, [&](std::uint64_t h, std::uint64_t due) { hand_over(h, due, n); });
     fire_timers(now());
     for (unsigned t = 0; t < outbox_.size(); ++t) {
@@ -652,7 +652,8 @@ task<void> fabric::pump(std::stop_token st) {
     }
     std::int64_t next = static_cast<std::int64_t>(std::min<std::uint64_t>(delay_.next_due_ns(), INT64_MAX));
     if (!timers_.empty()) next = std::min(next, timers_.top().first);
-    next = std::min<std::int64_t>(next, static_cast<std::int64_t>(now_ns()) + 1'000'000'000);  // look at the inbox now and then
+    next = std::min<std::int64_t>(next, static_cast<std::int64_t>(n) + 1'000'000'000);  // look at the inbox now and then
+    next = std::max<std::int64_t>(next, static_cast<std::int64_t>(n) + o_.wake_quantum.count());
     wake_ = std::make_unique<std::stop_source>();
     std::stop_source& w = *wake_;
     std::stop_callback forward(st, [&w] { w.request_stop(); });

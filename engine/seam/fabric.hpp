@@ -108,7 +108,15 @@ struct fabric_options {
   std::size_t pending_max = 4096;          // tcp: frames held while a link connects
   duration connect_timeout = std::chrono::seconds(2);
   duration idle_close = std::chrono::seconds(0);  // tcp: 0 keeps idle connections
+  // tcp: connections with a node numbered below `quick_below` (the seeds,
+  // which every peer dials to register) close after this shorter idle time.
+  std::uint32_t quick_below = 0;
+  duration idle_close_quick = std::chrono::seconds(1);
   std::size_t backlog_max = 65536;         // frames held for a paused node
+  // The pump sleeps at least this long between turns, so frames due close
+  // together leave in one wake-up: each timer armed costs far more than a
+  // frame, and lateness grows by at most this.
+  duration wake_quantum = std::chrono::microseconds(25);
   // Bad input on a connection (oversized, malformed, refused by the node):
   // the peer's address and the error; that connection only is closed.
   std::function<void(const net::address&, const error&)> on_bad_input;

@@ -46,6 +46,10 @@ struct peer_config {
   duration probe_timeout = 1s;     // indirect probes answer within this
   std::size_t probers_min = 2;     // a suspect with fewer other neighbours is probed by random peers too
   duration register_retry = 2s;
+  // A peer tells the seeds its neighbours when they change, at most once per
+  // this (a hub that gains links during a join sends one update, not one per
+  // link, and its connections to the seeds can close between updates).
+  duration declare_interval = 1s;
   duration ihave_timeout = 400ms;  // Plumtree: wait this long for the eager copy before grafting
   std::uint32_t eager_hops = 2;    // Plumtree: the first hops push to every neighbour
   duration message_keep = 120s;    // Plumtree: messages kept to answer grafts

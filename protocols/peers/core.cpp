@@ -429,8 +429,9 @@ void peer_core::on_tick(time_point now, seam::random& rng, output& out) {
     link_more(now, rng, out);
     next_refresh_at_ = now + cfg_.register_retry;
   }
-  if (declare_dirty_) {
+  if (declare_dirty_ && now >= next_declare_at_) {
     declare_dirty_ = false;
+    next_declare_at_ = now + cfg_.declare_interval;
     seeds::neighbours d;
     for (auto& [id, n] : nbrs_) {
       if (d.ids.size() >= seeds::max_neighbours) break;
@@ -532,7 +533,7 @@ time_point peer_core::next_tick() const {
   auto take = [&t](time_point x) { t = std::min(t, x); };
   if (!registered_) take(next_register_at_);
   if (link_due_set_) take(link_due_);
-  if (declare_dirty_) take(last_now_);
+  if (declare_dirty_) take(std::max(last_now_, next_declare_at_));
   for (auto& [p, at] : pending_links_) take(at);
   if (registered_ && !link_due_set_ && nbrs_.size() + pending_links_.size() < target_degree()) take(next_refresh_at_);
   if (registered_ && stats_.originated < cfg_.gossip_count) take(next_gossip_at_);

@@ -134,6 +134,7 @@ class peer_core {
   time_point link_due_{};
   std::map<node_id, time_point> pending_links_;
   bool declare_dirty_ = false;
+  time_point next_declare_at_{};  // declarations are coalesced: at most one per declare_interval
   time_point next_refresh_at_{};
   // neighbours and liveness
   std::map<node_id, neighbour> nbrs_;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -233,6 +234,7 @@ int run_sim_command(const sim_options& o) {
   pcfg.probe_timeout = std::max<seam::duration>(secs(1.0 * s.scale), 4 * rtt + 50ms);
   pcfg.register_retry = std::max<seam::duration>(secs(2.0 * s.scale), 4 * rtt + 200ms);
   pcfg.ihave_timeout = std::max<seam::duration>(400ms, 2 * rtt);
+  pcfg.declare_interval = pcfg.ping_interval / 2;
 
   const std::size_t originators = s.originators ? s.originators : s.peers;
   std::vector<bool> originates(s.peers, false);
@@ -260,6 +262,9 @@ int run_sim_command(const sim_options& o) {
   const auto first_peer = static_cast<std::uint32_t>(s.seeds);
   seam::fabric_options fo;
   fo.idle_close = std::max<seam::duration>(secs(13.0 * s.scale * 1.5), 2s);
+  fo.quick_below = static_cast<std::uint32_t>(s.seeds);
+  fo.idle_close_quick = std::max<seam::duration>(1s, 4 * rtt);
+  if (const char* q = std::getenv("CONFAB_WAKE_QUANTUM_US")) fo.wake_quantum = std::chrono::microseconds(std::atol(q));
   fo.on_bad_input = [](const net::address& from, const error& e) {
     std::fprintf(stderr, "confab sim: bad input from %s: %s\n", from.to_string().c_str(), e.message().c_str());
   };

@@ -57,13 +57,17 @@ std::size_t descriptor_limit() {
 }
 
 std::size_t tcp_descriptors_needed(const sim_scenario& s) {
-  // Two descriptors per connection (both ends are in this process); one
-  // connection per overlay link (each peer makes `attach` at join, a few
-  // more replace lost ones), seed connections close after a short idle
-  // time; listeners, rings, event and signal descriptors.
-  const double links = static_cast<double>(s.peers) * static_cast<double>(s.attach) * 1.1;
-  const double seed_links = std::min<double>(static_cast<double>(s.peers), 400.0) * 2;
-  return static_cast<std::size_t>(2 * (links + seed_links)) + 256;
+  // Two descriptors per connection (both ends are in this process): one
+  // connection per overlay link (each peer makes `attach` at join, some
+  // more replace refused and lost ones: measured 4.4 ends per peer at
+  // attach 2), and, while peers join, connections to every seed that close
+  // after a second or two of quiet (measured ~12 ends per joining peer per
+  // second of join rate); listeners, rings, event and signal descriptors.
+  const double peers = static_cast<double>(s.peers);
+  const double links = peers * static_cast<double>(s.attach) * 1.1;
+  const double join_s = std::max(1.0, s.join_end_s() - s.join_start_s());
+  const double joining = 12.0 * static_cast<double>(s.seeds) / 3.0 * std::min(peers, peers / join_s * 1.0);
+  return static_cast<std::size_t>(2 * links + joining) + 256;
 }
 
 namespace {
