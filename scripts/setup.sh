@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs exactly the Debian 12 packages confab builds and tests with.
+# `--with-browser` adds headless Chromium for the test suite.
 # Idempotent: when every package is already installed it prints one line and
 # touches nothing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
@@ -17,6 +18,12 @@ packages=(
   python3                 # test helpers (legacy-dialect client, report checks)
   iproute2 procps         # the partition test makes network namespaces (ip, sysctl)
 )
+
+# The test suite also renders `confab sim`'s HTML report in a headless
+# browser (tests/processes/sim_test.py).
+if [ "${1:-}" = "--with-browser" ]; then
+  packages+=(chromium)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,7 +4,7 @@
 # in both builds. Ends with one line "summary: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh || exit 1
+./scripts/setup.sh --with-browser || exit 1
 
 fail=0
 step() { echo; echo "== $*"; }

@@ -1,6 +1,7 @@
 // The `confab` command.
 //
 //   confab sim [--config scenario.toml] [--out DIR] [--peers N] [--transport tcp|inproc] ...
+//   confab emulator-test [--rate F] [--samples N] [--delay-ms D] [--jitter-ms J]
 //   confab demo [--backend auto|uring|epoll] [--connections N] [--bytes N] [--duration-ms N]
 //   confab exact table1|bounds|recover [--topology T] [--seed S] [--runs R] [--json]
 //   confab seed --config seed.toml --listen IP:PORT
@@ -20,6 +21,7 @@
 #include "tools/confab/seed_cmd.hpp"
 #include "tools/confab/seed_load.hpp"
 #include "tools/confab/sim_cmd.hpp"
+#include "tools/confab/emulator_test.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"confab: a networking engine for consensus and gossip systems"};
@@ -88,12 +90,25 @@ int main(int argc, char** argv) {
   sm->add_option("--jitter-ms", sim.jitter_ms, "jitter around it")->check(CLI::Range(0.0, 600000.0));
   sm->add_option("--base-port", sim.base_port, "tcp: listeners on base-port + thread")->check(CLI::Range(1024, 65000));
   sm->add_flag("--quiet", sim.quiet, "no progress line");
+  confab::tools::emulator_test_options et;
+  auto* em = app.add_subcommand("emulator-test", "the RTT emulator's self-test: lateness, and measured RTT against the configured one");
+  em->add_option("--rate", et.rate, "frames per second through the delay line")->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{10000000}));
+  em->add_option("--samples", et.samples, "round trips to measure")->check(CLI::Range(std::size_t{1000}, std::size_t{100000000}));
+  em->add_option("--delay-ms", et.delay_ms, "one-way delay")->check(CLI::Range(0.1, 10000.0));
+  em->add_option("--jitter-ms", et.jitter_ms, "jitter")->check(CLI::Range(0.0, 10000.0));
+  em->add_option("--jitter", et.jitter, "uniform (delay +- jitter), normal (sd = jitter) or constant")
+      ->check(CLI::IsMember({"uniform", "normal", "constant"}));
+  em->add_option("--seed", et.seed, "random seed");
+  em->add_option("--quantum-us", et.quantum_us, "least time between two wake-ups of the pump")->check(CLI::Range(0u, 10000u));
+  em->add_option("--backend", et.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  em->add_option("--json", et.json, "write the figures as JSON here");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   if (sm->parsed()) return confab::tools::run_sim_command(sim);
+  if (em->parsed()) return confab::tools::run_emulator_test(et);
   if (e->parsed()) return confab::tools::run_exact_command(exact);
   if (sd->parsed()) return confab::tools::run_seed_command(seed);
   if (sl->parsed()) return confab::tools::run_seed_load_command(load);

@@ -222,7 +222,7 @@ int run_sim_command(const sim_options& o) {
   scfg.election_timeout_min = std::max<seam::duration>(300ms, 10 * rtt);
   scfg.election_timeout_max = 2 * scfg.election_timeout_min;
   scfg.forward_retry = std::max<seam::duration>(500ms, 4 * rtt);
-  scfg.pl_sample_max = 256;
+  scfg.pl_sample_max = s.pl_sample_max;
   peers::peer_config pcfg;
   pcfg.seeds = seed_ids;
   pcfg.overlay = s.overlay;
@@ -264,7 +264,7 @@ int run_sim_command(const sim_options& o) {
   fo.idle_close = std::max<seam::duration>(secs(13.0 * s.scale * 1.5), 2s);
   fo.quick_below = static_cast<std::uint32_t>(s.seeds);
   fo.idle_close_quick = std::max<seam::duration>(1s, 4 * rtt);
-  if (const char* q = std::getenv("CONFAB_WAKE_QUANTUM_US")) fo.wake_quantum = std::chrono::microseconds(std::atol(q));
+  fo.wake_quantum = std::chrono::microseconds(s.wake_quantum_us);
   fo.on_bad_input = [](const net::address& from, const error& e) {
     std::fprintf(stderr, "confab sim: bad input from %s: %s\n", from.to_string().c_str(), e.message().c_str());
   };

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <filesystem>
 
@@ -197,7 +198,7 @@ sim_scenario load_scenario(const std::string& path) {
     return n->as_table();
   };
   if (const auto* t = table("cluster")) {
-    if (!only_known(*t, "cluster.", {"seeds", "peers", "transport", "threads", "base_port", "seed"}, error, path)) return s;
+    if (!only_known(*t, "cluster.", {"seeds", "peers", "transport", "threads", "base_port", "seed", "pl_sample_max"}, error, path)) return s;
     if (!integer(*t, "cluster.", "seeds", 1, 7, s.seeds, error, path) ||
         !integer(*t, "cluster.", "peers", 2, 1000000, s.peers, error, path) ||
         !choice<seam::transport_kind>(*t, "cluster.", "transport",
@@ -205,12 +206,13 @@ sim_scenario load_scenario(const std::string& path) {
                                       s.transport, error, path) ||
         !integer(*t, "cluster.", "threads", 0, 64, s.threads, error, path) ||
         !integer(*t, "cluster.", "base_port", 1024, 65000, s.base_port, error, path) ||
-        !integer(*t, "cluster.", "seed", 0, LLONG_MAX, s.seed, error, path))
+        !integer(*t, "cluster.", "seed", 0, LLONG_MAX, s.seed, error, path) ||
+        !integer(*t, "cluster.", "pl_sample_max", 8, 4096, s.pl_sample_max, error, path))
       return s;
   }
   if (!error.empty()) return s;
   if (const auto* t = table("network")) {
-    if (!only_known(*t, "network.", {"delay_ms", "jitter_ms", "jitter", "jitter_shape", "loss", "duplicate", "latency_matrix"},
+    if (!only_known(*t, "network.", {"delay_ms", "jitter_ms", "jitter", "jitter_shape", "loss", "duplicate", "latency_matrix", "wake_quantum_us"},
                     error, path))
       return s;
     if (!number(*t, "network.", "delay_ms", 0, 600000, s.delay_ms, error, path) ||
@@ -225,7 +227,8 @@ sim_scenario load_scenario(const std::string& path) {
         !number(*t, "network.", "jitter_shape", 0, 100, s.jitter_shape, error, path) ||
         !number(*t, "network.", "loss", 0, 0.5, s.loss, error, path) ||
         !number(*t, "network.", "duplicate", 0, 0.5, s.duplicate, error, path) ||
-        !text(*t, "network.", "latency_matrix", s.latency_matrix, error, path))
+        !text(*t, "network.", "latency_matrix", s.latency_matrix, error, path) ||
+        !integer(*t, "network.", "wake_quantum_us", 0, 100000, s.wake_quantum_us, error, path))
       return s;
     if (!s.latency_matrix.empty()) {
       auto p = std::filesystem::path(s.latency_matrix);

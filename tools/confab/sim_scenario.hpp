@@ -47,11 +47,13 @@ struct sim_scenario {
   unsigned threads = 0;  // 0: one per core
   std::uint16_t base_port = 17400;
   std::uint64_t seed = 1;
+  std::size_t pl_sample_max = 256;  // a register reply carries up to this many peers
   // network: one-way delay base ± jitter
   double delay_ms = 10, jitter_ms = 2.5;
   delay::jitter_kind jitter = delay::jitter_kind::uniform;  // uniform: base - jitter + U[0, 2·jitter)
   double jitter_shape = 0;  // pareto shape, lognormal sigma
   double loss = 0, duplicate = 0;
+  unsigned wake_quantum_us = 25;  // least time between two wake-ups of a fabric's pump
   std::string latency_matrix;  // file: one-way delays (ms) between R regions; nodes go to regions round-robin
   std::vector<std::vector<double>> matrix;  // parsed
   // time

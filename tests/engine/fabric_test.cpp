@@ -1,0 +1,228 @@
+// The fabric: many nodes per reactor through the delay line, on both
+// transports and both backends. Delays are never shorter than the link's
+// model; kill, pause and partition behave as documented.
+#include "engine/seam/fabric.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "engine/io/runtime.hpp"
+#include "tests/engine/helpers.hpp"
+
+namespace confab::seam {
+namespace {
+
+using namespace std::chrono_literals;
+
+// What a probe node does and saw; owned by the test, so it outlives the
+// fabric (which owns the nodes).
+struct probe_log {
+  node_id to = 0;
+  int count = 0, sent = 0;
+  duration every = 2ms;
+  std::vector<std::pair<std::int64_t, std::int64_t>> got;  // (sent at, received at), ns
+  std::vector<node_id> downs;
+};
+
+// Sends `count` stamped messages to `to` `every` apart once started (when
+// `to` is set), echoes nothing, and records what it gets.
+struct probe_node final : node {
+  probe_log& log;
+  node_id& to;
+  int &count, &sent;
+  duration& every;
+  std::vector<std::pair<std::int64_t, std::int64_t>>& got;
+  std::vector<node_id>& downs;
+  explicit probe_node(probe_log& l)
+      : log(l), to(l.to), count(l.count), sent(l.sent), every(l.every), got(l.got), downs(l.downs) {}
+  void on_start(env& e) override {
+    if (to) e.set_timer(e.now() + every);
+  }
+  result<void> on_message(env& e, node_id, std::span<const std::byte> p) override {
+    std::int64_t at = 0;
+    if (p.size() != sizeof at) return make_error(errc::malformed, "probe of the wrong size");
+    std::memcpy(&at, p.data(), sizeof at);
+    got.push_back({at, e.now().count()});
+    return {};
+  }
+  void on_timer(env& e) override {
+    if (sent >= count) return;
+    const std::int64_t at = e.now().count();
+    (void)e.send(to, std::as_bytes(std::span(&at, 1)));
+    if (++sent < count) e.set_timer(e.now() + every);
+  }
+  void on_link_down(env&, node_id peer) override { downs.push_back(peer); }
+};
+
+struct fabric_case {
+  io::backend_choice backend;
+  transport_kind transport;
+};
+
+class fabric_test : public ::testing::TestWithParam<fabric_case> {};
+
+std::uint16_t fresh_port() {
+  static std::uint16_t next = static_cast<std::uint16_t>(21000 + (::getpid() % 2000) * 8);
+  next = static_cast<std::uint16_t>(next + 1);
+  return next;
+}
+
+// Runs two probe nodes (0 -> 1) on one reactor; `script` runs beside them
+// and returns when the test is over.
+template <class Script>
+void run_pair(const fabric_case& c, delay::link_model m, probe_log*& a, probe_log*& b, Script script) {
+  CONFAB_MAKE_REACTOR(r, c.backend);
+  fabric_group g({.threads = 1, .transport = c.transport, .base_port = fresh_port()});
+  g.default_link = m;
+  fabric f(g, 0, *r, 7);
+  static probe_log la, lb;
+  la = {};
+  lb = {};
+  a = &la;
+  b = &lb;
+  auto na = std::make_unique<probe_node>(la), nb = std::make_unique<probe_node>(lb);
+  a->to = g.id_of(1);
+  f.add(0, std::move(na), 0ns);
+  f.add(1, std::move(nb), 0ns);
+  const auto epoch = io::clock::now();
+  r->run([](fabric& fb, io::clock::time_point ep, Script sc) -> task<void> {
+    std::stop_source stop;
+    task_scope s;
+    s.spawn([](fabric& fb2, std::stop_source& st, Script sc2) -> task<void> {
+      co_await sc2(fb2);
+      st.request_stop();
+    }(fb, stop, std::move(sc)));
+    auto ok = co_await fb.run(ep, stop.get_token());
+    EXPECT_TRUE(ok) << ok.error().message();
+    co_await s.join();
+  }(f, epoch, std::move(script)));
+}
+
+TEST_P(fabric_test, delays_are_never_shorter_than_the_model_and_every_frame_arrives) {
+  delay::link_model m;
+  m.base_us = 5'000;
+  m.jitter = delay::jitter_kind::uniform;
+  m.jitter_a_us = 2'000;
+  probe_log *a = nullptr, *b = nullptr;
+  run_pair(GetParam(), m, a, b, [&a](fabric&) -> task<void> {
+    a->count = 100;
+    co_await io::sleep_for(400ms);
+  });
+  ASSERT_EQ(b->got.size(), 100u);
+  std::int64_t prev = 0;
+  for (auto [sent, got] : b->got) {
+    EXPECT_GE(got - sent, 5'000'000) << "delivered before the base delay";
+    EXPECT_LT(got - sent, 7'000'000 + 20'000'000) << "delivered far later than the model allows";
+    EXPECT_GE(sent, prev) << "FIFO per link";
+    prev = sent;
+  }
+}
+
+TEST_P(fabric_test, a_killed_node_resets_its_links_and_refuses_new_ones) {
+  delay::link_model m;
+  m.base_us = 1'000;
+  probe_log *a = nullptr, *b = nullptr;
+  run_pair(GetParam(), m, a, b, [&a](fabric& f) -> task<void> {
+    a->count = 1000;
+    a->every = 5ms;
+    co_await io::sleep_for(100ms);
+    f.kill(1);
+    co_await io::sleep_for(300ms);
+  });
+  ASSERT_FALSE(a->downs.empty()) << "the sender never heard that its peer died";
+  EXPECT_EQ(a->downs.front(), a->to);
+  EXPECT_GT(b->got.size(), 5u);
+  EXPECT_LT(b->got.size(), 40u) << "a killed node kept receiving";
+}
+
+TEST_P(fabric_test, a_partition_drops_frames_until_it_heals) {
+  delay::link_model m;
+  m.base_us = 1'000;
+  probe_log *a = nullptr, *b = nullptr;
+  std::size_t before = 0, during = 0;
+  run_pair(GetParam(), m, a, b, [&](fabric& f) -> task<void> {
+    a->count = 1000;
+    a->every = 2ms;
+    co_await io::sleep_for(100ms);
+    f.partition({0}, {1}, true);
+    before = b->got.size();
+    co_await io::sleep_for(100ms);
+    during = b->got.size() - before;
+    f.heal();
+    co_await io::sleep_for(100ms);
+  });
+  EXPECT_GT(before, 10u);
+  EXPECT_LE(during, 2u) << "frames crossed a partition (at most those already in flight)";
+  EXPECT_GT(b->got.size(), before + during + 10) << "nothing arrived after healing";
+}
+
+TEST_P(fabric_test, a_paused_node_gets_everything_in_order_when_it_resumes) {
+  delay::link_model m;
+  m.base_us = 1'000;
+  probe_log *a = nullptr, *b = nullptr;
+  std::size_t at_pause_end = 0;
+  run_pair(GetParam(), m, a, b, [&](fabric& f) -> task<void> {
+    a->count = 100;
+    a->every = 2ms;
+    co_await io::sleep_for(50ms);
+    f.pause(1, 200ms);
+    const auto n = b->got.size();
+    co_await io::sleep_for(150ms);
+    at_pause_end = b->got.size() - n;
+    co_await io::sleep_for(250ms);
+  });
+  EXPECT_EQ(at_pause_end, 0u) << "a paused node handled messages";
+  ASSERT_EQ(b->got.size(), 100u) << "messages held during the pause were lost";
+  for (std::size_t i = 1; i < b->got.size(); ++i) EXPECT_LE(b->got[i - 1].first, b->got[i].first);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    transports, fabric_test,
+    ::testing::Values(fabric_case{io::backend_choice::uring, transport_kind::inproc},
+                      fabric_case{io::backend_choice::uring, transport_kind::tcp},
+                      fabric_case{io::backend_choice::epoll, transport_kind::inproc},
+                      fabric_case{io::backend_choice::epoll, transport_kind::tcp}),
+    [](const ::testing::TestParamInfo<fabric_case>& i) {
+      return std::string(i.param.backend == io::backend_choice::uring ? "uring_" : "epoll_") +
+             transport_name(i.param.transport);
+    });
+
+// Across reactor threads: node 0 lives on thread 0, node 1 on thread 1.
+TEST(fabric_threads, in_process_frames_cross_reactor_threads) {
+  fabric_group g({.threads = 2, .transport = transport_kind::inproc, .base_port = fresh_port()});
+  g.default_link.base_us = 2'000;
+  std::vector<std::unique_ptr<fabric>> fabs(2);
+  probe_log *a = nullptr, *b = nullptr;
+  const auto epoch = io::clock::now() + 50ms;
+  io::runtime rt({.threads = 2, .pin_threads = false, .handle_signals = false});
+  auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned t) -> task<void> {
+    fabs[t] = std::make_unique<fabric>(g, t, r, 3 + t);
+    static probe_log logs[2];
+    auto n = std::make_unique<probe_node>(logs[t]);
+    if (t == 0) {
+      a = &logs[0];
+      a->to = g.id_of(1);
+      a->count = 200;
+      a->every = 1ms;
+    } else {
+      b = &logs[1];
+    }
+    fabs[t]->add(t, std::move(n), 0ns);
+    std::stop_source stop;
+    task_scope s;
+    s.spawn([](io::clock::time_point at, std::stop_source& st) -> task<void> {
+      co_await io::sleep_until(at);
+      st.request_stop();
+    }(epoch + 500ms, stop));
+    auto ok = co_await fabs[t]->run(epoch, stop.get_token());
+    EXPECT_TRUE(ok);
+    co_await s.join();
+  });
+  ASSERT_TRUE(ran);
+  ASSERT_EQ(b->got.size(), 200u);
+  for (auto [sent, got] : b->got) EXPECT_GE(got - sent, 2'000'000);
+}
+
+}  // namespace
+}  // namespace confab::seam

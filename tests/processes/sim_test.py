@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""`confab sim` end to end.
+
+- A 200-peer run over real TCP with faults (4 peers killed, 3 paused, a
+  seed crashed and restarted, a one-way partition healed after the gossip)
+  ends with every message at every live peer, every killed peer removed by
+  every live seed, no live peer removed, and the live seeds agreeing on a
+  PL that holds exactly the live peers.
+- The same scenario over the in-process transport gives the same outcomes.
+- The HTML report renders in headless Chromium with its four charts drawn.
+- Bad input (a broken scenario file, an unknown key, a broken latency
+  matrix, more peers than the descriptor limit allows over TCP, an unknown
+  option) is refused with an error naming it, before anything starts.
+
+Usage: sim_test.py PATH/TO/confab"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seeds_cluster import check, finish  # noqa: E402
+
+SCENARIO = """
+[cluster]
+seeds = 3
+peers = 200
+transport = "{transport}"
+base_port = {port}
+seed = 11
+
+[network]
+delay_ms = 10
+jitter_ms = 2.5
+
+[time]
+scale = 0.3
+
+[workload]
+originators = 20
+messages = 10
+
+[[fault]]
+kind = "kill"
+at_s = 8.0
+count = 4
+
+[[fault]]
+kind = "pause"
+at_s = 9.0
+count = 3
+pause_s = 1.5
+
+[[fault]]
+kind = "crash_seed"
+at_s = 10.0
+seed_index = 2
+
+[[fault]]
+kind = "restart_seed"
+at_s = 14.0
+seed_index = 2
+
+[[fault]]
+kind = "partition"
+at_s = 22.0
+fraction = 0.3
+symmetric = false
+
+[[fault]]
+kind = "heal"
+at_s = 23.0
+"""
+
+
+def run_sim(confab, workdir, transport, port):
+    cfg = os.path.join(workdir, f"{transport}.toml")
+    with open(cfg, "w") as f:
+        f.write(SCENARIO.format(transport=transport, port=port))
+    out = os.path.join(workdir, f"report-{transport}")
+    t0 = time.monotonic()
+    p = subprocess.run([confab, "sim", "--config", cfg, "--out", out], capture_output=True, text=True, timeout=240)
+    took = time.monotonic() - t0
+    print(p.stdout, end="", flush=True)
+    progress = [line for line in p.stderr.splitlines() if "nodes up" in line]
+    check(p.returncode == 0, f"{transport}: confab sim exits 0" + ("" if p.returncode == 0 else f" (got {p.returncode}; {p.stderr[-400:]!r})"))
+    check(len(progress) >= 10, f"{transport}: a progress line every second ({len(progress)} lines in {took:.0f} s)")
+    with open(os.path.join(out, "report.json")) as f:
+        r = json.load(f)
+    return r, out
+
+
+def outcomes(r, transport):
+    d, fd, m = r["dissemination"], r["failure_detection"], r["membership"]
+    check(d["messages"] >= 150, f"{transport}: {d['messages']} messages counted (20 originators x 10, less the killed)")
+    check(d["messages_complete"] == d["messages"],
+          f"{transport}: every message reached every live peer ({d['messages_complete']}/{d['messages']}, "
+          f"delivery ratio {d['delivery_ratio']})")
+    check(fd["killed"] == 4 and fd["removed"] == 4, f"{transport}: every killed peer removed ({fd['removed']}/{fd['killed']})")
+    check(fd["crash_to_removal_every_seed_s"]["n"] == 4,
+          f"{transport}: ... by every live seed (crash to removal max {fd['crash_to_removal_every_seed_s']['max']} s)")
+    check(fd["false_removals"] == 0 and fd["removed_while_paused"] == 0,
+          f"{transport}: no live peer removed (false {fd['false_removals']}, paused {fd['removed_while_paused']})")
+    check(m["live_seeds"] == 3 and m["distinct_pls"] == 1,
+          f"{transport}: the 3 live seeds (one crashed and restarted) agree ({m['distinct_pls']} distinct PLs)")
+    check(m["pl_size"] == 196 and m["pl_missing_live"] == 0 and m["pl_holding_dead"] == 0,
+          f"{transport}: the PL holds exactly the 196 live peers (size {m['pl_size']}, missing {m['pl_missing_live']}, "
+          f"dead {m['pl_holding_dead']})")
+    check(not r["problems"], f"{transport}: the report lists no problem ({r['problems']})")
+    for key in ("frames_per_peer_s", "bytes_per_peer_s"):
+        check(r["traffic"][key] > 0, f"{transport}: traffic.{key} = {r['traffic'][key]}")
+    check(r["emulator"]["frames"] > 100000, f"{transport}: {r['emulator']['frames']} frames went through the delay line")
+    check(r["cost"]["cpu_s"] > 0 and r["cost"]["peak_rss_mb"] > 0, f"{transport}: CPU and RSS reported")
+    check(r["overlay"]["connected"], f"{transport}: the overlay of live peers is connected")
+    return (d["messages"], d["messages_complete"], fd["killed"], fd["removed"], fd["false_removals"], m["pl_size"],
+            m["distinct_pls"])
+
+
+def render(html):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    check(browser is not None, "headless Chromium is installed (scripts/setup.sh installs it)")
+    if browser is None:
+        return
+    p = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--virtual-time-budget=5000", "--dump-dom", "file://" + os.path.abspath(html)],
+                       capture_output=True, text=True, timeout=120)
+    m = re.search(r'data-charts-drawn="(\d+)"', p.stdout)
+    drawn = int(m.group(1)) if m else -1
+    check(drawn == 4, f"the HTML report renders in headless Chromium with 4 charts drawn (got {drawn})")
+    for chart in ("degrees", "dissemination", "detection", "members"):
+        check(f'id="{chart}"' in p.stdout, f"chart '{chart}' is in the rendered page")
+
+
+def refused(confab, workdir, args, what, needle):
+    out = os.path.join(workdir, "never")
+    t0 = time.monotonic()
+    p = subprocess.run([confab, "sim", "--out", out, *args], capture_output=True, text=True, timeout=30)
+    took = time.monotonic() - t0
+    msg = (p.stderr + p.stdout).strip().splitlines()
+    first = msg[0] if msg else ""
+    check(p.returncode != 0 and needle in p.stderr + p.stdout and not os.path.exists(out) and took < 5,
+          f"{what}: refused before starting in {took:.1f} s: {first!r}")
+
+
+def main():
+    confab = sys.argv[1]
+    work = tempfile.mkdtemp(prefix="confab-sim-")
+    port = 23000 + (os.getpid() % 1000) * 4
+    tcp, tcp_out = run_sim(confab, work, "tcp", port)
+    a = outcomes(tcp, "tcp")
+    inproc, _ = run_sim(confab, work, "inproc", port)
+    b = outcomes(inproc, "inproc")
+    check(a == b, f"the in-process transport gives the same protocol outcomes as TCP ({a} vs {b})")
+    render(os.path.join(tcp_out, "report.html"))
+
+    bad = os.path.join(work, "bad.toml")
+    with open(bad, "w") as f:
+        f.write("[cluster]\npeers = = 3\n")
+    refused(confab, work, ["--config", bad], "a scenario with a syntax error", "bad.toml:2")
+    with open(bad, "w") as f:
+        f.write("[cluster]\npeerz = 3\n")
+    refused(confab, work, ["--config", bad], "an unknown key", "unknown key 'cluster.peerz'")
+    with open(bad, "w") as f:
+        f.write("[cluster]\npeers = 1\n")
+    refused(confab, work, ["--config", bad], "an impossible number of peers", "cluster.peers = 1 is outside")
+    matrix = os.path.join(work, "matrix.txt")
+    with open(matrix, "w") as f:
+        f.write("0 10 20\n10 0\n")
+    with open(bad, "w") as f:
+        f.write('[network]\nlatency_matrix = "matrix.txt"\n')
+    refused(confab, work, ["--config", bad], "a latency matrix that is not square", "it must be square")
+    with open(matrix, "w") as f:
+        f.write("0 10\nten 0\n")
+    refused(confab, work, ["--config", bad], "a latency matrix with a word in it", "matrix.txt:2: 'ten'")
+    refused(confab, work, ["--peers", "100000", "--transport", "tcp"], "more peers than descriptors allow over TCP",
+            "descriptors")
+    refused(confab, work, ["--bogus"], "an unknown option", "--bogus")
+    with open(bad, "w") as f:
+        f.write('[[fault]]\nkind = "crash_seed"\nat_s = 5\nseed_index = 4\n')
+    refused(confab, work, ["--config", bad], "a fault naming a seed that does not exist", "seed_index 4")
+    shutil.rmtree(work, ignore_errors=True)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
