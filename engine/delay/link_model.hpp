@@ -21,7 +21,7 @@
 // Loss: random (`loss`) and Gilbert–Elliott bursts (`ge_*`: the chance to
 // enter and leave the bad state per frame, and the loss rate while bad).
 // Duplication (`dup`), a token-bucket rate (`rate_bytes_per_ms`, `burst_bytes`),
-// a partition flag, FIFO per link unless `reorder` is set.
+// partition and clog flags, FIFO per link unless `reorder` is set.
 //
 // Thread: values; a delay line owns its links.
 #pragma once
@@ -34,9 +34,8 @@ enum class jitter_kind : std::uint8_t { constant, uniform, normal, pareto, logno
 
 enum link_flags : std::uint8_t {
   partitioned = 1,  // every frame is dropped
+  clogged = 2,      // frames are held when due, and leave in order when the clog lifts (the host does it)
   reorder = 4,      // no FIFO: a frame may overtake an earlier one
-  // 2 is kept for `clogged` (frames held until the clog lifts), which comes
-  // with the reactor integration.
 };
 
 // Probabilities are 16-bit fixed point (p × 65536, see `chance`), times in

@@ -246,6 +246,7 @@ delay::link_id fabric::link_for(std::uint32_t from_g, std::uint32_t to_g) {
   if (it != links_.end()) return it->second;
   auto m = g_.link_model_for ? g_.link_model_for(from_g, to_g) : g_.default_link;
   if (cut(from_g, to_g)) m.flags |= delay::partitioned;
+  if (matches(clogs_, from_g, to_g)) m.flags |= delay::clogged;
   const auto l = delay_.add_link(m);
   links_.emplace(key, l);
   if (slot* s = local_g(from_g)) s->out.push_back(to_g);
@@ -253,8 +254,8 @@ delay::link_id fabric::link_for(std::uint32_t from_g, std::uint32_t to_g) {
   return l;
 }
 
-bool fabric::cut(std::uint32_t from_g, std::uint32_t to_g) const {
-  for (const auto& r : rules_) {
+bool fabric::matches(const std::vector<partition_rule>& rules, std::uint32_t from_g, std::uint32_t to_g) {
+  for (const auto& r : rules) {
     if (r.a.count(from_g) && r.b.count(to_g)) return true;
     if (r.symmetric && r.b.count(from_g) && r.a.count(to_g)) return true;
   }
@@ -277,13 +278,14 @@ result<void> fabric::send(slot& s, node_id to, std::span<const std::byte> payloa
   auto& f = frames_[h];
   f.from = s.id;
   f.to = to;
+  const auto l = link_for(s.g, static_cast<std::uint32_t>(to_g));
+  f.link = l;
   if (g_.options().transport == transport_kind::tcp) {
     f.bytes = frame(s.id, payload);
   } else {
     f.bytes.assign(payload.begin(), payload.end());
   }
   const auto bytes = static_cast<std::uint32_t>(f.bytes.size());
-  const auto l = link_for(s.g, static_cast<std::uint32_t>(to_g));
   const auto v = delay_.submit(l, now_ns(), bytes, h);
   if (v == delay::verdict::queued || v == delay::verdict::duplicated) {
     // A duplicated frame is filed twice: the record lives until both left.
@@ -302,6 +304,15 @@ result<void> fabric::send(slot& s, node_id to, std::span<const std::byte> payloa
 
 void fabric::hand_over(std::uint64_t handle, std::uint64_t due_ns, std::uint64_t now) {
   lateness_.add(now > due_ns ? now - due_ns : 0);
+  if (delay_.link(frames_[handle].link).flags & delay::clogged) {
+    held_[frames_[handle].link].push_back(handle);  // leaves when the clog lifts
+    return;
+  }
+  release(handle, now);
+}
+
+void fabric::release(std::uint64_t handle, std::uint64_t now) {
+  (void)now;
   auto& f = frames_[handle];
   const node_id from = f.from, to = f.to;
   std::vector<std::byte> bytes;
@@ -432,6 +443,25 @@ void fabric::partition(std::vector<std::uint32_t> a, std::vector<std::uint32_t> 
     const auto key = link_keys_[l];
     if (cut(static_cast<std::uint32_t>(key >> 32), static_cast<std::uint32_t>(key))) delay_.link(l).flags |= delay::partitioned;
   }
+}
+
+void fabric::clog(std::vector<std::uint32_t> a, std::vector<std::uint32_t> b, bool symmetric) {
+  clogs_.push_back({{a.begin(), a.end()}, {b.begin(), b.end()}, symmetric});
+  for (delay::link_id l = 0; l < link_keys_.size(); ++l) {
+    const auto key = link_keys_[l];
+    if (matches(clogs_, static_cast<std::uint32_t>(key >> 32), static_cast<std::uint32_t>(key))) delay_.link(l).flags |= delay::clogged;
+  }
+}
+
+void fabric::unclog() {
+  clogs_.clear();
+  for (delay::link_id l = 0; l < link_keys_.size(); ++l) delay_.link(l).flags &= static_cast<std::uint8_t>(~delay::clogged);
+  auto held = std::move(held_);
+  held_.clear();
+  const auto n = now_ns();
+  for (auto& [l, handles] : held)
+    for (auto h : handles) release(h, n);
+  wake();  // flush the outbox
 }
 
 void fabric::heal() {

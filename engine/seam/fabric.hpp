@@ -173,6 +173,11 @@ class fabric {
   // dropped at the sender, on links that exist and links made later.
   void partition(std::vector<std::uint32_t> a, std::vector<std::uint32_t> b, bool symmetric);
   void heal();
+  // Frames on the links between the sets (both ways when symmetric) are
+  // held when due, and leave in order, at once, when `unclog` lifts it: a
+  // stalled path rather than a cut one.
+  void clog(std::vector<std::uint32_t> a, std::vector<std::uint32_t> b, bool symmetric);
+  void unclog();
 
   // ## queries
   node* get(std::uint32_t g) noexcept;  // nullptr when not hosted here
@@ -190,8 +195,13 @@ class fabric {
   struct tcp_link;
   struct frame_rec {
     node_id from = 0, to = 0;
+    delay::link_id link = 0;
     std::vector<std::byte> bytes;  // tcp: framed; inproc: the payload
     std::uint32_t next_free = 0;
+  };
+  struct partition_rule {
+    std::unordered_set<std::uint32_t> a, b;
+    bool symmetric;
   };
   struct handoff {
     node_id from, to;
@@ -205,7 +215,8 @@ class fabric {
   result<void> send(slot& s, node_id to, std::span<const std::byte> payload);
   void set_timer(slot& s, time_point at);
   delay::link_id link_for(std::uint32_t from_g, std::uint32_t to_g);
-  bool cut(std::uint32_t from_g, std::uint32_t to_g) const;
+  bool cut(std::uint32_t from_g, std::uint32_t to_g) const { return matches(rules_, from_g, to_g); }
+  static bool matches(const std::vector<partition_rule>& rules, std::uint32_t from_g, std::uint32_t to_g);
   void hand_over(std::uint64_t handle, std::uint64_t due_ns, std::uint64_t now_ns);
   void deliver(node_id from, node_id to, std::span<const std::byte> payload);
   void deliver_link_down(node_id gone, node_id to);
@@ -236,11 +247,9 @@ class fabric {
   std::vector<std::uint64_t> link_keys_;                     // by link id
   std::vector<frame_rec> frames_;
   std::uint32_t free_frame_ = ~std::uint32_t{0};
-  struct partition_rule {
-    std::unordered_set<std::uint32_t> a, b;
-    bool symmetric;
-  };
-  std::vector<partition_rule> rules_;
+  std::vector<partition_rule> rules_, clogs_;
+  std::unordered_map<delay::link_id, std::vector<std::uint64_t>> held_;  // clogged links: frame handles in due order
+  void release(std::uint64_t handle, std::uint64_t now);
   // timers: (at, local index); lazy deletion against slot::queued_at
   using timer_entry = std::pair<std::int64_t, std::uint32_t>;
   std::priority_queue<timer_entry, std::vector<timer_entry>, std::greater<>> timers_;

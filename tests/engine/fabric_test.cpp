@@ -157,6 +157,27 @@ TEST_P(fabric_test, a_partition_drops_frames_until_it_heals) {
   EXPECT_GT(b->got.size(), before + during + 10) << "nothing arrived after healing";
 }
 
+TEST_P(fabric_test, a_clog_holds_frames_and_lets_them_go_in_order) {
+  delay::link_model m;
+  m.base_us = 1'000;
+  probe_log *a = nullptr, *b = nullptr;
+  std::size_t during = 0;
+  run_pair(GetParam(), m, a, b, [&](fabric& f) -> task<void> {
+    a->count = 100;
+    a->every = 2ms;
+    co_await io::sleep_for(50ms);
+    f.clog({0}, {1}, false);
+    const auto n = b->got.size();
+    co_await io::sleep_for(100ms);
+    during = b->got.size() - n;
+    f.unclog();
+    co_await io::sleep_for(200ms);
+  });
+  EXPECT_LE(during, 1u) << "frames crossed a clogged link";
+  ASSERT_EQ(b->got.size(), 100u) << "a clog lost frames";
+  for (std::size_t i = 1; i < b->got.size(); ++i) EXPECT_LE(b->got[i - 1].first, b->got[i].first);
+}
+
 TEST_P(fabric_test, a_paused_node_gets_everything_in_order_when_it_resumes) {
   delay::link_model m;
   m.base_us = 1'000;

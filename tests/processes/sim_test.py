@@ -91,6 +91,14 @@ def run_sim(confab, workdir, transport, port):
     check(len(progress) >= 10, f"{transport}: a progress line every second ({len(progress)} lines in {took:.0f} s)")
     with open(os.path.join(out, "report.json")) as f:
         r = json.load(f)
+    with open(os.path.join(out, "trace.jsonl")) as f:
+        trace = [json.loads(line) for line in f]
+    faults = [e for e in trace if e["event"] == "fault"]
+    check(len(faults) == 6 and all(e["t_s"] >= e["planned_s"] - 0.01 for e in faults),
+          f"{transport}: trace.jsonl timestamps the 6 faults when applied "
+          f"({[(e['kind'], round(e['t_s'], 2)) for e in faults]})")
+    check(sum(e["event"] == "removed" and e["killed"] for e in trace) >= 4 * 3 - 3,
+          f"{transport}: trace.jsonl holds the seeds' removals")
     return r, out
 
 

@@ -20,6 +20,7 @@
 #include "protocols/seeds/storage.hpp"
 #include "tools/confab/sim_report.hpp"
 #include "tools/confab/sim_scenario.hpp"
+#include "engine/seam/tcp_host.hpp"
 
 namespace confab::tools {
 
@@ -84,13 +85,15 @@ std::vector<planned_fault> plan_faults(const sim_scenario& s, seam::random& rng)
       }
       case sim_fault::crash_seed:
       case sim_fault::restart_seed: p.nodes.push_back(static_cast<std::uint32_t>(f.seed_index)); break;
-      case sim_fault::partition: {
+      case sim_fault::partition:
+      case sim_fault::clog: {
         const std::uint32_t lo = f.include_seeds ? 0 : first_peer, hi = static_cast<std::uint32_t>(s.seeds + s.peers);
         const auto cut = lo + static_cast<std::uint32_t>(std::round(f.fraction * (hi - lo)));
         for (auto g = lo; g < hi; ++g) (g < cut ? p.a : p.b).push_back(g);
         break;
       }
-      case sim_fault::heal: break;
+      case sim_fault::heal:
+      case sim_fault::unclog: break;
     }
     out.push_back(std::move(p));
   }
@@ -109,6 +112,10 @@ std::string describe(const planned_fault& p) {
                     p.f.symmetric ? "symmetric" : "one-way");
       break;
     case sim_fault::heal: std::snprintf(buf, sizeof buf, "heal"); break;
+    case sim_fault::clog:
+      std::snprintf(buf, sizeof buf, "clog %zu | %zu nodes (%s)", p.a.size(), p.b.size(), p.f.symmetric ? "symmetric" : "one-way");
+      break;
+    case sim_fault::unclog: std::snprintf(buf, sizeof buf, "unclog"); break;
   }
   return buf;
 }
@@ -253,6 +260,7 @@ int run_sim_command(const sim_options& o) {
   for (unsigned t = 0; t < threads; ++t) rec.push_back(std::make_unique<thread_record>());
   std::vector<std::unique_ptr<seam::fabric>> fabrics(threads);
   std::vector<std::uint64_t> peak_conns(threads, 0);
+  std::vector<double> applied_at;  // when thread 0 applied each planned fault
   std::atomic<bool> failed{false};
   std::string failure;
   std::mutex failure_mu;
@@ -349,10 +357,11 @@ int run_sim_command(const sim_options& o) {
     }(epoch + secs(end_s), stop));
     // The fault schedule, applied by every thread to its own nodes and links.
     side.spawn([](const std::vector<planned_fault>& pl, seam::fabric& fab, io::clock::time_point ep, std::stop_token st,
-                  std::function<std::unique_ptr<seam::node>(std::uint32_t)> reseed) -> task<void> {
+                  std::function<std::unique_ptr<seam::node>(std::uint32_t)> reseed, std::vector<double>* applied) -> task<void> {
       for (const auto& p : pl) {
         auto slept = co_await io::sleep_until(ep + secs(p.f.at_s), st);
         if (!slept) co_return;
+        if (applied) applied->push_back(to_s((io::clock::now() - ep).count()));
         switch (p.f.kind) {
           case sim_fault::kill:
           case sim_fault::crash_seed:
@@ -367,9 +376,12 @@ int run_sim_command(const sim_options& o) {
             break;
           case sim_fault::partition: fab.partition(p.a, p.b, p.f.symmetric); break;
           case sim_fault::heal: fab.heal(); break;
+          case sim_fault::clog: fab.clog(p.a, p.b, p.f.symmetric); break;
+          case sim_fault::unclog: fab.unclog(); break;
         }
       }
-    }(plan, f, epoch, stop.get_token(), [&make_seed, t](std::uint32_t g) -> std::unique_ptr<seam::node> { return make_seed(g, t); }));
+    }(plan, f, epoch, stop.get_token(), [&make_seed, t](std::uint32_t g) -> std::unique_ptr<seam::node> { return make_seed(g, t); },
+      t == 0 ? &applied_at : nullptr));
     // Samples: the PL size at this thread's leader seed; peak connections.
     side.spawn([](seam::fabric& fab, thread_record& trr, std::size_t nseeds, unsigned nthreads, unsigned tt,
                   std::uint64_t& peak, io::clock::time_point ep, std::stop_token st) -> task<void> {
@@ -696,6 +708,48 @@ int run_sim_command(const sim_options& o) {
     std::fprintf(stderr, "confab sim: %s\n", err.c_str());
     return 1;
   }
+  {
+    // The trace: every fault (planned and applied time, its nodes), every
+    // gossip origination and every removal a seed applied, by time.
+    std::vector<std::pair<double, std::string>> lines;
+    auto id_list = [&](const std::vector<std::uint32_t>& v) {
+      std::string o = "[";
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const auto a = seam::endpoint_address(group.id_of(v[i]));
+        o += (i ? ",\"" : "\"") + a.to_string() + "\"";
+      }
+      return o + "]";
+    };
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      const auto& p = plan[i];
+      const double at = i < applied_at.size() ? applied_at[i] : -1;
+      char head[160];
+      std::snprintf(head, sizeof head, "{\"t_s\":%.6f,\"event\":\"fault\",\"kind\":\"%s\",\"planned_s\":%.3f,\"what\":\"", at,
+                    fault_name(p.f.kind), p.f.at_s);
+      std::string l = head + describe(p) + "\"";
+      if (!p.nodes.empty()) l += ",\"nodes\":" + id_list(p.nodes);
+      if (!p.a.empty()) l += ",\"a\":" + std::to_string(p.a.size()) + ",\"b\":" + std::to_string(p.b.size());
+      lines.push_back({at, l + "}"});
+    }
+    for (auto& r : rec) {
+      for (auto& x : r->sends) {
+        char b[200];
+        std::snprintf(b, sizeof b, "{\"t_s\":%.6f,\"event\":\"gossip\",\"origin\":\"%s\",\"seq\":%u}", to_s(x.t),
+                      seam::endpoint_address(group.id_of(x.origin)).to_string().c_str(), x.seq);
+        lines.push_back({to_s(x.t), b});
+      }
+      for (auto& x : r->removals) {
+        char b[240];
+        std::snprintf(b, sizeof b, "{\"t_s\":%.6f,\"event\":\"removed\",\"seed\":\"%s\",\"peer\":\"%s\",\"killed\":%s}",
+                      to_s(x.t), seam::endpoint_address(group.id_of(x.seed)).to_string().c_str(),
+                      seam::endpoint_address(group.id_of(x.peer)).to_string().c_str(), killed_at.count(x.peer) ? "true" : "false");
+        lines.push_back({to_s(x.t), b});
+      }
+    }
+    std::stable_sort(lines.begin(), lines.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    std::ofstream tf(o.out + "/trace.jsonl");
+    for (auto& [t, l] : lines) tf << l << "\n";
+  }
   std::printf(
       "confab sim: %zu seeds + %zu peers over %s (%s), %.1f s\n"
       "  delivery: %zu/%zu messages reached every live peer (%.4f of receipts); time to 99%%: median %.1f ms, worst %.1f ms; "
@@ -705,7 +759,7 @@ int run_sim_command(const sim_options& o) {
       "  seeds: %zu live, %zu distinct PLs of %zu peers; %zu live peers missing, %zu dead peers held\n"
       "  cost: %.1f CPU s (%.2f per 1,000 nodes), peak RSS %.0f MiB (%.1f per 1,000 nodes)\n"
       "  emulator: %llu frames, lateness p50 %.0f us, p99 %.0f us, max %.0f us\n"
-      "  report: %s/report.html and %s/report.json\n",
+      "  report: %s/report.html, %s/report.json and trace.jsonl\n",
       s.seeds, s.peers, rp.transport.c_str(), rp.backend.c_str(), wall, rp.messages_complete, rp.messages, rp.delivery_ratio,
       rp.t99.p50, rp.t99.max, rp.h100.p50, rp.redundancy, rp.frames_per_peer_s, rp.bytes_per_peer_s, rp.killed, rp.removed,
       rp.removal_first_s.p50, rp.removal_first_s.max, rp.false_removals, rp.live_seeds, rp.distinct_pls, rp.pl_size,

@@ -19,6 +19,8 @@ const char* fault_name(sim_fault::kind_t k) noexcept {
     case sim_fault::restart_seed: return "restart_seed";
     case sim_fault::partition: return "partition";
     case sim_fault::heal: return "heal";
+    case sim_fault::clog: return "clog";
+    case sim_fault::unclog: return "unclog";
   }
   return "?";
 }
@@ -284,7 +286,7 @@ sim_scenario load_scenario(const std::string& path) {
       sim_fault f{};
       f.kind = sim_fault::kill;
       if (!t->get("kind")) {
-        error = path + ": " + tn + "kind is required (kill, pause, crash_seed, restart_seed, partition, heal)";
+        error = path + ": " + tn + "kind is required (kill, pause, crash_seed, restart_seed, partition, heal, clog, unclog)";
         return s;
       }
       if (!t->get("at_s")) {
@@ -297,7 +299,9 @@ sim_scenario load_scenario(const std::string& path) {
                                       {"crash_seed", sim_fault::crash_seed},
                                       {"restart_seed", sim_fault::restart_seed},
                                       {"partition", sim_fault::partition},
-                                      {"heal", sim_fault::heal}},
+                                      {"heal", sim_fault::heal},
+                                      {"clog", sim_fault::clog},
+                                      {"unclog", sim_fault::unclog}},
                                      f.kind, error, path) ||
           !number(*t, tn, "at_s", 0, 86400, f.at_s, error, path) ||
           !integer(*t, tn, "count", 0, 1000000, f.count, error, path) ||

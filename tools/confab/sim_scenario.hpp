@@ -29,14 +29,14 @@
 namespace confab::tools {
 
 struct sim_fault {
-  enum kind_t : std::uint8_t { kill, pause, crash_seed, restart_seed, partition, heal } kind;
+  enum kind_t : std::uint8_t { kill, pause, crash_seed, restart_seed, partition, heal, clog, unclog } kind;
   double at_s = 0;
   std::size_t count = 0;      // kill, pause: peers chosen at random (seeded)
   double pause_s = 0;         // pause
   std::size_t seed_index = 0; // crash_seed, restart_seed
-  double fraction = 0.5;      // partition: the first `fraction` of the nodes (by number) against the rest
-  bool symmetric = true;      // partition
-  bool include_seeds = false; // partition: seeds take part (else peers only)
+  double fraction = 0.5;      // partition, clog: the first `fraction` of the nodes (by number) against the rest
+  bool symmetric = true;      // partition, clog
+  bool include_seeds = false; // partition, clog: seeds take part (else peers only)
 };
 const char* fault_name(sim_fault::kind_t k) noexcept;
 
