@@ -31,3 +31,9 @@ echo "bench smoke: gossip_sim ran (100 peers, every message complete)"
 "$build/bench/delay_benchmark" --benchmark_min_time=0.01 > "$out/delay.txt" 2>&1
 grep -q 'BM_delay_line_wheel' "$out/delay.txt"
 echo "bench smoke: delay_benchmark ran ($(grep -c '^BM_' "$out/delay.txt") benchmarks)"
+python3 bench/sim_bench.py --confab "$build/tools/confab" --runs 1 --samples 20000 --sim-runs 1 --peers 60 --scale 0.1 \
+  --out "$out" > "$out/sim.md" 2>/dev/null
+test -s "$out/sim_bench.json"
+test -s "$out/sim_bench.svg"
+grep -q '^| tcp (60 peers)' "$out/sim.md"
+echo "bench smoke: sim_bench ran (emulator self-test, confab sim over tcp and inproc)"

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstddef>
@@ -57,9 +58,13 @@ const char* backend_name(backend_kind k) noexcept;
 
 // A descriptor as the backends see it. `ctx` is backend-private (the Asio
 // descriptor object on the epoll backend, unused on io_uring).
+// `direct`: `fd` is a slot of the io_uring's registered file table (an
+// io_uring direct descriptor), not a process descriptor: it does not count
+// against RLIMIT_NOFILE (see backend::make_direct).
 struct fd_handle {
   int fd = -1;
   void* ctx = nullptr;
+  bool direct = false;
 };
 
 // Per-reactor counters. Plain integers: only the reactor thread writes them.
@@ -72,6 +77,7 @@ struct counters {
   std::uint64_t cancellations = 0;   // cancel requests issued
   std::uint64_t sq_full = 0;         // times the SQ was full and flushed early
   std::uint64_t wakeups_sent = 0;    // cross-thread wakes sent
+  std::uint64_t direct_open = 0;     // direct descriptors in use now
   double drain_ms = 0;               // time of the last graceful drain
 };
 
@@ -89,6 +95,9 @@ struct backend_options {
   unsigned cq_entries = 16384;
   unsigned buffer_count = 4096;  // provided receive buffers per reactor (power of two)
   unsigned buffer_size = 4096;   // bytes each
+  // io_uring: a registered file table of this many slots, for sockets made
+  // direct (`make_direct`); at most RLIMIT_NOFILE per ring. 0: none.
+  unsigned direct_descriptors = 0;
 };
 
 class backend {
@@ -101,6 +110,26 @@ class backend {
   // before closing it. Both are cheap on io_uring.
   virtual void attach(fd_handle& h) = 0;
   virtual void detach(fd_handle& h) = 0;
+
+  // ## direct descriptors
+  // Moves a socket into the ring's registered file table and closes its
+  // process descriptor, so thousands of connections do not count against
+  // the open-files limit. False (nothing changed) where there is no table,
+  // it is full, or the backend has none (epoll). Call before any operation
+  // is in flight and after every setsockopt/getsockname it needs.
+  virtual bool make_direct(fd_handle& h) noexcept {
+    (void)h;
+    return false;
+  }
+  // Closes a descriptor, direct or not (after `detach`).
+  virtual void close_fd(fd_handle& h) noexcept {
+    if (h.fd >= 0) ::close(h.fd);
+    h.fd = -1;
+  }
+  // shutdown(SHUT_RDWR): operations in flight end, the peer sees the end.
+  virtual void shutdown(fd_handle& h) noexcept {
+    if (h.fd >= 0) ::shutdown(h.fd, SHUT_RDWR);
+  }
 
   // Single-shot operations.
   virtual void timeout_at(completion* c, clock::time_point at) = 0;  // -ETIME on expiry

@@ -1,6 +1,7 @@
 #include "engine/io/uring_backend.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -66,6 +67,18 @@ result<std::unique_ptr<uring_backend>> uring_backend::create(const backend_optio
     io_uring_free_probe(probe);
     if (!ok) return make_error(errc::unsupported, "io_uring lacks a needed opcode");
   }
+
+  // A sparse registered file table for direct descriptors, when asked.
+  if (o.direct_descriptors > 0) {
+    rlimit rl{};
+    unsigned n = o.direct_descriptors;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n) n = static_cast<unsigned>(rl.rlim_cur);
+    if (io_uring_register_files_sparse(&b->ring_, n) == 0) {
+      b->free_slots_.reserve(n);
+      for (unsigned i = n; i > 0; --i) b->free_slots_.push_back(static_cast<int>(i - 1));
+    }
+  }
+  b->ignore_.fn = [](completion*, std::int32_t, std::uint32_t) noexcept {};
 
   // Provided-buffer ring: one shared pool; a connection holds a buffer only
   // between a receive and the consumer releasing it.
@@ -168,6 +181,7 @@ void uring_backend::connect(completion* c, fd_handle& h, const sockaddr* a, sock
   reserve_link(d);
   io_uring_sqe* s = sqe();
   io_uring_prep_connect(s, h.fd, a, len);
+  if (h.direct) s->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data(s, c);
   link_deadline(s, d);
 }
@@ -177,6 +191,7 @@ void uring_backend::send(completion* c, fd_handle& h, const void* data, std::siz
   reserve_link(d);
   io_uring_sqe* s = sqe();
   io_uring_prep_send(s, h.fd, data, len, MSG_NOSIGNAL);
+  if (h.direct) s->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data(s, c);
   link_deadline(s, d);
 }
@@ -186,6 +201,7 @@ void uring_backend::recv(completion* c, fd_handle& h, void* data, std::size_t le
   reserve_link(d);
   io_uring_sqe* s = sqe();
   io_uring_prep_recv(s, h.fd, data, len, 0);
+  if (h.direct) s->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data(s, c);
   link_deadline(s, d);
 }
@@ -193,21 +209,66 @@ void uring_backend::recv(completion* c, fd_handle& h, void* data, std::size_t le
 void uring_backend::read(completion* c, fd_handle& h, void* data, std::size_t len) {
   io_uring_sqe* s = sqe();
   io_uring_prep_read(s, h.fd, data, static_cast<unsigned>(len), 0);
+  if (h.direct) s->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data(s, c);
 }
 
 void uring_backend::accept_multishot(completion* c, fd_handle& h) {
   io_uring_sqe* s = sqe();
   io_uring_prep_multishot_accept(s, h.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (h.direct) s->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data(s, c);
 }
 
 void uring_backend::recv_multishot(completion* c, fd_handle& h) {
   io_uring_sqe* s = sqe();
   io_uring_prep_recv_multishot(s, h.fd, nullptr, 0, 0);
+  if (h.direct) s->flags |= IOSQE_FIXED_FILE;
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = buffer_group;
   io_uring_sqe_set_data(s, c);
+}
+
+bool uring_backend::make_direct(fd_handle& h) noexcept {
+  if (h.direct || h.fd < 0 || free_slots_.empty()) return false;
+  const int slot = free_slots_.back();
+  int fd = h.fd;
+  if (io_uring_register_files_update(&ring_, static_cast<unsigned>(slot), &fd, 1) != 1) return false;
+  free_slots_.pop_back();
+  ::close(h.fd);  // the table holds the socket now
+  h.fd = slot;
+  h.direct = true;
+  ++stats_.direct_open;
+  return true;
+}
+
+void uring_backend::close_fd(fd_handle& h) noexcept {
+  if (h.fd < 0) return;
+  if (!h.direct) {
+    ::close(h.fd);
+  } else {
+    // Emptying the slot drops the table's reference; the socket closes
+    // once no request holds it (callers wait for their final completions).
+    int none = -1;
+    if (io_uring_register_files_update(&ring_, static_cast<unsigned>(h.fd), &none, 1) == 1) {
+      free_slots_.push_back(h.fd);
+      --stats_.direct_open;
+    }
+    h.direct = false;
+  }
+  h.fd = -1;
+}
+
+void uring_backend::shutdown(fd_handle& h) noexcept {
+  if (h.fd < 0) return;
+  if (!h.direct) {
+    ::shutdown(h.fd, SHUT_RDWR);
+    return;
+  }
+  io_uring_sqe* s = sqe();
+  io_uring_prep_shutdown(s, h.fd, SHUT_RDWR);
+  s->flags |= IOSQE_FIXED_FILE;
+  io_uring_sqe_set_data(s, &ignore_);
 }
 
 void uring_backend::cancel(completion* c) {

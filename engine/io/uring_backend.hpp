@@ -4,6 +4,7 @@
 #include <liburing.h>
 
 #include <memory>
+#include <vector>
 
 #include "engine/core/result.hpp"
 #include "engine/io/backend.hpp"
@@ -22,6 +23,9 @@ class uring_backend final : public backend {
   const backend_info& info() const noexcept override { return info_; }
   void attach(fd_handle&) override {}
   void detach(fd_handle&) override {}
+  bool make_direct(fd_handle& h) noexcept override;
+  void close_fd(fd_handle& h) noexcept override;
+  void shutdown(fd_handle& h) noexcept override;
 
   void timeout_at(completion* c, clock::time_point at) override;
   void connect(completion* c, fd_handle& h, const sockaddr* a, socklen_t len,
@@ -74,6 +78,9 @@ class uring_backend final : public backend {
   fd_handle event_handle_{};
   completion msg_ring_completion_{};  // target of MSG_RING wakes; no-op
   unsigned last_overflow_ = 0;
+  // registered file table: free slots (direct descriptors)
+  std::vector<int> free_slots_;
+  completion ignore_{};  // target of fire-and-forget operations (shutdown)
 
 };
 

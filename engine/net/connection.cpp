@@ -26,6 +26,13 @@ connection::connection(io::reactor& r, int fd, const connection_options& o) : r_
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
+  if (o.direct) {
+    socklen_t l = sizeof(sockaddr_storage);
+    if (::getpeername(fd, peer_.data(), &l) == 0) peer_.set_size(l);
+    l = sizeof(sockaddr_storage);
+    if (::getsockname(fd, local_.data(), &l) == 0) local_.set_size(l);
+    r_.io().make_direct(h_);
+  }
 }
 
 std::unique_ptr<connection> connection::adopt(io::reactor& r, int fd, const connection_options& o) {
@@ -44,11 +51,12 @@ connection::~connection() {
   for (auto& p : overflow_) r_.io().release_buffer(p.id);
   if (h_.fd >= 0) {
     r_.io().detach(h_);
-    ::close(h_.fd);
+    r_.io().close_fd(h_);
   }
 }
 
 address connection::peer() const {
+  if (h_.direct) return peer_;
   address a;
   socklen_t l = sizeof(sockaddr_storage);
   if (::getpeername(h_.fd, a.data(), &l) == 0) a.set_size(l);
@@ -56,6 +64,7 @@ address connection::peer() const {
 }
 
 address connection::local() const {
+  if (h_.direct) return local_;
   address a;
   socklen_t l = sizeof(sockaddr_storage);
   if (::getsockname(h_.fd, a.data(), &l) == 0) a.set_size(l);
@@ -313,8 +322,7 @@ task<void> connection::close() {
   wait_final final_completions{this};
   co_await final_completions;
   r_.io().detach(h_);
-  ::close(h_.fd);
-  h_.fd = -1;
+  r_.io().close_fd(h_);
   if (recv_end_ == errc::ok) recv_end_ = errc::cancelled;
   if (recv_waiter_) r_.schedule(std::exchange(recv_waiter_, nullptr)->h);
   wake_senders(true);
@@ -337,6 +345,10 @@ task<result<std::unique_ptr<connection>>> connect(io::reactor& r, address to, co
     }
   }
   auto conn = connection::adopt(r, *fd, o.connection);
+  if (conn->direct()) {
+    conn->peer_ = to;  // not connected yet when it became direct
+    if (o.bind_ip) conn->local_ = *o.bind_ip;
+  }
   const sockaddr* sa = to.data();
   socklen_t len = to.size();
   io::fd_handle& h = conn->handle();

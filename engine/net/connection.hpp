@@ -43,7 +43,13 @@ struct connection_options {
   std::size_t send_high_water = 256 * 1024;
   std::size_t send_low_water = 64 * 1024;
   bool no_delay = true;
+  // io_uring: keep the socket as a direct descriptor (backend::make_direct),
+  // outside the open-files limit; its addresses are read once, up front.
+  // Where that is not possible it stays an ordinary descriptor.
+  bool direct = false;
 };
+
+struct connect_options;
 
 // ## chunk
 // Received bytes on loan from the provided-buffer ring.
@@ -84,7 +90,8 @@ class connection final : io::reactor::buffer_waiter {
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
-  int fd() const noexcept { return h_.fd; }
+  int fd() const noexcept { return h_.fd; }  // a table slot when direct()
+  bool direct() const noexcept { return h_.direct; }
   io::fd_handle& handle() noexcept { return h_; }
   io::reactor& owner() noexcept { return r_; }
   bool open() const noexcept { return h_.fd >= 0 && !closing_; }
@@ -110,6 +117,11 @@ class connection final : io::reactor::buffer_waiter {
   // ## flush
   // Completes when the send queue is empty (or the connection failed).
   send_awaiter flush(std::stop_token st = {}) noexcept;
+
+  // ## shutdown
+  // shutdown(SHUT_RDWR) without closing: what is in flight ends, the peer
+  // sees the end of the stream; `close()` still follows.
+  void shutdown() noexcept { r_.io().shutdown(h_); }
 
   // ## close
   // Cancels in-flight operations, waits for their final completions, closes
@@ -168,9 +180,11 @@ class connection final : io::reactor::buffer_waiter {
   bool send_blocked() const noexcept;
   void maybe_finish_close() noexcept;
 
+  friend task<result<std::unique_ptr<connection>>> connect(io::reactor& r, address to, connect_options o);
   io::reactor& r_;
   io::fd_handle h_;
   connection_options opts_;
+  address peer_, local_;  // read up front for direct descriptors
   // receive
   slot recv_slot_{};
   static constexpr unsigned ring_size = 16;  // chunks held before pausing the receive

@@ -499,6 +499,7 @@ task<void> fabric::connect_link(std::uint32_t lg, node_id to, std::stop_token st
   o.deadline = io::clock::now() + o_.connect_timeout;
   o.stop = st;
   o.bind_ip = endpoint_address(g_.id_of(lg));
+  o.connection.direct = o_.direct;
   auto c = co_await net::connect(r_, endpoint_address(to), std::move(o));
   slot* s = local_g(lg);
   auto it = s->links.find(to);
@@ -633,7 +634,7 @@ void fabric::drop_connections(slot& s) {
   // closes its connection (one closer per connection); the peers see the
   // end too, as when a process dies.
   for (auto* c : s.conns)
-    if (c->fd() >= 0) ::shutdown(c->fd(), SHUT_RDWR);
+    if (c->open()) c->shutdown();
   s.links.clear();
 }
 
@@ -706,6 +707,7 @@ task<result<void>> fabric::run(io::clock::time_point epoch, std::stop_token st) 
     lo.device = "lo";
     lo.backlog = 4096;
     lo.queue_max = 4096;
+    lo.connection.direct = o_.direct;
     auto l = net::listener::bind(r_, net::address::ipv4(0, static_cast<std::uint16_t>(g_.options().base_port + thread_)), lo);
     if (!l) {
       running_ = false;

@@ -113,6 +113,10 @@ struct fabric_options {
   std::uint32_t quick_below = 0;
   duration idle_close_quick = std::chrono::seconds(1);
   std::size_t backlog_max = 65536;         // frames held for a paused node
+  // tcp: connections as io_uring direct descriptors (outside the open-files
+  // limit) where the reactor has a registered file table
+  // (backend_options::direct_descriptors); ordinary descriptors otherwise.
+  bool direct = true;
   // The pump sleeps at least this long between turns, so frames due close
   // together leave in one wake-up: each timer armed costs far more than a
   // frame, and lateness grows by at most this.

@@ -192,12 +192,17 @@ int run_sim_command(const sim_options& o) {
   if (o.jitter_ms) s.jitter_ms = *o.jitter_ms;
   if (o.base_port) s.base_port = *o.base_port;
   if (s.default_faults) s.faults.clear();  // re-derived from the final numbers
+  const unsigned threads_wanted = s.threads ? s.threads : std::max(1u, static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_ONLN)));
+  io::backend_choice choice{};
+  io::parse_backend_choice(o.backend, choice);
+  if (s.transport == seam::transport_kind::tcp && io::probe_backend(choice).kind == io::backend_kind::uring)
+    s.direct_capacity = threads_wanted * std::min<std::size_t>(descriptor_limit(), 1u << 20);
   validate(s);
   if (!s.error.empty()) {
     std::fprintf(stderr, "confab sim: %s\n", s.error.c_str());
     return 2;
   }
-  const unsigned threads = s.threads ? s.threads : std::max(1u, static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_ONLN)));
+  const unsigned threads = threads_wanted;
   const std::size_t total = s.seeds + s.peers;
   seam::random rng(s.seed);
   const auto plan = plan_faults(s, rng);
@@ -296,6 +301,7 @@ int run_sim_command(const sim_options& o) {
   ro.threads = threads;
   io::parse_backend_choice(o.backend, ro.reactor.backend);
   ro.reactor.io.buffer_count = 8192;
+  if (s.transport == seam::transport_kind::tcp) ro.reactor.io.direct_descriptors = static_cast<unsigned>(descriptor_limit());
   io::runtime rt(ro);
   std::string backend_name;
   const auto wall0 = std::chrono::steady_clock::now();

@@ -71,6 +71,9 @@ struct sim_scenario {
   std::vector<sim_fault> faults;
   bool default_faults = true;
   std::string error;  // empty when the scenario is valid
+  // Set by the caller before `validate`: connection ends the reactors can
+  // hold as io_uring direct descriptors (threads × table size), 0 without.
+  std::size_t direct_capacity = 0;
 
   // Derived timings (seconds since the start).
   double join_start_s() const { return 1.0; }
@@ -88,7 +91,8 @@ sim_scenario load_scenario(const std::string& path);
 // Checks the values (also after command-line overrides): impossible
 // combinations, and the descriptor limit for `tcp`. Sets `error`.
 void validate(sim_scenario& s);
-// Descriptors a TCP run needs at most, and how many this process may open.
+// Descriptors a TCP run needs at most (connection ends: direct or not), and
+// how many this process may open.
 std::size_t tcp_descriptors_needed(const sim_scenario& s);
 std::size_t descriptor_limit();
 
