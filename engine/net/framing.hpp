@@ -62,6 +62,14 @@ class frame_reader {
   std::size_t acc_consumed_ = 0;
 };
 
+// Whether the end of a frame stream was bad input (a close inside a frame,
+// an oversized or malformed frame) rather than a clean close between
+// frames, a reset or a cancellation.
+inline bool bad_end_of_stream(const error& e) noexcept {
+  if (e.code == errc::closed) return e.detail != nullptr;
+  return e.code != errc::cancelled && e.code != errc::reset;
+}
+
 // Queues one length-prefixed frame (header and payload together).
 connection::send_awaiter send_frame(connection& c, std::span<const std::byte> payload, std::stop_token st = {});
 // Queues one line; appends '\n'.

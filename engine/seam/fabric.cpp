@@ -541,8 +541,7 @@ task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t l
   for (;;) {
     auto f = co_await in.next(st);
     if (!f) {
-      if (f.code() == errc::closed && f.error().detail != nullptr) refuse(f.error());
-      else if (f.code() != errc::closed && f.code() != errc::cancelled && f.code() != errc::reset) refuse(f.error());
+      if (net::bad_end_of_stream(f.error())) refuse(f.error());
       break;
     }
     slot* s = local_g(lg);

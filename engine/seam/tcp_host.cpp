@@ -136,9 +136,7 @@ task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, node_id peer,
   for (;;) {
     auto f = co_await in.next(st);
     if (!f) {
-      // A clean close between frames is not an error; one inside a frame is.
-      if (f.code() == errc::closed && f.error().detail != nullptr) refuse(f.error());
-      else if (f.code() != errc::closed && f.code() != errc::cancelled && f.code() != errc::reset) refuse(f.error());
+      if (net::bad_end_of_stream(f.error())) refuse(f.error());
       break;
     }
     if (f->size() < header_bytes) {
