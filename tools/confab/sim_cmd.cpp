@@ -48,9 +48,16 @@ struct alignas(64) thread_record {
     std::uint32_t seed, peer;
     std::int64_t t;
   };
+  struct note {  // failure-detection steps, for the trace
+    std::uint32_t by, about, other;
+    std::int64_t t;
+    const char* what;
+    const char* why;
+  };
   std::vector<send> sends;
   std::vector<receipt> receipts;
   std::vector<removal> removals;
+  std::vector<note> notes;
   std::vector<std::pair<double, double>> members;  // (s, PL size at the leader)
   std::atomic<std::uint64_t> suspicions{0}, confirmations{0}, removals_applied{0}, deliveries{0};
 };
@@ -290,6 +297,12 @@ int run_sim_command(const sim_options& o) {
         if (pg >= 0) r->removals.push_back({g, static_cast<std::uint32_t>(pg), e.at.count()});
         bump(r->removals_applied);
       }
+      if (e.kind == seeds::seed_event::report_received || e.kind == seeds::seed_event::report_ignored) {
+        const auto pg = group.index_of(e.peer), og = group.index_of(e.other);
+        if (pg >= 0)
+          r->notes.push_back({g, static_cast<std::uint32_t>(pg), og >= 0 ? static_cast<std::uint32_t>(og) : ~0u, e.at.count(),
+                              e.kind == seeds::seed_event::report_received ? "report_received" : "report_ignored", e.why});
+      }
     });
   };
 
@@ -343,6 +356,13 @@ int run_sim_command(const sim_options& o) {
                                                    }
                                                    case peers::peer_event::suspected: bump(tr->suspicions); break;
                                                    case peers::peer_event::confirmed: bump(tr->confirmations); break;
+                                                   case peers::peer_event::reported: {
+                                                     const auto sg = group.index_of(e.peer);
+                                                     if (sg >= 0)
+                                                       tr->notes.push_back({g, static_cast<std::uint32_t>(sg), ~0u, e.at.count(),
+                                                                            "reported", nullptr});
+                                                     break;
+                                                   }
                                                    default: break;
                                                  }
                                                }),
@@ -742,6 +762,15 @@ int run_sim_command(const sim_options& o) {
         char b[200];
         std::snprintf(b, sizeof b, "{\"t_s\":%.6f,\"event\":\"gossip\",\"origin\":\"%s\",\"seq\":%u}", to_s(x.t),
                       seam::endpoint_address(group.id_of(x.origin)).to_string().c_str(), x.seq);
+        lines.push_back({to_s(x.t), b});
+      }
+      for (auto& x : r->notes) {
+        char b[320];
+        const auto by = seam::endpoint_address(group.id_of(x.by)).to_string();
+        const auto about = seam::endpoint_address(group.id_of(x.about)).to_string();
+        const auto other = x.other == ~0u ? std::string() : seam::endpoint_address(group.id_of(x.other)).to_string();
+        std::snprintf(b, sizeof b, "{\"t_s\":%.6f,\"event\":\"%s\",\"by\":\"%s\",\"suspect\":\"%s\",\"reporter\":\"%s\",\"why\":\"%s\"}",
+                      to_s(x.t), x.what, by.c_str(), about.c_str(), other.c_str(), x.why ? x.why : "");
         lines.push_back({to_s(x.t), b});
       }
       for (auto& x : r->removals) {
