@@ -264,7 +264,14 @@ std::string report_html(const sim_report& r) {
   double bw = 0.25;
   if (!r.removal_latencies_s.empty()) {
     const double mx = *std::max_element(r.removal_latencies_s.begin(), r.removal_latencies_s.end());
-    bw = std::max(0.05, std::ceil(mx / 20 * 20) / 20);
+    // About 20 bins of a round width (1, 2 or 5 × 10^k seconds).
+    const double raw = std::max(mx, 1e-3) / 20, mag = std::pow(10, std::floor(std::log10(raw)));
+    bw = 10 * mag;
+    for (double m : {1.0, 2.0, 5.0})
+      if (raw <= m * mag) {
+        bw = m * mag;
+        break;
+      }
     std::vector<double> bins(static_cast<std::size_t>(mx / bw) + 1, 0);
     for (double v : r.removal_latencies_s) bins[static_cast<std::size_t>(std::max(0.0, v) / bw)] += 1;
     for (std::size_t i = 0; i < bins.size(); ++i) det.pts.push_back({static_cast<double>(i) * bw, bins[i]});
