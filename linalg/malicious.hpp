@@ -59,6 +59,16 @@ struct attack_plan {
   std::vector<int> block_rank;        // per node: rank of its projected fault block
   matrix Qall;                        // (m-n) x sum(rank): orthonormal bases, node after node
   matrix G;                           // Qall^T Qall
+  // Per candidate subset (candidate order), the Cholesky factor of its block
+  // of G, packed lower; for a block too ill-conditioned to factor safely
+  // (two nodes' fault spans nearly overlap), an orthonormal basis of the
+  // subset's span instead (c x basis_rank, from an SVD). Both empty for
+  // every subset when they would take more than `factor_budget_bytes`
+  // (f = 3 on Torus 25 would take 148 MB): subsets are then solved per test.
+  std::vector<std::vector<double>> chol, basis;
+  std::vector<matrix> powers;  // C_i W^d, d = 0..L: the fault columns of any subset, built without products
+  std::vector<int> basis_rank;
+  static constexpr std::size_t factor_budget_bytes = 64u << 20;
 };
 
 // Finds the observation length at node i. The paper's rule: the smallest L
