@@ -67,7 +67,57 @@ void BM_recover(benchmark::State& state, const char* spec, int f) {
   state.counters["steps"] = fx.plan.L + 1;
 }
 
+// x(0) at every node for 64 runs: one GEMM (all_nodes_recovery) against
+// each node applying its own Gamma_i to its own observations (a GEMV per
+// node and run, observations gathered from the trajectory), same inputs.
+template <bool Gemm>
+void BM_all_nodes(benchmark::State& state, const char* spec) {
+  const graph g = std::get<graph>(parse_topology(spec, 1));
+  const matrix W = random_weights(g, 1);
+  const auto plan = all_nodes_recovery(g, W);
+  const int n = g.n(), T = 64;
+  std::vector<matrix> gammas;
+  for (int i = 0; i < n; ++i) gammas.push_back(recovery_matrix(observability(g, W, i, plan.steps)));
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(-1, 1);
+  matrix traj(n * plan.steps, T);
+  for (int t = 0; t < T; ++t) {
+    std::vector<double> x0(static_cast<std::size_t>(n));
+    for (auto& v : x0) v = u(rng);
+    const auto tr = trajectory(W, x0, plan.steps);
+    std::copy(tr.begin(), tr.end(), traj.data.begin() + static_cast<std::ptrdiff_t>(t) * traj.rows);
+  }
+  for (auto _ : state) {
+    if constexpr (Gemm) {
+      benchmark::DoNotOptimize(recover_all_nodes(plan, traj));
+    } else {
+      matrix out(n * n, T);
+      std::vector<double> y;
+      for (int i = 0; i < n; ++i) {
+        const auto& nb = g.adj[static_cast<std::size_t>(i)];
+        for (int t = 0; t < T; ++t) {
+          y.clear();
+          for (int k = 0; k < plan.steps; ++k) {
+            y.push_back(traj(k * n + i, t));
+            for (int j : nb) y.push_back(traj(k * n + j, t));
+          }
+          const auto x = gammas[static_cast<std::size_t>(i)].apply(y);
+          std::copy(x.begin(), x.end(), out.data.begin() + static_cast<std::ptrdiff_t>(t) * out.rows + i * n);
+        }
+      }
+      benchmark::DoNotOptimize(out);
+    }
+  }
+  state.counters["steps"] = plan.steps;
+}
+
 void register_all() {
+  for (auto [name, spec] : {std::pair{"torus25", "torus:5x5"}, std::pair{"petersen", "petersen"}}) {
+    benchmark::RegisterBenchmark((std::string("BM_all_nodes_gemm/") + name).c_str(), BM_all_nodes<true>, spec)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark((std::string("BM_all_nodes_per_node/") + name).c_str(), BM_all_nodes<false>, spec)
+        ->Unit(benchmark::kMicrosecond);
+  }
   const std::pair<const char*, const char*> topologies[] = {
       {"ring9", "ring:9"}, {"torus9", "torus:3x3"}, {"torus25", "torus:5x5"}, {"petersen", "petersen"}};
   for (auto [name, spec] : topologies) {

@@ -132,6 +132,51 @@ matrix recovery_matrix(const matrix& O, const matrix& Q) {
   return multiply(Q, pinv);
 }
 
+all_nodes_plan all_nodes_recovery(const graph& g, const matrix& W, int steps) {
+  const int n = g.n();
+  all_nodes_plan p;
+  p.n = n;
+  if (steps < 0) {
+    steps = 0;
+    for (int i = 0; i < n; ++i) {
+      const int v = min_observations(g, W, i, n).steps;
+      if (v < 0) return p;
+      steps = std::max(steps, v);
+    }
+  }
+  p.steps = steps;
+  p.R = matrix(n * n, n * steps);
+  for (int i = 0; i < n; ++i) {
+    const matrix gamma = recovery_matrix(observability(g, W, i, steps));  // n x (deg+1)*steps
+    const auto& nb = g.adj[static_cast<std::size_t>(i)];
+    const int b = static_cast<int>(nb.size()) + 1;
+    for (int k = 0; k < steps; ++k)
+      for (int r = 0; r < b; ++r) {
+        const int node = r == 0 ? i : nb[static_cast<std::size_t>(r - 1)];
+        for (int a = 0; a < n; ++a) p.R(i * n + a, k * n + node) += gamma(a, k * b + r);
+      }
+  }
+  return p;
+}
+
+matrix recover_all_nodes(const all_nodes_plan& p, const matrix& trajectories) {
+  matrix out(p.R.rows, trajectories.cols);
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, p.R.rows, trajectories.cols, p.R.cols, 1.0, p.R.data.data(),
+              p.R.rows, trajectories.data.data(), trajectories.rows, 0.0, out.data.data(), out.rows);
+  return out;
+}
+
+std::vector<double> trajectory(const matrix& W, const std::vector<double>& x0, int steps) {
+  std::vector<double> out;
+  out.reserve(x0.size() * static_cast<std::size_t>(steps));
+  std::vector<double> x = x0;
+  for (int k = 0; k < steps; ++k) {
+    out.insert(out.end(), x.begin(), x.end());
+    if (k + 1 < steps) x = W.apply(x);
+  }
+  return out;
+}
+
 std::vector<double> observe(const graph& g, const matrix& W, int i, const std::vector<double>& x0, int v) {
   const auto& nb = g.adj[static_cast<std::size_t>(i)];
   std::vector<double> x = x0, y;

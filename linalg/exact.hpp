@@ -76,6 +76,26 @@ observation_steps min_observations(const graph& g, const matrix& W, int i, int v
 // Gamma = Q O^+ by SVD with the rank tolerance above (Q = I when empty).
 matrix recovery_matrix(const matrix& O, const matrix& Q = {});
 
+// ## recovery at every node in one GEMM
+// Node i's observations are entries of the network's trajectory
+// X = [x(0) ... x(v-1)] (node i and its neighbours, each step), so its
+// recovery Gamma_i, written against vec(X) (n*v entries, step after step),
+// is Gamma_i scattered into the columns of the entries it sees. Stacking
+// those n-row blocks for every node gives R (n*n x n*v): one GEMM then
+// recovers x(0) at every node for T runs at once,
+//   X0hat (n*n x T) = R * [vec X_1 ... vec X_T],
+// node i's estimate in rows i*n .. i*n+n-1. `steps` is shared by all nodes
+// (at least the largest min_observations); -1 when some node cannot
+// recover x(0) within n steps.
+struct all_nodes_plan {
+  int n = 0, steps = -1;
+  matrix R;
+};
+all_nodes_plan all_nodes_recovery(const graph& g, const matrix& W, int steps = -1);
+matrix recover_all_nodes(const all_nodes_plan& p, const matrix& trajectories);
+// vec(X) of one run of `steps` iterations from x0 (a column for the above).
+std::vector<double> trajectory(const matrix& W, const std::vector<double>& x0, int steps);
+
 // The observations node i records while the network runs v steps from x0:
 // y_i(0:v-1), computed by iterating, not from O.
 std::vector<double> observe(const graph& g, const matrix& W, int i, const std::vector<double>& x0, int v);
