@@ -192,24 +192,51 @@ attack_plan plan_attack_recovery(const graph& g, const matrix& W, int node, int 
   const int b = g.degree(node) + 1;
   bool saw_unclear = false;
   attack_plan first_detecting;  // the paper's rule, kept as the fallback
-  for (int L = 1; L <= L_max; ++L) {
+  auto observability_at = [&](int L) {
     matrix O(b * (L + 1), n);
     for (int k = 0; k <= L; ++k)
       for (int c = 0; c < n; ++c)
         for (int r = 0; r < b; ++r) O(k * b + r, c) = P[static_cast<std::size_t>(k)](r, c);
+    return O;
+  };
+  // Eq. 14 for one subset: 0 passes, 1 fails clearly, 2 fails on unclear
+  // singular values; `clear` is cleared when a pass is unclear.
+  auto eq14 = [&](const matrix& O, const std::vector<int>& S, int L, bool& clear) {
+    matrix M = fault_from_powers(P, b, S, L);
+    auto rm = numerical_rank(M);
+    auto rom = numerical_rank(hcat(O, M));
+    if (rom.rank != n + rm.rank) return (!clear_gap(rom) || !clear_gap(rm)) ? 2 : 1;
+    clear = clear && clear_gap(rm) && clear_gap(rom);
+    return 0;
+  };
+  // A subset that fails at one L usually fails at the next: it is tried
+  // first, and when it fails the L is rejected without the in-order scan.
+  // That scan only tells whether the first failing subset in order failed
+  // on unclear singular values, which matters for the report alone
+  // (`degenerate` rather than `no_L`); it is replayed below, only when it
+  // could change that label, so the outcome is the in-order loop's.
+  std::size_t last_fail = cands.size();
+  std::vector<int> skipped;
+  for (int L = 1; L <= L_max; ++L) {
+    matrix O = observability_at(L);
     auto ro = numerical_rank(O);
     if (ro.rank < n) continue;
     bool all = true, clear = clear_gap(ro);
-    for (const auto& S : cands) {
-      matrix M = fault_from_powers(P, b, S, L);
-      auto rm = numerical_rank(M);
-      auto rom = numerical_rank(hcat(O, M));
-      if (rom.rank != n + rm.rank) {
-        if (!clear_gap(rom) || !clear_gap(rm)) saw_unclear = true;
+    if (last_fail < cands.size()) {
+      bool unused = true;
+      if (eq14(O, cands[last_fail], L, unused) != 0) {
+        skipped.push_back(L);  // rejected; the label's scan is replayed if needed
+        continue;
+      }
+    }
+    for (std::size_t k = 0; k < cands.size(); ++k) {
+      const int v = eq14(O, cands[k], L, clear);
+      if (v != 0) {
+        if (v == 2) saw_unclear = true;
+        last_fail = k;
         all = false;
         break;
       }
-      clear = clear && clear_gap(rm) && clear_gap(rom);
     }
     if (!all) continue;
     if (!clear) {
@@ -228,6 +255,19 @@ attack_plan plan_attack_recovery(const graph& g, const matrix& W, int node, int 
     first_detecting.detail = "no L up to " + std::to_string(L_max) +
                              " separates every pair of subsets; recoveries may be ambiguous";
     return first_detecting;
+  }
+  // Replay the in-order scans that were skipped, for the report's label.
+  for (std::size_t q = 0; q < skipped.size() && !saw_unclear; ++q) {
+    const int L = skipped[q];
+    matrix O = observability_at(L);
+    bool unused = true;
+    for (const auto& S : cands) {
+      const int v = eq14(O, S, L, unused);
+      if (v != 0) {
+        saw_unclear = v == 2;
+        break;
+      }
+    }
   }
   p.L = -1;
   p.status = saw_unclear ? attack_status::degenerate : attack_status::no_L;
