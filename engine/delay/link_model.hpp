@@ -67,4 +67,23 @@ struct link_model {
 };
 static_assert(sizeof(link_model) <= 64, "a link's model and state fit in one cache line");
 
+// A model of "delay ± jitter" as people say it: uniform spreads over
+// [delay - jitter, delay + jitter); normal has sd = jitter around delay;
+// pareto and lognormal take jitter as their scale and `shape`; constant
+// ignores jitter. Negative bases are clamped to 0.
+inline link_model around(double delay_ms, double jitter_ms, jitter_kind k, double shape = 0) noexcept {
+  link_model m;
+  double base = delay_ms, a = jitter_ms;
+  if (k == jitter_kind::uniform) {
+    base = delay_ms - jitter_ms;
+    a = 2 * jitter_ms;
+  }
+  if (k == jitter_kind::constant) a = 0;
+  m.base_us = static_cast<std::uint32_t>((base > 0 ? base : 0) * 1000);
+  m.jitter_a_us = static_cast<std::uint32_t>(a * 1000);
+  m.jitter = k;
+  m.jitter_b = static_cast<float>(shape);
+  return m;
+}
+
 }  // namespace confab::delay

@@ -308,11 +308,10 @@ void fabric::hand_over(std::uint64_t handle, std::uint64_t due_ns, std::uint64_t
     held_[frames_[handle].link].push_back(handle);  // leaves when the clog lifts
     return;
   }
-  release(handle, now);
+  release(handle);
 }
 
-void fabric::release(std::uint64_t handle, std::uint64_t now) {
-  (void)now;
+void fabric::release(std::uint64_t handle) {
   auto& f = frames_[handle];
   const node_id from = f.from, to = f.to;
   std::vector<std::byte> bytes;
@@ -458,9 +457,8 @@ void fabric::unclog() {
   for (delay::link_id l = 0; l < link_keys_.size(); ++l) delay_.link(l).flags &= static_cast<std::uint8_t>(~delay::clogged);
   auto held = std::move(held_);
   held_.clear();
-  const auto n = now_ns();
   for (auto& [l, handles] : held)
-    for (auto h : handles) release(h, n);
+    for (auto h : handles) release(h);
   wake();  // flush the outbox
 }
 

@@ -253,7 +253,7 @@ class fabric {
   std::uint32_t free_frame_ = ~std::uint32_t{0};
   std::vector<partition_rule> rules_, clogs_;
   std::unordered_map<delay::link_id, std::vector<std::uint64_t>> held_;  // clogged links: frame handles in due order
-  void release(std::uint64_t handle, std::uint64_t now);
+  void release(std::uint64_t handle);  // hand a due frame to its transport
   // timers: (at, local index); lazy deletion against slot::queued_at
   using timer_entry = std::pair<std::int64_t, std::uint32_t>;
   std::priority_queue<timer_entry, std::vector<timer_entry>, std::greater<>> timers_;

@@ -53,23 +53,14 @@ double quantile(std::vector<double>& v, double q) {
 }  // namespace
 
 int run_emulator_test(const emulator_test_options& o) {
-  delay::link_model m;
-  if (o.jitter == "uniform") {
-    if (o.jitter_ms > o.delay_ms) {
-      std::fprintf(stderr, "confab emulator-test: --jitter-ms %.3f exceeds --delay-ms %.3f\n", o.jitter_ms, o.delay_ms);
-      return 2;
-    }
-    m.base_us = static_cast<std::uint32_t>((o.delay_ms - o.jitter_ms) * 1000);
-    m.jitter_a_us = static_cast<std::uint32_t>(2 * o.jitter_ms * 1000);
-    m.jitter = delay::jitter_kind::uniform;
-  } else if (o.jitter == "normal") {
-    m.base_us = static_cast<std::uint32_t>(o.delay_ms * 1000);
-    m.jitter_a_us = static_cast<std::uint32_t>(o.jitter_ms * 1000);
-    m.jitter = delay::jitter_kind::normal;
-  } else {
-    m.base_us = static_cast<std::uint32_t>(o.delay_ms * 1000);
-    m.jitter = delay::jitter_kind::constant;
+  if (o.jitter == "uniform" && o.jitter_ms > o.delay_ms) {
+    std::fprintf(stderr, "confab emulator-test: --jitter-ms %.3f exceeds --delay-ms %.3f\n", o.jitter_ms, o.delay_ms);
+    return 2;
   }
+  const auto kind = o.jitter == "uniform"  ? delay::jitter_kind::uniform
+                    : o.jitter == "normal" ? delay::jitter_kind::normal
+                                           : delay::jitter_kind::constant;
+  delay::link_model m = delay::around(o.delay_ms, o.jitter_ms, kind);
   // The delivered distribution is compared with the model's, so frames may
   // overtake each other (FIFO would deliver a running maximum at this rate,
   // as a TCP stream does behind a slow segment).

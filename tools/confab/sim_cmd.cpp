@@ -164,16 +164,7 @@ std::string scenario_text(const sim_scenario& s, unsigned threads) {
 }
 
 delay::link_model model_of(const sim_scenario& s, double base_ms) {
-  delay::link_model m;
-  double base = base_ms, a = s.jitter_ms;
-  if (s.jitter == delay::jitter_kind::uniform) {
-    base = base_ms - s.jitter_ms;  // base ± jitter
-    a = 2 * s.jitter_ms;
-  }
-  m.base_us = static_cast<std::uint32_t>(std::max(0.0, base) * 1000);
-  m.jitter_a_us = static_cast<std::uint32_t>(a * 1000);
-  m.jitter = s.jitter;
-  m.jitter_b = static_cast<float>(s.jitter_shape);
+  auto m = delay::around(base_ms, s.jitter_ms, s.jitter, s.jitter_shape);
   m.loss = delay::chance(s.loss);
   m.dup = delay::chance(s.duplicate);
   return m;

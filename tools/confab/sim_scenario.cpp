@@ -69,7 +69,7 @@ std::size_t tcp_descriptors_needed(const sim_scenario& s) {
   const double peers = static_cast<double>(s.peers);
   const double links = peers * static_cast<double>(s.attach) * 1.1;
   const double join_s = std::max(1.0, s.join_end_s() - s.join_start_s());
-  const double joining = 12.0 * static_cast<double>(s.seeds) / 3.0 * std::min(peers, peers / join_s * 1.0);
+  const double joining = 12.0 * static_cast<double>(s.seeds) / 3.0 * (peers / join_s);  // join rate, peers/s
   return static_cast<std::size_t>(2 * links + joining) + 256;
 }
 
