@@ -4,7 +4,9 @@ Boost.Asio server, same client, same run.
 
 Shows, per (connections, message size, server): requests/s, server CPU µs per
 request, server syscalls per request, client-side RTT p50/p99 — median of
---runs runs with min and max — and the user-space memory per idle connection
+--runs runs with min and max —, requests/s and CPU per request as ratios
+against the Asio server of the same run (median, min and max of the per-run
+ratios), and the user-space memory per idle connection
 at --idle connections. Writes JSON and an SVG chart beside it.
 
 Needs: a built tree (meson setup build && ninja -C build), perf (linux-perf)
@@ -18,6 +20,9 @@ import argparse, json, os, re, signal, statistics, subprocess, sys, time
 SERVERS = [("confab-uring", ["--impl", "confab", "--backend", "uring"]),
            ("confab-epoll", ["--impl", "confab", "--backend", "epoll"]),
            ("asio", ["--impl", "asio"])]
+# --ab-batching adds the io_uring server with batched waits off (an A/B of
+# backend_options::batch_wait_us in the same run).
+PLAIN = ("confab-uring-plain", ["--impl", "confab", "--backend", "uring", "--batch-wait-us", "0"])
 
 
 def schedstat_ns(pid):
@@ -133,11 +138,12 @@ def summarize(values):
 def svg_chart(results, path):
     # Grouped bars: requests/s median per configuration, one colour per server.
     configs = sorted({(r["connections"], r["bytes"]) for r in results})
-    colours = {"confab-uring": "#1b9e77", "confab-epoll": "#7570b3", "asio": "#d95f02"}
+    colours = {"confab-uring": "#1b9e77", "confab-uring-plain": "#66a61e", "confab-epoll": "#7570b3",
+               "asio": "#d95f02"}
     w, h, left, bottom = 760, 360, 70, 50
     maxv = max(r["requests_per_s"]["median"] for r in results) * 1.1
     group_w = (w - left - 20) / len(configs)
-    bar_w = group_w / 4
+    bar_w = group_w / (len(SERVERS) + 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
              f'<text x="{w/2}" y="16" text-anchor="middle" font-size="13">Echo ping-pong, requests/s (median of runs; bars min–max)</text>',
              f'<line x1="{left}" y1="{h-bottom}" x2="{w-10}" y2="{h-bottom}" stroke="black"/>',
@@ -157,12 +163,12 @@ def svg_chart(results, path):
             scale = (h - bottom - 30) / maxv
             x = x0 + si * bar_w
             y = h - bottom - s["median"] * scale
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w-2:.1f}" height="{s["median"]*scale:.1f}" fill="{colours[name]}"/>')
+            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w-2:.1f}" height="{s["median"]*scale:.1f}" fill="{colours.get(name, "#999999")}"/>')
             parts.append(f'<line x1="{x+bar_w/2-1:.1f}" x2="{x+bar_w/2-1:.1f}" y1="{h-bottom-s["min"]*scale:.1f}" y2="{h-bottom-s["max"]*scale:.1f}" stroke="black"/>')
-        parts.append(f'<text x="{x0+1.5*bar_w:.1f}" y="{h-bottom+15}" text-anchor="middle">{c} conn, {b} B</text>')
+        parts.append(f'<text x="{x0+len(SERVERS)/2*bar_w:.1f}" y="{h-bottom+15}" text-anchor="middle">{c} conn, {b} B</text>')
     for si, (name, _) in enumerate(SERVERS):
-        parts.append(f'<rect x="{left+10+si*150}" y="{h-18}" width="10" height="10" fill="{colours[name]}"/>')
-        parts.append(f'<text x="{left+25+si*150}" y="{h-9}">{name}</text>')
+        parts.append(f'<rect x="{left+10+si*140}" y="{h-18}" width="10" height="10" fill="{colours.get(name, "#999999")}"/>')
+        parts.append(f'<text x="{left+25+si*140}" y="{h-9}">{name}</text>')
     parts.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(parts))
@@ -178,7 +184,19 @@ def main():
     ap.add_argument("--duration-ms", type=int, default=2000)
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--out", default="bench/results")
+    ap.add_argument("--ab-batching", action="store_true",
+                    help="also run the io_uring server with batched waits off (confab-uring-plain)")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
+                    help="also run echo_server with these arguments under NAME, e.g. "
+                         "'uring-direct=--impl confab --backend uring --direct 1' (repeatable)")
     a = ap.parse_args()
+    if a.ab_batching:
+        SERVERS.insert(1, PLAIN)
+    for v in a.variant:
+        name, sep, args = v.partition("=")
+        if not sep or not name or not args.split():
+            raise SystemExit(f"echo_compare: --variant wants NAME=ARGS, got {v!r}")
+        SERVERS.insert(1, (name, args.split()))
     if a.runs < 1 or a.duration_ms < 200:
         raise SystemExit("echo_compare: --runs must be >= 1 and --duration-ms >= 200")
     os.makedirs(a.out, exist_ok=True)
@@ -203,14 +221,26 @@ def main():
                           f"{runs[name][-1]['requests_per_s']:.0f} req/s", file=sys.stderr, flush=True)
             for name, _ in SERVERS:
                 rs = runs[name]
+                base = runs["asio"]
+                # Ratios against Asio run by run: servers are interleaved
+                # within a run, so a run's pair saw the same machine state.
+                rps_ratio = [r["requests_per_s"] / b["requests_per_s"] for r, b in zip(rs, base)]
+                cpu_ratio = [r["server_cpu_us_per_request"] / b["server_cpu_us_per_request"]
+                             for r, b in zip(rs, base)
+                             if r["server_cpu_us_per_request"] and b["server_cpu_us_per_request"]]
                 results.append({"server": name, "connections": c, "bytes": b, "runs": len(rs),
                                 **{k: summarize([r[k] for r in rs]) for k in
                                    ("requests_per_s", "server_cpu_us_per_request", "server_syscalls_per_request",
                                     "p50_us", "p99_us", "server_cpu_fraction")},
+                                "requests_per_s_vs_asio": summarize(rps_ratio),
+                                "cpu_per_request_vs_asio": summarize(cpu_ratio),
+                                "per_run": rs,
                                 "failures": sum(r["failures"] for r in rs)})
     memory = []
     if a.idle > 0:
         for name, args in SERVERS:
+            if name == PLAIN[0]:
+                continue  # batching cannot change idle memory
             memory.append({"server": name, **idle_memory(a.build, args, a.idle)})
             print(f"idle memory {name}: {memory[-1]['bytes_per_connection']:.0f} B/connection", file=sys.stderr)
     with open(os.path.join(a.out, "echo_compare.json"), "w") as f:
@@ -222,13 +252,10 @@ def main():
     print("| connections | bytes | server | requests/s | server CPU µs/request | server syscalls/request | p50 µs | p99 µs | req/s vs asio | CPU vs asio |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        base = next(x for x in results if x["server"] == "asio" and x["connections"] == r["connections"] and x["bytes"] == r["bytes"])
-        rr = r["requests_per_s"]["median"] / base["requests_per_s"]["median"]
-        cr = (r["server_cpu_us_per_request"]["median"] / base["server_cpu_us_per_request"]["median"]
-              if r["server_cpu_us_per_request"] and base["server_cpu_us_per_request"] else float("nan"))
         print(f"| {r['connections']} | {r['bytes']} | {r['server']} | {fmt(r['requests_per_s'])} | "
               f"{fmt(r['server_cpu_us_per_request'], '{:.2f}')} | {fmt(r['server_syscalls_per_request'], '{:.3f}')} | "
-              f"{fmt(r['p50_us'])} | {fmt(r['p99_us'])} | {rr:.2f}× | {cr:.2f}× |")
+              f"{fmt(r['p50_us'])} | {fmt(r['p99_us'])} | {fmt(r['requests_per_s_vs_asio'], '{:.2f}×')} | "
+              f"{fmt(r['cpu_per_request_vs_asio'], '{:.2f}×')} |")
     for m in memory:
         print(f"idle: {m['server']}: {m['bytes_per_connection']:.0f} bytes of RSS per idle connection at {m['connections']}")
 

@@ -1,6 +1,6 @@
 // Echo server for the side-by-side benchmark (bench/echo_compare.py).
 //
-//   echo_server --impl confab --backend uring|epoll --port P
+//   echo_server --impl confab --backend uring|epoll --port P [--batch-wait-us N] [--direct 0|1]
 //   echo_server --impl asio --port P
 //
 // `confab` is the engine's server; `asio` is a conventional Boost.Asio echo
@@ -87,8 +87,10 @@ task<void> wait_signal(io::reactor& r, int sfd) {
   r.request_drain();
 }
 
-task<void> serve(io::reactor& r, unsigned short port, int sfd) {
-  auto l = net::listener::bind(r, net::address::loopback(port));
+task<void> serve(io::reactor& r, unsigned short port, int sfd, bool direct) {
+  net::listen_options lo;
+  lo.connection.direct = direct;
+  auto l = net::listener::bind(r, net::address::loopback(port), lo);
   if (!l) {
     std::fprintf(stderr, "echo_server: %s\n", l.error().message().c_str());
     co_return;
@@ -103,7 +105,7 @@ task<void> serve(io::reactor& r, unsigned short port, int sfd) {
   co_await bg.join();
 }
 
-int run_confab(unsigned short port, io::backend_choice b) {
+int run_confab(unsigned short port, io::backend_choice b, unsigned batch_wait_us, bool direct) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -112,12 +114,14 @@ int run_confab(unsigned short port, io::backend_choice b) {
   int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   io::reactor_options ro;
   ro.backend = b;
+  ro.io.batch_wait_us = batch_wait_us;
+  if (direct) ro.io.direct_descriptors = 16384;
   auto r = io::reactor::create(ro);
   if (!r) {
     std::fprintf(stderr, "echo_server: %s\n", r.error().message().c_str());
     return 1;
   }
-  (*r)->run(serve(**r, port, sfd));
+  (*r)->run(serve(**r, port, sfd, direct));
   return 0;
 }
 
@@ -126,11 +130,15 @@ int run_confab(unsigned short port, io::backend_choice b) {
 int main(int argc, char** argv) {
   std::string impl = "confab", backend = "uring";
   unsigned short port = 0;
+  unsigned batch_wait_us = io::backend_options{}.batch_wait_us;
+  bool direct = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--impl") impl = v;
     else if (k == "--backend") backend = v;
     else if (k == "--port") port = static_cast<unsigned short>(std::stoi(v));
+    else if (k == "--batch-wait-us") batch_wait_us = static_cast<unsigned>(std::stoul(v));
+    else if (k == "--direct") direct = v == "1";
     else {
       std::fprintf(stderr, "echo_server: unknown option %s\n", k.c_str());
       return 2;
@@ -142,5 +150,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "echo_server: --impl confab|asio, --backend uring|epoll\n");
     return 2;
   }
-  return run_confab(port, b);
+  return run_confab(port, b, batch_wait_us, direct);
 }

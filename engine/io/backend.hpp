@@ -78,6 +78,7 @@ struct counters {
   std::uint64_t sq_full = 0;         // times the SQ was full and flushed early
   std::uint64_t wakeups_sent = 0;    // cross-thread wakes sent
   std::uint64_t direct_open = 0;     // direct descriptors in use now
+  std::uint64_t batched_waits = 0;   // blocking enters that asked for a batch
   double drain_ms = 0;               // time of the last graceful drain
 };
 
@@ -88,6 +89,7 @@ struct backend_info {
   unsigned setup_flags = 0;   // io_uring set-up flags in force
   bool msg_ring = false;      // IORING_OP_MSG_RING available
   bool defer_taskrun = false;
+  bool min_timeout = false;   // IORING_FEAT_MIN_TIMEOUT: batched waits possible
 };
 
 struct backend_options {
@@ -98,6 +100,17 @@ struct backend_options {
   // io_uring: a registered file table of this many slots, for sockets made
   // direct (`make_direct`); at most RLIMIT_NOFILE per ring. 0: none.
   unsigned direct_descriptors = 0;
+  // io_uring: batched waits under load. While recent blocking waits each
+  // reaped several completions, the next one asks the kernel for about as
+  // many (at most `batch_wait_max`) but returns `batch_wait_us` after it
+  // began with whatever has arrived by then (the kernel's minimum wait,
+  // IORING_FEAT_MIN_TIMEOUT, Linux 6.12+). A reactor that reaps one or two
+  // completions per wait (low load, one ping-pong) keeps plain "wait for
+  // one" waits, so its latency is unchanged; under load, a completion waits
+  // at most batch_wait_us longer than it would have. 0 turns it off (the
+  // fabric does: its delay line wants every wake at the due time).
+  unsigned batch_wait_max = 64;
+  unsigned batch_wait_us = 50;
 };
 
 class backend {
@@ -154,6 +167,11 @@ class backend {
   virtual void release_buffer(std::uint16_t id) noexcept = 0;
   virtual std::size_t buffers_free() const noexcept = 0;
   virtual std::size_t buffer_size() const noexcept = 0;
+
+  // Turns batched waits (backend_options::batch_wait_*) off, for a reactor
+  // whose wakes must come at their due time (a fabric's delay line). No-op
+  // where there are none.
+  virtual void disable_batched_waits() noexcept {}
 
   // One reactor turn: submit what is queued, wait for at least one event when
   // `block`, and dispatch completions in a batch. Returns completions run.

@@ -44,6 +44,7 @@ class uring_backend final : public backend {
   std::size_t buffers_free() const noexcept override { return buffers_free_; }
   std::size_t buffer_size() const noexcept override { return buffer_size_; }
 
+  void disable_batched_waits() noexcept override { batch_max_ = 0; }
   std::size_t poll(bool block) override;
   void wake() noexcept override;
   bool wake_via(backend& target) noexcept override;
@@ -53,6 +54,7 @@ class uring_backend final : public backend {
   io_uring_sqe* sqe();
   void link_deadline(io_uring_sqe* op, linked_deadline* d);
   void reserve_link(const linked_deadline* d);
+  int submit_and_wait_batch(unsigned want);
   void arm_wake_read();
   static void on_wake_read(completion* c, std::int32_t res, std::uint32_t flags) noexcept;
 
@@ -81,6 +83,11 @@ class uring_backend final : public backend {
   // registered file table: free slots (direct descriptors)
   std::vector<int> free_slots_;
   completion ignore_{};  // target of fire-and-forget operations (shutdown)
+  // batched waits (backend_options::batch_wait_*); batch_max_ 0: off
+  static constexpr unsigned batch_min = 4;  // below this, a plain wait
+  unsigned batch_max_ = 0;
+  unsigned batch_us_ = 0;
+  unsigned reaped_avg16_ = 0;  // completions per blocking wait, EWMA x16
 
 };
 

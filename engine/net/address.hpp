@@ -29,9 +29,13 @@ class address {
 
   const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
   sockaddr* data() noexcept { return reinterpret_cast<sockaddr*>(&storage_); }
+  // Bytes `data()` can take (getpeername, accept): an IPv6 address, the
+  // largest family confab speaks. 32 bytes in all instead of 136 with a
+  // sockaddr_storage; a connection holds two of them.
+  static constexpr socklen_t capacity = sizeof(sockaddr_in6);
   socklen_t size() const noexcept { return len_; }
   void set_size(socklen_t l) noexcept { len_ = l; }
-  int family() const noexcept { return storage_.ss_family; }
+  int family() const noexcept { return storage_.sa.sa_family; }
   std::uint16_t port() const noexcept;
   void set_port(std::uint16_t p) noexcept;
   std::uint32_t ipv4_host_order() const noexcept;  // 0 when not IPv4
@@ -41,7 +45,12 @@ class address {
   friend bool operator==(const address& a, const address& b) noexcept;
 
  private:
-  sockaddr_storage storage_{};
+  union storage {
+    sockaddr sa;
+    sockaddr_in in4;
+    sockaddr_in6 in6;
+  };
+  storage storage_{};
   socklen_t len_ = 0;
 };
 

@@ -27,9 +27,9 @@ connection::connection(io::reactor& r, int fd, const connection_options& o) : r_
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
   if (o.direct) {
-    socklen_t l = sizeof(sockaddr_storage);
+    socklen_t l = address::capacity;
     if (::getpeername(fd, peer_.data(), &l) == 0) peer_.set_size(l);
-    l = sizeof(sockaddr_storage);
+    l = address::capacity;
     if (::getsockname(fd, local_.data(), &l) == 0) local_.set_size(l);
     r_.io().make_direct(h_);
   }
@@ -58,7 +58,7 @@ connection::~connection() {
 address connection::peer() const {
   if (h_.direct) return peer_;
   address a;
-  socklen_t l = sizeof(sockaddr_storage);
+  socklen_t l = address::capacity;
   if (::getpeername(h_.fd, a.data(), &l) == 0) a.set_size(l);
   return a;
 }
@@ -66,7 +66,7 @@ address connection::peer() const {
 address connection::local() const {
   if (h_.direct) return local_;
   address a;
-  socklen_t l = sizeof(sockaddr_storage);
+  socklen_t l = address::capacity;
   if (::getsockname(h_.fd, a.data(), &l) == 0) a.set_size(l);
   return a;
 }

@@ -44,7 +44,7 @@ listener::~listener() {
 
 address listener::local() const {
   address a;
-  socklen_t l = sizeof(sockaddr_storage);
+  socklen_t l = address::capacity;
   if (::getsockname(h_.fd, a.data(), &l) == 0) a.set_size(l);
   return a;
 }

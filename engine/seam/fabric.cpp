@@ -113,6 +113,10 @@ node_id fabric::env_impl::self() const noexcept { return s_.id; }
 fabric::fabric(fabric_group& g, unsigned thread, io::reactor& r, std::uint64_t seed, fabric_options o)
     : g_(g), thread_(thread), r_(r), o_(std::move(o)), delay_(seed), rng_(seed ^ 0x5eedf00dull) {
   outbox_.resize(g_.options().threads);
+  // The pump's timer must wake the reactor at the due time; a batched wait
+  // would hold it up to batch_wait_us (measured: lateness p50 36 -> 110 us
+  // for 1,000 peers over TCP).
+  r_.io().disable_batched_waits();
   g_.attach(thread, this);
 }
 
