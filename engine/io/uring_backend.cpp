@@ -54,7 +54,7 @@ result<std::unique_ptr<uring_backend>> uring_backend::create(const backend_optio
     }
     if (rc != -EINVAL) break;  // EPERM, ENOSYS, ENOMEM: not a flag problem
   }
-  if (rc < 0) return from_errno(-rc);
+  if (rc < 0) return error{from_errno(-rc).code, -rc, "io_uring_setup"};
   b->ring_ok_ = true;
 
   b->info_.kind = backend_kind::uring;
