@@ -107,8 +107,9 @@ struct backend_options {
   // IORING_FEAT_MIN_TIMEOUT, Linux 6.12+). A reactor that reaps one or two
   // completions per wait (low load, one ping-pong) keeps plain "wait for
   // one" waits, so its latency is unchanged; under load, a completion waits
-  // at most batch_wait_us longer than it would have. 0 turns it off (the
-  // fabric does: its delay line wants every wake at the due time).
+  // at most batch_wait_us longer than it would have. 0 turns it off; a
+  // fabric turns it off on its reactor (`disable_batched_waits`), since its
+  // delay line wants every wake at the due time.
   unsigned batch_wait_max = 64;
   unsigned batch_wait_us = 50;
 };
