@@ -105,12 +105,15 @@ struct node_bounds {
   int node = 0;
   int diameter = 0;          // data availability (lower)
   int intake = 0;            // ceil((n-1)/min deg) (lower)
-  // ceil(n/(deg_i+1)): the paper's eq. 9. As printed it reads as an upper
-  // bound, but Ring 9 needs 4 steps where it gives 3: it is the per-node
-  // intake lower bound (n values, deg_i+1 per observation).
+  // ceil(n/(deg_i+1)): the per-node intake lower bound (n values,
+  // deg_i+1 per observation). Not the paper's eq. 9, which is the upper
+  // bound n - deg_i + 1.
   int node_intake = 0;
-  int upper = 0;             // n - deg_i (Sundaram and Hadjicostis, 2008)
-  int largest_branch = 0;    // balanced spanning-tree branch size (conjectured exact)
+  int upper = 0;             // n - deg_i: one tighter than the paper's eq. 9 (Sundaram and Hadjicostis, 2008)
+  // The paper's conjecture (balanced spanning-tree branch size), from a
+  // seeded search: it can overestimate (random 3-regular graph: 10 to 15
+  // against an exact 10), so it stands beside `exact`, never for it.
+  int largest_branch = 0;
   int exact = -1;            // found by the rank test with random weights
 };
 std::vector<node_bounds> bounds(const graph& g, const matrix& W_random);

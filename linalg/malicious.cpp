@@ -51,12 +51,6 @@ matrix hcat(const matrix& a, const matrix& b) {
   return c;
 }
 
-matrix column(const std::vector<double>& y) {
-  matrix c(static_cast<int>(y.size()), 1);
-  c.data = y;
-  return c;
-}
-
 // Least-squares solution of A z = y (minimum norm), by SVD.
 std::vector<double> lstsq(const matrix& A, const std::vector<double>& y) {
   std::vector<double> a = A.data, b(static_cast<std::size_t>(std::max(A.rows, A.cols)), 0.0);
@@ -92,7 +86,7 @@ recovery finish(const attack_plan& p, const std::vector<int>& S, const std::vect
   for (int s = 0; s < f; ++s) {
     double mx = 0;
     for (int l = 0; l < p.L; ++l) mx = std::max(mx, std::fabs(z[static_cast<std::size_t>(n + l * f + s)]));
-    if (mx > 1e-7 * std::max(1.0, scale)) r.identified.push_back(S[static_cast<std::size_t>(s)]);
+    if (mx > attack_plan::identify_tolerance * std::max(1.0, scale)) r.identified.push_back(S[static_cast<std::size_t>(s)]);
   }
   r.status = attack_status::ok;
   return r;
@@ -120,8 +114,6 @@ std::vector<std::vector<int>> subsets(int n, int f) {
   return out;
 }
 
-namespace {
-// Subsets of the nodes other than the observer.
 std::vector<std::vector<int>> candidate_subsets(int n, int f, int observer) {
   auto all = subsets(n - 1, f);
   for (auto& s : all)
@@ -129,45 +121,103 @@ std::vector<std::vector<int>> candidate_subsets(int n, int f, int observer) {
       if (v >= observer) ++v;
   return all;
 }
-}  // namespace
 
 namespace {
+
+// An orthonormal basis of the column space of A (rows x cols, column-major):
+// the left singular vectors whose singular values exceed
+// max(rows, cols) * scale * 16 * DBL_EPSILON, with `scale` at least A's
+// largest singular value. Rank decisions thus stand on singular values
+// relative to the data, never on whether a factorisation succeeded.
+struct column_basis {
+  std::vector<double> U;  // rows x rank
+  int rank = 0;
+  double sigma_max = 0;
+};
+column_basis orthonormal_basis(std::vector<double> A, int rows, int cols, double scale = 0) {
+  column_basis out;
+  const int k = std::min(rows, cols);
+  if (k == 0) return out;
+  std::vector<double> sv(static_cast<std::size_t>(k));
+  std::vector<double> U(static_cast<std::size_t>(rows) * static_cast<std::size_t>(k)), VT(static_cast<std::size_t>(k) * static_cast<std::size_t>(cols));
+  if (LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', rows, cols, A.data(), rows, sv.data(), U.data(), rows, VT.data(), k) != 0) {
+    // dgesdd did not converge (never seen); the slower dgesvd always does.
+    std::vector<double> superb(static_cast<std::size_t>(k));
+    LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'S', 'N', rows, cols, A.data(), rows, sv.data(), U.data(), rows, nullptr, 1, superb.data());
+  }
+  out.sigma_max = sv[0];
+  const double tol = std::max(rows, cols) * std::max(sv[0], scale) * DBL_EPSILON * 16;
+  while (out.rank < k && sv[static_cast<std::size_t>(out.rank)] > tol) ++out.rank;
+  U.resize(static_cast<std::size_t>(rows) * static_cast<std::size_t>(out.rank));
+  out.U = std::move(U);
+  return out;
+}
+
+// The columns of Qall that hold the bases of the nodes of S, side by side.
+std::vector<double> subset_columns(const attack_plan& p, const std::vector<int>& S) {
+  const int c = p.Qall.rows;
+  std::vector<double> A;
+  for (int j : S) {
+    const auto st = static_cast<std::ptrdiff_t>(p.block_start[static_cast<std::size_t>(j)]) * c;
+    A.insert(A.end(), p.Qall.data.begin() + st,
+             p.Qall.data.begin() + st + static_cast<std::ptrdiff_t>(p.block_rank[static_cast<std::size_t>(j)]) * c);
+  }
+  return A;
+}
+
+// An orthonormal basis of span(P_S), the projected fault columns of S.
+// The per-node bases are orthonormal, so the block's singular values lie
+// in [0, sqrt(f)]; two nodes whose spans overlap give (near-)zero ones,
+// which the basis simply leaves out.
+column_basis subset_basis(const attack_plan& p, const std::vector<int>& S) {
+  auto A = subset_columns(p, S);
+  const int c = p.Qall.rows;
+  const int R = c == 0 ? 0 : static_cast<int>(A.size()) / c;
+  return orthonormal_basis(std::move(A), c, R, 1.0);
+}
+
+// Sine of the largest principal angle between span(Q_j) and span(B): the
+// largest singular value of (I - B B^T) Q_j. 0 when Q_j lies inside.
+double escape_sine(const attack_plan& p, int j, const double* B, int rank_B) {
+  const int c = p.Qall.rows, rj = p.block_rank[static_cast<std::size_t>(j)];
+  if (rj == 0) return 0;
+  const double* Qj = p.Qall.data.data() + static_cast<std::size_t>(p.block_start[static_cast<std::size_t>(j)]) * c;
+  std::vector<double> X(Qj, Qj + static_cast<std::size_t>(rj) * c);
+  if (rank_B > 0) {
+    std::vector<double> T(static_cast<std::size_t>(rank_B) * rj);
+    cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, rank_B, rj, c, 1.0, B, c, Qj, c, 0.0, T.data(), rank_B);
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, c, rj, rank_B, -1.0, B, c, T.data(), rank_B, 1.0, X.data(), c);
+  }
+  const int k = std::min(c, rj);
+  std::vector<double> sv(static_cast<std::size_t>(k));
+  LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', c, rj, X.data(), c, sv.data(), nullptr, 1, nullptr, 1);
+  return sv[0];
+}
+
 // Generic identifiability at this L: for every candidate subset S and every
-// other node j, some direction of j's projected fault span lies outside the
-// span of S's. Then errors at a node outside S cannot be explained by S
-// (except on a measure-zero set of error values), so the first subset that
-// passes Algorithm 1's test is the compromised one.
-bool identifiable(const attack_plan& p, const std::vector<std::vector<int>>& cands) {
+// other node j, some direction of j's projected fault span lies outside
+// span(P_S) (an overlap of the spans of two nodes inside S is allowed).
+// Then errors at a node outside S cannot be explained by S, except on a
+// measure-zero set of error values, so only subsets holding every
+// compromised node explain y. Decided on orthonormal bases: j escapes when
+// the sine of its largest principal angle to span(P_S) exceeds
+// attack_plan::escape_min; a sine between the rounding floor and that
+// margin makes the decision unclear (`unclear` is set).
+bool identifiable(const attack_plan& p, const std::vector<std::vector<int>>& cands, bool& unclear) {
   const int n = p.g->n();
-  std::vector<double> Gs, z;
-  std::vector<int> idx;
-  for (const auto& S : cands) {
-    idx.clear();
-    for (int j : S)
-      for (int k = 0; k < p.block_rank[static_cast<std::size_t>(j)]; ++k) idx.push_back(p.block_start[static_cast<std::size_t>(j)] + k);
-    const int R = static_cast<int>(idx.size());
-    Gs.assign(static_cast<std::size_t>(R) * static_cast<std::size_t>(R), 0.0);
-    for (int c = 0; c < R; ++c)
-      for (int r = 0; r < R; ++r) Gs[static_cast<std::size_t>(c) * R + r] = p.G(idx[static_cast<std::size_t>(r)], idx[static_cast<std::size_t>(c)]);
-    if (R > 0 && LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', R, Gs.data(), R) != 0) return false;
+  const bool cached = p.span_basis.size() == cands.size();
+  for (std::size_t k = 0; k < cands.size(); ++k) {
+    const auto& S = cands[k];
+    column_basis own;
+    if (!cached) own = subset_basis(p, S);
+    const double* B = cached ? p.span_basis[k].data() : own.U.data();
+    const int rank_B = cached ? p.span_rank[k] : own.rank;
     for (int j = 0; j < n; ++j) {
       if (j == p.node || std::find(S.begin(), S.end(), j) != S.end()) continue;
-      const int rj = p.block_rank[static_cast<std::size_t>(j)];
-      if (rj == 0) return false;  // node j's errors never reach the observer's redundancy
-      double best = 0;
-      for (int k = 0; k < rj; ++k) {
-        const int q = p.block_start[static_cast<std::size_t>(j)] + k;
-        z.assign(static_cast<std::size_t>(R), 0.0);
-        for (int r = 0; r < R; ++r) z[static_cast<std::size_t>(r)] = p.G(idx[static_cast<std::size_t>(r)], q);
-        double proj = 0;
-        if (R > 0) {
-          std::vector<double> w = z;
-          LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', R, 1, Gs.data(), R, w.data(), R);
-          for (int r = 0; r < R; ++r) proj += z[static_cast<std::size_t>(r)] * w[static_cast<std::size_t>(r)];
-        }
-        best = std::max(best, 1.0 - proj);  // squared residual of a unit vector
-      }
-      if (best < 1e-8) return false;
+      const double sine = escape_sine(p, j, B, rank_B);
+      if (sine > attack_plan::escape_min) continue;
+      if (sine > attack_plan::escape_floor) unclear = true;
+      return false;
     }
   }
   return true;
@@ -190,7 +240,7 @@ attack_plan plan_attack_recovery(const graph& g, const matrix& W, int node, int 
   const auto cands = candidate_subsets(n, f, node);
   const auto P = observed_powers(g, W, node, L_max + 1);
   const int b = g.degree(node) + 1;
-  bool saw_unclear = false;
+  bool saw_unclear = false, saw_unclear_separation = false;
   attack_plan first_detecting;  // the paper's rule, kept as the fallback
   auto observability_at = [&](int L) {
     matrix O(b * (L + 1), n);
@@ -246,14 +296,17 @@ attack_plan plan_attack_recovery(const graph& g, const matrix& W, int node, int 
     p.L = L;
     p.O = std::move(O);
     prepare_batched(p);
-    p.identifiable = f == 0 || identifiable(p, cands);
+    bool unclear = false;
+    p.identifiable = f == 0 || identifiable(p, cands, unclear);
+    if (unclear) saw_unclear_separation = true;
     p.status = attack_status::ok;
     if (p.identifiable || !require_identifiable) return p;
     if (first_detecting.L < 0) first_detecting = p;
   }
   if (first_detecting.L >= 0) {
     first_detecting.detail = "no L up to " + std::to_string(L_max) +
-                             " separates every pair of subsets; recoveries may be ambiguous";
+                             " separates every pair of subsets; recoveries may be ambiguous" +
+                             (saw_unclear_separation ? " (some separations were within the rounding margin)" : "");
     return first_detecting;
   }
   // Replay the in-order scans that were skipped, for the report's label.
@@ -324,77 +377,24 @@ void prepare_batched(attack_plan& p) {
   }
   p.Qall = matrix(c, total);
   p.Qall.data = std::move(bases);
-  p.G = matrix(total, total);
-  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, total, total, c, 1.0, p.Qall.data.data(), c, p.Qall.data.data(), c,
-              0.0, p.G.data.data(), total);
-  // Factor each candidate subset's Gram block once, here, so that a test
-  // at recovery time is one triangular solve (see recover_batched).
-  p.chol.clear();
+  // An orthonormal basis of every candidate subset's span, once, here, so
+  // that a subset test at recovery time is two small GEMVs.
+  p.span_basis.clear();
+  p.span_rank.clear();
   const auto cands = candidate_subsets(n, p.f, p.node);
   std::size_t bytes = 0;
   for (const auto& S : cands) {
     std::size_t R = 0;
     for (int j : S) R += static_cast<std::size_t>(p.block_rank[static_cast<std::size_t>(j)]);
-    bytes += R * (R + 1) / 2 * sizeof(double);
+    bytes += std::min<std::size_t>(R, static_cast<std::size_t>(c)) * static_cast<std::size_t>(c) * sizeof(double);
   }
-  if (bytes > attack_plan::factor_budget_bytes) return;
-  p.chol.resize(cands.size());
-  p.basis.resize(cands.size());
-  p.basis_rank.assign(cands.size(), 0);
-  // An orthonormal basis of the subset's span, for blocks not factored.
-  auto keep_basis = [&](std::size_t k, const std::vector<int>& cols) {
-    const int R = static_cast<int>(cols.size());
-    std::vector<double> A(static_cast<std::size_t>(c) * R);
-    for (int q = 0; q < R; ++q)
-      std::copy_n(p.Qall.data.begin() + static_cast<std::ptrdiff_t>(cols[static_cast<std::size_t>(q)]) * c, c,
-                  A.begin() + static_cast<std::ptrdiff_t>(q) * c);
-    const int kk = std::min(c, R);
-    std::vector<double> sv(static_cast<std::size_t>(kk));
-    matrix Us(c, kk), VTs(kk, R);
-    if (kk == 0 || LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', c, R, A.data(), c, sv.data(), Us.data.data(), c, VTs.data.data(), kk) != 0)
-      return;
-    const double tol = std::max(c, R) * sv[0] * DBL_EPSILON * 16;
-    int r = 0;
-    while (r < kk && sv[static_cast<std::size_t>(r)] > tol) ++r;
-    p.basis_rank[k] = r;
-    p.basis[k].assign(Us.data.begin(), Us.data.begin() + static_cast<std::ptrdiff_t>(r) * c);
-  };
-  std::vector<double> Gs;
-  std::vector<int> idx;
+  if (bytes > attack_plan::basis_budget_bytes) return;  // bases are then made per test
+  p.span_basis.resize(cands.size());
+  p.span_rank.assign(cands.size(), 0);
   for (std::size_t k = 0; k < cands.size(); ++k) {
-    idx.clear();
-    for (int j : cands[k]) {
-      const int st = p.block_start[static_cast<std::size_t>(j)], r = p.block_rank[static_cast<std::size_t>(j)];
-      for (int q = 0; q < r; ++q) idx.push_back(st + q);
-    }
-    const int R = static_cast<int>(idx.size());
-    if (R == 0) continue;
-    Gs.assign(static_cast<std::size_t>(R) * static_cast<std::size_t>(R), 0.0);
-    for (int col = 0; col < R; ++col)
-      for (int row = col; row < R; ++row)
-        Gs[static_cast<std::size_t>(col) * R + row] = p.G(idx[static_cast<std::size_t>(row)], idx[static_cast<std::size_t>(col)]);
-    double anorm = 0;  // 1-norm of the (symmetric) block, for the condition estimate
-    for (int col = 0; col < R; ++col) {
-      double sum = 0;
-      for (int row = 0; row < R; ++row)
-        sum += std::fabs(row >= col ? Gs[static_cast<std::size_t>(col) * R + row] : Gs[static_cast<std::size_t>(row) * R + col]);
-      anorm = std::max(anorm, sum);
-    }
-    if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', R, Gs.data(), R) != 0) {  // overlapping spans
-      keep_basis(k, idx);
-      continue;
-    }
-    // Keep the factor only when the block is well conditioned (cond < 1e8,
-    // so cond(L) < 1e4): the shortcut below is then accurate to ~1e-12,
-    // far inside the 1e-6 it decides on.
-    double rcond = 0;
-    if (LAPACKE_dpocon(LAPACK_COL_MAJOR, 'L', R, Gs.data(), R, anorm, &rcond) != 0 || !(rcond > 1e-8)) {
-      keep_basis(k, idx);
-      continue;
-    }
-    auto& ap = p.chol[k];
-    ap.resize(static_cast<std::size_t>(R) * (R + 1) / 2);
-    LAPACKE_dtrttp(LAPACK_COL_MAJOR, 'L', R, Gs.data(), R, ap.data());
+    auto b = subset_basis(p, cands[k]);
+    p.span_rank[k] = b.rank;
+    p.span_basis[k] = std::move(b.U);
   }
 }
 
@@ -413,8 +413,76 @@ std::vector<double> observe_attacked(const graph& g, const matrix& W, int i, con
   return y;
 }
 
+namespace {
+double norm2(const std::vector<double>& v) { return cblas_dnrm2(static_cast<int>(v.size()), v.data(), 1); }
+
+// ||y - U U^T y|| for an orthonormal U (rows x rank).
+double residual_outside(const double* U, int rows, int rank, const double* y) {
+  std::vector<double> r(y, y + rows);
+  if (rank > 0) {
+    std::vector<double> w(static_cast<std::size_t>(rank));
+    cblas_dgemv(CblasColMajor, CblasTrans, rows, rank, 1.0, U, rows, y, 1, 0.0, w.data(), 1);
+    cblas_dgemv(CblasColMajor, CblasNoTrans, rows, rank, -1.0, U, rows, w.data(), 1, 1.0, r.data(), 1);
+  }
+  return cblas_dnrm2(rows, r.data(), 1);
+}
+
+// The naive path's test of one explanation: y's residual outside col(A),
+// A = [O M_S], by an SVD of A alone.
+double naive_residual(const matrix& A, const std::vector<double>& y) {
+  auto b = orthonormal_basis(A.data, A.rows, A.cols);
+  return residual_outside(b.U.data(), A.rows, b.rank, y.data());
+}
+}  // namespace
+
 bool attack_detected(const attack_plan& p, const std::vector<double>& y) {
-  return numerical_rank(hcat(p.O, column(y))).rank != numerical_rank(p.O).rank;
+  return naive_residual(p.O, y) > attack_plan::explain_tolerance * norm2(y);
+}
+
+crafted_attack craft_ambiguous_attack(const attack_plan& p, const std::vector<int>& F, const std::vector<int>& S,
+                                      double scale) {
+  crafted_attack out;
+  const int n = p.g->n(), L = p.L, f = static_cast<int>(F.size());
+  const int b = p.g->degree(p.node) + 1;
+  const auto P = static_cast<int>(p.powers.size()) >= L + 1 ? p.powers : observed_powers(*p.g, *p.W, p.node, L + 1);
+  matrix MS = fault_from_powers(P, b, S, L);
+  for (double& v : MS.data) v = -v;
+  const matrix A = hcat(hcat(p.O, fault_from_powers(P, b, F, L)), MS);
+  const int m = A.rows, cols = A.cols;
+  // The right singular vectors past A's numerical rank span its null space.
+  std::vector<double> a = A.data, sv(static_cast<std::size_t>(std::min(m, cols)));
+  matrix U(m, m), VT(cols, cols);
+  LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'A', m, cols, a.data(), m, sv.data(), U.data.data(), m, VT.data.data(), cols);
+  const double tol = std::max(m, cols) * sv[0] * DBL_EPSILON * 16;
+  int rank = 0;
+  while (rank < static_cast<int>(sv.size()) && sv[static_cast<std::size_t>(rank)] > tol) ++rank;
+  const int k = cols - rank;
+  if (k == 0) return out;
+  // Null basis N (cols x k); the combination w maximising |N_d w| is the
+  // top right singular vector of N_d, N's first n rows.
+  matrix N(cols, k), Nd(n, k);
+  for (int q = 0; q < k; ++q)
+    for (int r = 0; r < cols; ++r) N(r, q) = VT(rank + q, r);
+  for (int q = 0; q < k; ++q)
+    for (int r = 0; r < n; ++r) Nd(r, q) = N(r, q);
+  std::vector<double> s2(static_cast<std::size_t>(std::min(n, k)));
+  matrix U2(n, n), VT2(k, k);
+  LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'A', n, k, Nd.data.data(), n, s2.data(), U2.data.data(), n, VT2.data.data(), k);
+  if (s2[0] < 1e-6) return out;
+  std::vector<double> w(static_cast<std::size_t>(k));
+  for (int q = 0; q < k; ++q) w[static_cast<std::size_t>(q)] = VT2(0, q);
+  const auto v = N.apply(w);
+  double umax = 0;
+  for (int c = n; c < n + f * L; ++c) umax = std::max(umax, std::fabs(v[static_cast<std::size_t>(c)]));
+  if (umax == 0) return out;
+  const double g = scale / umax;
+  out.found = true;
+  out.shift.assign(v.begin(), v.begin() + n);
+  for (double& x : out.shift) x *= g;
+  out.errors.assign(static_cast<std::size_t>(L), std::vector<double>(static_cast<std::size_t>(f)));
+  for (int l = 0; l < L; ++l)
+    for (int a = 0; a < f; ++a) out.errors[static_cast<std::size_t>(l)][static_cast<std::size_t>(a)] = g * v[static_cast<std::size_t>(n + l * f + a)];
+  return out;
 }
 
 namespace {
@@ -435,7 +503,7 @@ recovery decide(const attack_plan& p, const std::vector<std::vector<int>>& passi
     auto other = finish(p, passing[k], y, tested);
     double diff = 0;
     for (std::size_t i = 0; i < r.x0.size(); ++i) diff = std::max(diff, std::fabs(other.x0[i] - r.x0[i]));
-    if (diff > 1e-6 * scale) {
+    if (diff > attack_plan::agree_tolerance * scale) {
       r.status = attack_status::ambiguous;
       r.x0.clear();
       r.identified.clear();
@@ -452,111 +520,38 @@ recovery decide(const attack_plan& p, const std::vector<std::vector<int>>& passi
 }  // namespace
 
 recovery recover_naive(const attack_plan& p, const std::vector<double>& y) {
-  if (!attack_detected(p, y)) return finish(p, {}, y, 0);
+  const double bound = attack_plan::explain_tolerance * norm2(y);
+  if (naive_residual(p.O, y) <= bound) return finish(p, {}, y, 0);
   const auto cands = candidate_subsets(p.g->n(), p.f, p.node);
   const auto P = observed_powers(*p.g, *p.W, p.node, p.L + 1);
   const int b = p.g->degree(p.node) + 1;
-  const matrix yc = column(y);
   std::vector<std::vector<int>> passing;
-  for (const auto& S : cands) {
-    matrix OM = hcat(p.O, fault_from_powers(P, b, S, p.L));
-    if (numerical_rank(hcat(OM, yc)).rank == numerical_rank(OM).rank) passing.push_back(S);
-  }
+  for (const auto& S : cands)
+    if (naive_residual(hcat(p.O, fault_from_powers(P, b, S, p.L)), y) <= bound) passing.push_back(S);
   return decide(p, passing, y, static_cast<int>(cands.size()));
 }
 
-namespace {
-// Relative residual of ytil in the span of the subset's bases.
-double subset_residual(const attack_plan& p, const std::vector<int>& S, const std::vector<double>& bvec,
-                       const std::vector<double>& ytil, double ynorm2,
-                       std::vector<double>& Gs, std::vector<double>& bs, std::vector<int>& idx) {
-  idx.clear();
-  for (int j : S) {
-    const int st = p.block_start[static_cast<std::size_t>(j)], r = p.block_rank[static_cast<std::size_t>(j)];
-    for (int k = 0; k < r; ++k) idx.push_back(st + k);
-  }
-  const int R = static_cast<int>(idx.size());
-  if (R == 0) return 1.0;
-  Gs.resize(static_cast<std::size_t>(R) * static_cast<std::size_t>(R));
-  bs.resize(static_cast<std::size_t>(R));
-  for (int c = 0; c < R; ++c) {
-    bs[static_cast<std::size_t>(c)] = bvec[static_cast<std::size_t>(idx[static_cast<std::size_t>(c)])];
-    for (int r = 0; r < R; ++r) Gs[static_cast<std::size_t>(c) * R + r] = p.G(idx[static_cast<std::size_t>(r)], idx[static_cast<std::size_t>(c)]);
-  }
-  std::vector<double> z = bs;
-  if (LAPACKE_dposv(LAPACK_COL_MAJOR, 'L', R, 1, Gs.data(), R, z.data(), R) != 0) return 1.0;  // overlapping spans
-  // r = ytil - Q_S z, formed explicitly: the shortcut |y|^2 - b'z cancels
-  // catastrophically when the subset's bases are nearly dependent.
-  std::vector<double> r = ytil;
-  const int c = p.Qall.rows;
-  for (int k = 0; k < R; ++k)
-    cblas_daxpy(c, -z[static_cast<std::size_t>(k)], p.Qall.data.data() + static_cast<std::size_t>(idx[static_cast<std::size_t>(k)]) * c, 1,
-                r.data(), 1);
-  return cblas_dnrm2(c, r.data(), 1) / std::sqrt(ynorm2);
-}
-}  // namespace
-
 recovery recover_batched(const attack_plan& p, const std::vector<double>& y, int threads) {
   const int c = p.U_perp.cols;
+  // The residual of y outside col(O) is its projection onto the complement.
   std::vector<double> ytil(static_cast<std::size_t>(c), 0.0);
   cblas_dgemv(CblasColMajor, CblasTrans, p.m, c, 1.0, p.U_perp.data.data(), p.m, y.data(), 1, 0.0, ytil.data(), 1);
-  double ynorm2 = 0, yy = 0;
-  for (double v : ytil) ynorm2 += v * v;
-  for (double v : y) yy += v * v;
-  if (ynorm2 <= 1e-24 * std::max(1.0, yy)) return finish(p, {}, y, 0);  // eq. 15 passes: no attack
-  const int total = p.Qall.cols;
-  std::vector<double> bvec(static_cast<std::size_t>(total), 0.0);
-  cblas_dgemv(CblasColMajor, CblasTrans, c, total, 1.0, p.Qall.data.data(), c, ytil.data(), 1, 0.0, bvec.data(), 1);
+  // Every test is against the scale of the unprojected observations: the
+  // projection of a small attack is small, but rounding in it is relative
+  // to y, not to the projection.
+  const double bound = attack_plan::explain_tolerance * norm2(y);
+  if (norm2(ytil) <= bound) return finish(p, {}, y, 0);  // eq. 15 passes: no attack
   const auto cands = candidate_subsets(p.g->n(), p.f, p.node);
-  constexpr double pass = 1e-7;
   std::vector<char> ok(cands.size(), 0);
-  const bool factored = p.chol.size() == cands.size();
+  const bool cached = p.span_basis.size() == cands.size();
   auto work = [&](std::size_t begin, std::size_t step) {
-    std::vector<double> Gs, bs, w, resid;
-    std::vector<int> idx;
     for (std::size_t k = begin; k < cands.size(); k += step) {
-      if (factored && !p.chol[k].empty()) {
-        // With G_S = L L^T and b_S = Q_S^T ytil, the part of ytil in the
-        // subset's span has squared norm |L^-1 b_S|^2: one triangular solve.
-        // That difference of squares cancels near a pass, so it only
-        // rejects subsets far from passing (relative residual > 1e-3); the
-        // few near it get the explicit residual ytil - Q_S z.
-        w.clear();
-        for (int j : cands[k]) {
-          const int st = p.block_start[static_cast<std::size_t>(j)], r = p.block_rank[static_cast<std::size_t>(j)];
-          for (int q = 0; q < r; ++q) w.push_back(bvec[static_cast<std::size_t>(st + q)]);
-        }
-        const int R = static_cast<int>(w.size());
-        cblas_dtpsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, R, p.chol[k].data(), w.data(), 1);
-        const double inside = cblas_ddot(R, w.data(), 1, w.data(), 1);
-        if ((ynorm2 - inside) > 1e-6 * ynorm2) {
-          ok[k] = 0;
-          continue;
-        }
-        cblas_dtpsv(CblasColMajor, CblasLower, CblasTrans, CblasNonUnit, R, p.chol[k].data(), w.data(), 1);  // z
-        resid = ytil;
-        int off = 0;
-        for (int j : cands[k]) {
-          const int st = p.block_start[static_cast<std::size_t>(j)], r = p.block_rank[static_cast<std::size_t>(j)];
-          if (r > 0)
-            cblas_dgemv(CblasColMajor, CblasNoTrans, c, r, -1.0, p.Qall.data.data() + static_cast<std::size_t>(st) * c, c,
-                        w.data() + off, 1, 1.0, resid.data(), 1);
-          off += r;
-        }
-        ok[k] = cblas_dnrm2(c, resid.data(), 1) / std::sqrt(ynorm2) < pass;
-        continue;
+      if (cached) {
+        ok[k] = residual_outside(p.span_basis[k].data(), c, p.span_rank[k], ytil.data()) <= bound;
+      } else {
+        auto B = subset_basis(p, cands[k]);
+        ok[k] = residual_outside(B.U.data(), c, B.rank, ytil.data()) <= bound;
       }
-      if (factored && p.basis_rank[k] > 0) {
-        // An ill-conditioned block: project on its orthonormal basis.
-        const int r = p.basis_rank[k];
-        w.assign(static_cast<std::size_t>(r), 0.0);
-        cblas_dgemv(CblasColMajor, CblasTrans, c, r, 1.0, p.basis[k].data(), c, ytil.data(), 1, 0.0, w.data(), 1);
-        resid = ytil;
-        cblas_dgemv(CblasColMajor, CblasNoTrans, c, r, -1.0, p.basis[k].data(), c, w.data(), 1, 1.0, resid.data(), 1);
-        ok[k] = cblas_dnrm2(c, resid.data(), 1) / std::sqrt(ynorm2) < pass;
-        continue;
-      }
-      ok[k] = subset_residual(p, cands[k], bvec, ytil, ynorm2, Gs, bs, idx) < pass;
     }
   };
   if (threads <= 1) {

@@ -9,12 +9,14 @@
 //   auto r = linalg::recover_batched(setup, y);          // or recover_naive
 //   // r.found: the subset; r.x0: the recovered state; r.identified: nodes with errors
 //
-// Two paths decide each subset S (Algorithm 1, step 2a):
-// - naive: rank([O M_S y]) == rank([O M_S]) by SVD, per subset;
-// - batched: once per observer, project y and every node's fault columns
-//   onto the orthogonal complement of col(O) (BLAS-3), orthonormalise each
-//   node's block, precompute all cross products in one GEMM; a subset test is
-//   then a small SPD solve on f*L columns (residual of y in their span).
+// Two paths decide each subset S (Algorithm 1, step 2a: does
+// rank [O M_S y] = rank [O M_S]?), both as a residual relative to ||y||:
+// - naive: an SVD of [O M_S] per subset, and y's residual outside its
+//   column space;
+// - batched: once per observer, project every node's fault columns onto
+//   the orthogonal complement of col(O) (BLAS-3), orthonormalise each
+//   node's block and then each subset's span (SVD); a subset test is then
+//   y's projection and its residual outside that span, two GEMVs.
 // Both are kept; tests check they agree.
 //
 // Cases the maths cannot serve are reported, never answered wrongly:
@@ -38,6 +40,9 @@ matrix fault_matrix(const graph& g, const matrix& W, int i, const std::vector<in
 
 // Every subset of size f of 0..n-1, lexicographic order.
 std::vector<std::vector<int>> subsets(int n, int f);
+// The subsets of size f an observer must consider: those of the other
+// nodes (a compromised observer cannot trust its own recovery).
+std::vector<std::vector<int>> candidate_subsets(int n, int f, int observer);
 
 struct attack_plan {
   const graph* g = nullptr;
@@ -58,17 +63,37 @@ struct attack_plan {
   std::vector<int> block_start;       // per node: first column in Qall
   std::vector<int> block_rank;        // per node: rank of its projected fault block
   matrix Qall;                        // (m-n) x sum(rank): orthonormal bases, node after node
-  matrix G;                           // Qall^T Qall
-  // Per candidate subset (candidate order), the Cholesky factor of its block
-  // of G, packed lower; for a block too ill-conditioned to factor safely
-  // (two nodes' fault spans nearly overlap), an orthonormal basis of the
-  // subset's span instead (c x basis_rank, from an SVD). Both empty for
-  // every subset when they would take more than `factor_budget_bytes`
-  // (f = 3 on Torus 25 would take 148 MB): subsets are then solved per test.
-  std::vector<std::vector<double>> chol, basis;
+  // Per candidate subset (candidate order), an orthonormal basis of
+  // span(P_S) (c x span_rank, from an SVD of the nodes' bases side by side;
+  // overlapping spans inside S are simply one span). Empty for every subset
+  // when they would take more than `basis_budget_bytes` (f = 3 on Torus 25):
+  // each test then makes its subset's basis.
+  std::vector<std::vector<double>> span_basis;
+  std::vector<int> span_rank;
   std::vector<matrix> powers;  // C_i W^d, d = 0..L: the fault columns of any subset, built without products
-  std::vector<int> basis_rank;
-  static constexpr std::size_t factor_budget_bytes = 64u << 20;
+  static constexpr std::size_t basis_budget_bytes = 64u << 20;
+
+  // ## margins (every decision is relative to the data's own scale)
+  // A subset explains y when y's residual outside col([O M_S]) is at most
+  // explain_tolerance * ||y||. Rounding leaves at most about 2e-15 * ||y||
+  // (measured on the paper's topologies at attack scales 1e-13 to 1e3,
+  // under five OpenBLAS kernels), a 50x margin; attacks of about 1e-8 of
+  // x(0) and more are then identified in every trial. Smaller ones are at
+  // the edge of what doubles tell from no attack: recovery answers as for
+  // a smaller attack (x(0) within about 1e5 times the attack) or, when
+  // explanations disagree, `ambiguous`; never a wrong subset as certain.
+  static constexpr double explain_tolerance = 1e-13;
+  // Passing subsets agree on x(0) when within agree_tolerance * max|x(0)|.
+  static constexpr double agree_tolerance = 1e-6;
+  // A node of the found subset is named when its recovered errors exceed
+  // identify_tolerance * max(1, max|y|).
+  static constexpr double identify_tolerance = 1e-9;
+  // Identifiability: node j's span escapes span(P_S) when the sine of the
+  // largest principal angle exceeds escape_min; a sine between
+  // escape_floor (rounding) and escape_min is an unclear decision, and a
+  // longer L is tried.
+  static constexpr double escape_min = 1e-6;
+  static constexpr double escape_floor = 1e-12;
 };
 
 // Finds the observation length at node i. The paper's rule: the smallest L
@@ -87,6 +112,23 @@ void prepare_batched(attack_plan& p);
 // y_i(0:L) with errors[k][j] added by attacker j at iteration k (k < L).
 std::vector<double> observe_attacked(const graph& g, const matrix& W, int i, const std::vector<double>& x0, int L,
                                      const std::vector<int>& attackers, const std::vector<std::vector<double>>& errors);
+
+// ## craft_ambiguous_attack
+// Errors at the nodes of F (errors[k][a]: node F[a] at iteration k) under
+// which the subset S explains node i's observations as well as F does,
+// with x(0) shifted by `shift`: a null vector (d, u_F, u_S) of
+// [O  M_F  -M_S] with the largest d, scaled to max |u_F| = scale. Such
+// attacks exist whenever [O M_F M_S] has more columns than independent
+// rows, which identifiability (a generic property) does not exclude; the
+// recovery must answer `ambiguous`. `found` is false when every null
+// vector leaves x(0) unchanged (then F and S explain y alike anyway).
+struct crafted_attack {
+  bool found = false;
+  std::vector<std::vector<double>> errors;
+  std::vector<double> shift;
+};
+crafted_attack craft_ambiguous_attack(const attack_plan& p, const std::vector<int>& F, const std::vector<int>& S,
+                                      double scale = 1.0);
 
 // Eq. 15: is y consistent with no attack?
 bool attack_detected(const attack_plan& p, const std::vector<double>& y);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "linalg/modular.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -60,7 +62,6 @@ trial_counts run_trials(const std::string& spec, int f, std::uint64_t seed) {
 TEST(malicious, one_and_two_compromised_nodes_are_identified_and_x0_recovered_in_100_trials) {
   for (const char* spec : {"torus:3x3", "torus:5x5", "petersen"}) {
     for (int f : {1, 2}) {
-      if (std::string(spec) == "petersen" && f == 2) continue;  // below
       auto c = run_trials(spec, f, 1);
       EXPECT_EQ(c.exact, 100) << spec << " f=" << f << " ambiguous " << c.ambiguous << " wrong " << c.wrong;
       EXPECT_EQ(c.agree, 100) << spec << " f=" << f << ": batched and naive paths disagree";
@@ -68,29 +69,127 @@ TEST(malicious, one_and_two_compromised_nodes_are_identified_and_x0_recovered_in
   }
 }
 
-TEST(malicious, petersen_with_two_compromised_nodes_is_reported_ambiguous_never_answered_wrongly) {
-  // kappa = 3 < 2f: from one observer, some pairs of compromised sets
-  // explain the same observations with different x(0) at every L.
-  graph g = petersen();
-  matrix W = random_weights(g, 1);
-  auto plan = plan_attack_recovery(g, W, 0, 2);
-  ASSERT_EQ(plan.status, attack_status::ok);
-  EXPECT_FALSE(plan.identifiable);
-  auto c = run_trials("petersen", 2, 1);
-  EXPECT_EQ(c.wrong, 0);
-  EXPECT_EQ(c.exact + c.ambiguous, 100);
-  EXPECT_EQ(c.agree, 100);
-}
-
-TEST(malicious, the_step_counts_match_table_4_for_one_compromised_node) {
-  const std::pair<const char*, int> rows[] = {{"ring:9", 8}, {"torus:3x3", 3}, {"torus:5x5", 8}, {"petersen", 5}};
-  for (auto [spec, steps] : rows) {
+TEST(malicious, the_step_counts_match_table_4_and_an_exact_computation) {
+  // Table 4's steps: f = 1 as printed; f = 2 as printed for Torus 25 (12)
+  // and Petersen (8). Torus 9 with f = 2 needs 4 where the paper prints 5:
+  // every pair of subsets is already distinguishable at 4 (and the exact
+  // computation agrees). Every count is also computed over GF(2^61 - 1)
+  // with random field weights, so a float decision that rounding flipped
+  // fails here whichever BLAS kernel runs.
+  struct row {
+    const char* spec;
+    int f, steps;
+  };
+  const row rows[] = {{"ring:9", 1, 8},   {"torus:3x3", 1, 3}, {"torus:5x5", 1, 8}, {"petersen", 1, 5},
+                      {"torus:3x3", 2, 4}, {"torus:5x5", 2, 12}, {"petersen", 2, 8}, {"hypercube:4", 2, 7}};
+  for (auto [spec, f, steps] : rows) {
     graph g = std::get<graph>(parse_topology(spec, 1));
     matrix W = random_weights(g, 1);
-    auto plan = plan_attack_recovery(g, W, 0, 1);
+    auto plan = plan_attack_recovery(g, W, 0, f);
+    ASSERT_EQ(plan.status, attack_status::ok) << spec << " f=" << f;
+    EXPECT_EQ(plan.L + 1, steps) << spec << " f=" << f;
+    EXPECT_TRUE(plan.identifiable) << spec << " f=" << f;
+    for (std::uint64_t field_seed : {3u, 4u})
+      EXPECT_EQ(exact_attack_steps(g, 0, f, field_seed).steps, plan.L + 1) << spec << " f=" << f << " field seed " << field_seed;
+  }
+}
+
+namespace {
+struct sweep_counts {
+  int agree = 0, ok = 0, identified = 0, ambiguous = 0, trials = 0;
+  double worst_error = 0;
+};
+// `trials` random attacks with errors uniform in [-scale, scale] at every
+// step: both paths' answers, and how far an answered x(0) is off.
+sweep_counts sweep(const graph& g, const matrix& W, const attack_plan& plan, double scale, int trials, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1, 1);
+  sweep_counts c;
+  const int f = plan.f;
+  for (int t = 0; t < trials; ++t, ++c.trials) {
+    std::vector<double> x0(static_cast<std::size_t>(g.n()));
+    for (auto& v : x0) v = u(rng);
+    std::vector<int> nodes;
+    for (int v = 1; v < g.n(); ++v) nodes.push_back(v);
+    std::shuffle(nodes.begin(), nodes.end(), rng);
+    std::vector<int> att(nodes.begin(), nodes.begin() + f);
+    std::sort(att.begin(), att.end());
+    std::vector<std::vector<double>> err(static_cast<std::size_t>(plan.L), std::vector<double>(static_cast<std::size_t>(f)));
+    for (auto& r : err)
+      for (auto& v : r) v = scale * u(rng);
+    auto y = observe_attacked(g, W, 0, x0, plan.L, att, err);
+    auto rb = recover_batched(plan, y, 2);
+    auto rn = recover_naive(plan, y);
+    bool same = rb.status == rn.status && rb.identified == rn.identified;
+    if (same && rb.status == attack_status::ok)
+      for (std::size_t i = 0; i < x0.size(); ++i) same = same && std::fabs(rb.x0[i] - rn.x0[i]) <= 1e-9 * std::max(1.0, scale);
+    c.agree += same;
+    if (rb.status == attack_status::ambiguous) ++c.ambiguous;
+    if (rb.status != attack_status::ok) continue;
+    ++c.ok;
+    c.identified += rb.identified == att;
+    for (std::size_t i = 0; i < x0.size(); ++i) c.worst_error = std::max(c.worst_error, std::fabs(rb.x0[i] - x0[i]));
+    // Whatever it names was compromised.
+    for (int v : rb.identified) EXPECT_TRUE(std::binary_search(att.begin(), att.end(), v)) << "named honest node " << v;
+  }
+  return c;
+}
+}  // namespace
+
+TEST(malicious, naive_and_batched_agree_at_every_attack_scale_from_1e_minus_11_to_1e3) {
+  const std::pair<const char*, int> cases[] = {{"torus:3x3", 2}, {"torus:5x5", 1}, {"torus:5x5", 2}, {"petersen", 2}, {"ring:9", 1}};
+  for (auto [spec, f] : cases) {
+    graph g = std::get<graph>(parse_topology(spec, 1));
+    matrix W = random_weights(g, 1);
+    auto plan = plan_attack_recovery(g, W, 0, f);
     ASSERT_EQ(plan.status, attack_status::ok) << spec;
-    EXPECT_EQ(plan.L + 1, steps) << spec;
-    EXPECT_TRUE(plan.identifiable) << spec;
+    for (int e = -11; e <= 3; ++e) {
+      const double scale = std::pow(10.0, e);
+      auto c = sweep(g, W, plan, scale, 12, static_cast<std::uint64_t>(e + 50) * 31 + static_cast<std::uint64_t>(f));
+      const std::string what = std::string(spec) + " f=" + std::to_string(f) + " scale 1e" + std::to_string(e);
+      EXPECT_EQ(c.agree, c.trials) << what << ": batched and naive paths disagree";
+      // An answer is never far off: within the attack's own size amplified
+      // (below what the observations resolve) or 1e-9 of the data.
+      EXPECT_LE(c.worst_error, 1e5 * scale + 1e-9 * std::max(1.0, scale)) << what;
+      if (e >= -7) {
+        // Well above rounding: every attack found, every attacker named.
+        EXPECT_EQ(c.ok, c.trials) << what << " (" << c.ambiguous << " ambiguous)";
+        EXPECT_EQ(c.identified, c.trials) << what;
+      }
+    }
+  }
+}
+
+TEST(malicious, crafted_attacks_that_two_subsets_explain_are_answered_ambiguous_by_both_paths) {
+  const std::pair<const char*, int> cases[] = {{"torus:5x5", 2}, {"petersen", 2}, {"torus:3x3", 2}, {"torus:5x5", 1}};
+  for (auto [spec, f] : cases) {
+    graph g = std::get<graph>(parse_topology(spec, 1));
+    matrix W = random_weights(g, 1);
+    auto plan = plan_attack_recovery(g, W, 0, f);
+    ASSERT_EQ(plan.status, attack_status::ok) << spec;
+    auto cands = candidate_subsets(g.n(), f, 0);
+    std::mt19937_64 rng(7);
+    int crafted = 0;
+    for (int tries = 0; tries < 200 && crafted < 5; ++tries) {
+      const auto& F = cands[rng() % cands.size()];
+      const auto& S = cands[rng() % cands.size()];
+      bool disjoint = true;
+      for (int v : F) disjoint = disjoint && std::find(S.begin(), S.end(), v) == S.end();
+      if (!disjoint) continue;
+      auto a = craft_ambiguous_attack(plan, F, S);
+      if (!a.found) continue;
+      ++crafted;
+      std::vector<double> x0(static_cast<std::size_t>(g.n()));
+      for (auto& v : x0) v = static_cast<double>(rng() % 1000) / 1000.0;
+      auto y = observe_attacked(g, W, 0, x0, plan.L, F, a.errors);
+      auto rb = recover_batched(plan, y, 2);
+      auto rn = recover_naive(plan, y);
+      EXPECT_EQ(rb.status, attack_status::ambiguous) << spec << " f=" << f << ": " << attack_status_name(rb.status);
+      EXPECT_EQ(rn.status, attack_status::ambiguous) << spec << " f=" << f << ": " << attack_status_name(rn.status);
+      EXPECT_GE(rb.passing, 2);
+      EXPECT_TRUE(rb.x0.empty());
+    }
+    EXPECT_EQ(crafted, 5) << spec << " f=" << f << ": attacks crafted";
   }
 }
 

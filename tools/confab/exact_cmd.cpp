@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <fstream>
 #include <sstream>
 
 #include "linalg/exact.hpp"
@@ -189,14 +190,75 @@ std::vector<int> parse_nodes(const std::string& text, int n, std::string& err) {
   return out;
 }
 
+// One injection: node adds value at `step` (every step when -1).
+struct injected {
+  int node, step;
+  double value;
+};
+
+// "node:value" / "node@step:value" items, comma-separated, or a file of
+// "node step value" lines ('#' comments).
+std::vector<injected> parse_injections(const std::string& spec, int n, std::string& err) {
+  std::vector<injected> out;
+  auto number = [](const std::string& t, double& v) {
+    char* end = nullptr;
+    v = std::strtod(t.c_str(), &end);
+    return !t.empty() && end == t.c_str() + t.size() && std::isfinite(v);
+  };
+  auto node_ok = [&](double v) { return v == std::floor(v) && v >= 0 && v < n; };
+  std::ifstream file(spec);
+  if (file) {
+    std::string line;
+    for (int no = 1; std::getline(file, line); ++no) {
+      if (auto h = line.find('#'); h != std::string::npos) line.resize(h);
+      std::istringstream ls(line);
+      std::vector<std::string> words;
+      for (std::string w; ls >> w;) words.push_back(w);
+      if (words.empty()) continue;
+      double a = 0, b = 0, c = 0;
+      if (words.size() != 3 || !number(words[0], a) || !number(words[1], b) || !number(words[2], c) || !node_ok(a) ||
+          b != std::floor(b) || b < 0) {
+        err = "--inject " + spec + ":" + std::to_string(no) + ": expected 'node step value' (node 0.." + std::to_string(n - 1) +
+              ", step >= 0)";
+        return {};
+      }
+      out.push_back({static_cast<int>(a), static_cast<int>(b), c});
+    }
+    return out;
+  }
+  std::stringstream ss(spec);
+  for (std::string item; std::getline(ss, item, ',');) {
+    const auto colon = item.find(':');
+    const auto at = item.find('@');
+    double node = 0, step = -1, value = 0;
+    const bool good = colon != std::string::npos && number(item.substr(0, std::min(colon, at)), node) && node_ok(node) &&
+                      number(item.substr(colon + 1), value) &&
+                      (at == std::string::npos || (at < colon && number(item.substr(at + 1, colon - at - 1), step) &&
+                                                   step == std::floor(step) && step >= 0));
+    if (!good) {
+      err = "--inject: '" + item + "' is neither a file nor node:value or node@step:value (node 0.." + std::to_string(n - 1) + ")";
+      return {};
+    }
+    out.push_back({static_cast<int>(node), static_cast<int>(step), value});
+  }
+  return out;
+}
+
 int recover_cmd(const exact_options& o) {
   auto go = load(o.topology, o.seed);
   if (!ok(go)) return fail(std::get<graph_error>(go).message);
   const graph& g = std::get<graph>(go);
   if (o.node < 0 || o.node >= g.n()) return fail("--node must be from 0 to " + std::to_string(g.n() - 1));
   std::string err;
-  const auto att = o.compromised.empty() ? std::vector<int>{} : parse_nodes(o.compromised, g.n(), err);
+  auto att = o.compromised.empty() ? std::vector<int>{} : parse_nodes(o.compromised, g.n(), err);
   if (!err.empty()) return fail(err);
+  const bool crafted = o.inject == "crafted";
+  const auto injections = o.inject.empty() || crafted ? std::vector<injected>{} : parse_injections(o.inject, g.n(), err);
+  if (!err.empty()) return fail(err);
+  for (const auto& in : injections) att.push_back(in.node);
+  std::sort(att.begin(), att.end());
+  att.erase(std::unique(att.begin(), att.end()), att.end());
+  if (crafted && att.empty()) return fail("--inject crafted needs --compromised: the nodes that attack");
   const int f = static_cast<int>(att.size());
   if (f >= g.n() - 1) return fail("f = " + std::to_string(f) + " compromised nodes leaves no honest network (n = " + std::to_string(g.n()) + ")");
   if (std::find(att.begin(), att.end(), o.node) != att.end()) return fail("the observing node " + std::to_string(o.node) + " cannot be compromised");
@@ -212,15 +274,37 @@ int recover_cmd(const exact_options& o) {
       std::printf("%s with %d compromised: %s%s%s\n", g.name.c_str(), f, attack_status_name(plan.status),
                   plan.detail.empty() ? "" : ": ", plan.detail.c_str());
     }
-    return 3;
+    return 1;
   }
   std::mt19937_64 rng(o.seed + 1);
   std::uniform_real_distribution<double> u(-1, 1);
   std::vector<double> x0(static_cast<std::size_t>(g.n()));
   for (auto& v : x0) v = u(rng);
   std::vector<std::vector<double>> errors(static_cast<std::size_t>(plan.L), std::vector<double>(static_cast<std::size_t>(f)));
-  for (auto& r : errors)
-    for (auto& v : r) v = u(rng);
+  if (crafted) {
+    // Against the first subset disjoint from the attackers that some
+    // attack makes explain the observations too.
+    bool found = false;
+    for (const auto& S : candidate_subsets(g.n(), f, o.node)) {
+      if (std::any_of(S.begin(), S.end(), [&](int v) { return std::binary_search(att.begin(), att.end(), v); })) continue;
+      auto a = craft_ambiguous_attack(plan, att, S);
+      if (!a.found) continue;
+      errors = a.errors;
+      found = true;
+      break;
+    }
+    if (!found) return fail("--inject crafted: no attack by these nodes is explained by another subset at this L");
+  } else if (!injections.empty()) {
+    for (const auto& in : injections) {
+      if (in.step >= plan.L) return fail("--inject: step " + std::to_string(in.step) + " is past the last iteration (" + std::to_string(plan.L - 1) + ")");
+      const auto a = static_cast<std::size_t>(std::lower_bound(att.begin(), att.end(), in.node) - att.begin());
+      for (int k = 0; k < plan.L; ++k)
+        if (in.step < 0 || in.step == k) errors[static_cast<std::size_t>(k)][a] += in.value;
+    }
+  } else {
+    for (auto& r : errors)
+      for (auto& v : r) v = u(rng);
+  }
   const auto y = observe_attacked(g, W, o.node, x0, plan.L, att, errors);
   const auto t1 = clk::now();
   auto r = recover_batched(plan, y);
@@ -228,16 +312,20 @@ int recover_cmd(const exact_options& o) {
   double e = 0;
   for (std::size_t i = 0; i < r.x0.size(); ++i) e += (r.x0[i] - x0[i]) * (r.x0[i] - x0[i]);
   e = std::sqrt(e);
+  // Only an answer has an error; an ambiguous or failed one has none.
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3e", e);
+  const std::string error_text = r.status == attack_status::ok ? buf : "null";
   if (o.json) {
     std::printf("{\"topology\": %s, \"node\": %d, \"f\": %d, \"status\": %s, \"steps\": %d, \"identifiable\": %s, "
-                "\"subsets\": %d, \"passing\": %d, \"error_l2\": %.3e, \"plan_ms\": %.3f, \"time_ms\": %.4f, \"identified\": [",
+                "\"subsets\": %d, \"passing\": %d, \"error_l2\": %s, \"plan_ms\": %.3f, \"time_ms\": %.4f, \"identified\": [",
                 json_str(o.topology).c_str(), o.node, f, json_str(attack_status_name(r.status)).c_str(), plan.L + 1,
-                plan.identifiable ? "true" : "false", r.subsets_tested, r.passing, e, plan_ms, ms);
+                plan.identifiable ? "true" : "false", r.subsets_tested, r.passing, error_text.c_str(), plan_ms, ms);
     for (std::size_t k = 0; k < r.identified.size(); ++k) std::printf("%s%d", k ? ", " : "", r.identified[k]);
     std::printf("], \"x0\": [");
     for (std::size_t k = 0; k < r.x0.size(); ++k) std::printf("%s%.12g", k ? ", " : "", r.x0[k]);
     std::printf("]}\n");
-    return r.status == attack_status::ok ? 0 : 3;
+    return r.status == attack_status::ok ? 0 : 1;
   }
   std::printf("%s, node %d, %d compromised {%s}: %s\n", g.name.c_str(), o.node, f, o.compromised.c_str(), attack_status_name(r.status));
   std::printf("  steps %d (pairs of subsets %s), %d subsets tested, %d explain y; plan %.2f ms, recovery %.3f ms\n", plan.L + 1,
@@ -249,7 +337,7 @@ int recover_cmd(const exact_options& o) {
     for (double v : r.x0) std::printf(" %.6f", v);
     std::printf("\n");
   }
-  return r.status == attack_status::ok ? 0 : 3;
+  return r.status == attack_status::ok ? 0 : 1;
 }
 
 struct table4_paper {

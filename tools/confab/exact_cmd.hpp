@@ -11,6 +11,10 @@ struct exact_options {
   std::string what;  // table1 | table2 | table3 | table4 | recover | bounds
   std::string topology;
   std::string compromised;  // "3,17"
+  // Errors the compromised nodes add: "crafted" (an attack another subset
+  // explains too), "node:value,..." (every step), "node@step:value,...", or
+  // a file of "node step value" lines. Empty: uniform in [-1, 1].
+  std::string inject;
   std::uint64_t seed = 1;
   int runs = 0;  // 0: the table's default
   int node = 0;

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table1", "table2", "table3", "table4", "bounds", "recover"}));
   e->add_option("--topology", exact.topology, "ring:N, torus:RxC, petersen, hypercube:D, complete:N, regular:NxD, er:NxP, ba:NxM, file:PATH");
   e->add_option("--compromised", exact.compromised, "comma-separated compromised nodes");
+  e->add_option("--inject", exact.inject,
+                "recover: the errors compromised nodes add: FILE of 'node step value' lines, node:value (every step), "
+                "node@step:value, or crafted (an attack another subset explains too)");
   e->add_option("--seed", exact.seed, "seed for weights and states");
   e->add_option("--runs", exact.runs, "timed runs")->check(CLI::Range(1, 10000000));
   e->add_option("--node", exact.node, "observing node (recover)");
