@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "engine/net/framing.hpp"
@@ -16,7 +18,11 @@ const char* transport_name(transport_kind k) noexcept { return k == transport_ki
 
 namespace {
 constexpr std::int64_t never = INT64_MAX;
-constexpr std::size_t header_bytes = 8;  // the sender's node id, as tcp_host frames it
+// The sender's node id (as tcp_host frames it), then the link's sequence
+// number: the receiver sees every gap, so no frame vanishes uncounted.
+constexpr std::size_t header_bytes = 16;
+constexpr std::size_t goodbye_bytes = 8;
+constexpr int incarnation_shift = 40;
 // A sender id no node has: "this connection was idle and is closing; not a
 // failure". Answered with the same frame, then the connection closes.
 constexpr node_id goodbye = ~node_id{0} - 1;
@@ -32,6 +38,19 @@ void drop(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
   c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
 }
 std::uint64_t pair_key(std::uint32_t a, std::uint32_t b) noexcept { return (std::uint64_t{a} << 32) | b; }
+void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
+}
+// [length][sender][sequence][payload]: tcp_host's frame with the sequence
+// number in front of the payload.
+std::vector<std::byte> link_frame(node_id sender, std::uint64_t seq, std::span<const std::byte> payload) {
+  std::vector<std::byte> body;
+  body.reserve(8 + payload.size());
+  put_u64(body, seq);
+  body.insert(body.end(), payload.begin(), payload.end());
+  return frame(sender, body);
+}
+const bool trace_links = std::getenv("CONFAB_FABRIC_TRACE") != nullptr;
 }  // namespace
 
 // ---------------------------------------------------------------- group
@@ -106,6 +125,8 @@ struct fabric::slot {
   std::unordered_map<node_id, std::unique_ptr<tcp_link>> links;  // tcp
   std::vector<std::uint32_t> out;  // the nodes it has a link to (inproc: its "connections")
   std::unordered_set<net::connection*> conns;  // tcp: every connection with a read loop
+  std::unordered_map<node_id, std::uint64_t> seq_out, seq_in;  // tcp: last sequence number sent / received per peer
+  std::uint64_t incarnation = 0;                                // restarts so far
 };
 
 node_id fabric::env_impl::self() const noexcept { return s_.id; }
@@ -284,14 +305,18 @@ result<void> fabric::send(slot& s, node_id to, std::span<const std::byte> payloa
   f.to = to;
   const auto l = link_for(s.g, static_cast<std::uint32_t>(to_g));
   f.link = l;
-  if (g_.options().transport == transport_kind::tcp) {
-    f.bytes = frame(s.id, payload);
-  } else {
-    f.bytes.assign(payload.begin(), payload.end());
-  }
-  const auto bytes = static_cast<std::uint32_t>(f.bytes.size());
+  const bool tcp = g_.options().transport == transport_kind::tcp;
+  const auto bytes = static_cast<std::uint32_t>(payload.size() + (tcp ? 4 + header_bytes : 0));
   const auto v = delay_.submit(l, now_ns(), bytes, h);
   if (v == delay::verdict::queued || v == delay::verdict::duplicated) {
+    // Only a frame that goes on the wire takes a sequence number: one the
+    // emulated network drops at the sender (loss, partition) leaves no gap.
+    if (tcp) {
+      auto seq = s.seq_out.try_emplace(to, s.incarnation << incarnation_shift).first;
+      f.bytes = link_frame(s.id, ++seq->second, payload);
+    } else {
+      f.bytes.assign(payload.begin(), payload.end());
+    }
     // A duplicated frame is filed twice: the record lives until both left.
     f.next_free = v == delay::verdict::duplicated ? 2 : 1;
     bump(stats_.frames_sent);
@@ -423,6 +448,9 @@ void fabric::restart(std::uint32_t g, std::unique_ptr<node> n) {
   s->timer_at = never;
   s->start_at = now().count();
   s->links.clear();
+  s->seq_out.clear();
+  s->seq_in.clear();
+  ++s->incarnation;
   s->queued_at = s->start_at;
   timers_.push({s->start_at, g / g_.options().threads});
   wake();
@@ -512,6 +540,10 @@ task<void> fabric::connect_link(std::uint32_t lg, node_id to, std::stop_token st
   auto& l = *it->second;
   l.connecting = false;
   if (!c) {
+    if (trace_links)
+      std::fprintf(stderr, "fabric: connect %s -> %s failed (%s), %zu frames dropped at %.3f s\n",
+                   endpoint_address(s->id).to_string().c_str(), endpoint_address(to).to_string().c_str(), c.error().message().c_str(),
+                   l.pending.size(), static_cast<double>(now_ns()) / 1e9);
     bump(stats_.connect_failures);
     bump(stats_.dropped_dead, l.pending.size());
     l.pending.clear();
@@ -548,11 +580,15 @@ task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t l
     }
     slot* s = local_g(lg);
     if (!s || s->state == slot::dead || s->state == slot::waiting) break;
-    if (f->size() < header_bytes) {
+    if (f->size() < goodbye_bytes) {
       refuse(make_error(errc::malformed, "frame shorter than its sender header"));
       break;
     }
     const node_id from = get_u64(f->data());
+    if (from != goodbye && f->size() < header_bytes) {
+      refuse(make_error(errc::malformed, "frame shorter than its sender and sequence header"));
+      break;
+    }
     if (from == goodbye) {
       farewell = true;
       // The other side closes an idle connection: answer, then close ours.
@@ -573,9 +609,30 @@ task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t l
       peer = from;
       auto& l = s->links[from];
       if (!l) l = std::make_unique<tcp_link>();
-      if (!l->conn || !l->conn->open()) l->conn = c;  // one connection per pair: reply on theirs
+      // One connection per pair: reply on theirs, unless our own dial is
+      // in flight with frames queued behind it; frames sent meanwhile must
+      // queue after those, or the pair's frames arrive out of order.
+      if ((!l->conn || !l->conn->open()) && !l->connecting) l->conn = c;
     }
     if (auto it = s->links.find(peer); it != s->links.end()) it->second->last_active_ns = static_cast<std::int64_t>(now_ns());
+    {
+      const std::uint64_t seq = get_u64(f->data() + 8);
+      auto [in, first] = s->seq_in.try_emplace(from, 0);
+      auto& last = in->second;
+      // A restarted node cannot know what its peers sent its former self:
+      // their first frame to it sets where it starts.
+      if (first && s->incarnation > 0) last = seq - 1;
+      // The top bits count the sender's restarts: a new incarnation starts
+      // its links afresh.
+      if ((seq >> incarnation_shift) > (last >> incarnation_shift)) last = (seq >> incarnation_shift) << incarnation_shift;
+      if (seq > last + 1) bump(stats_.frames_gap, seq - last - 1);
+      if (seq <= last) bump(stats_.frames_late);
+      if (seq != last + 1 && trace_links)
+        std::fprintf(stderr, "fabric: link %s -> %s: expected frame %llu, got %llu at %.3f s\n",
+                     endpoint_address(from).to_string().c_str(), endpoint_address(s->id).to_string().c_str(),
+                     static_cast<unsigned long long>(last + 1), static_cast<unsigned long long>(seq), static_cast<double>(now_ns()) / 1e9);
+      last = std::max(last, seq);
+    }
     if (s->state == slot::paused) {
       if (s->backlog.size() < o_.backlog_max) s->backlog.push_back({from, s->id, {f->begin() + header_bytes, f->end()}, false});
       else bump(stats_.dropped_queue);
@@ -594,6 +651,10 @@ task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t l
     auto it = s->links.find(peer);
     if (it != s->links.end() && it->second->conn == c) it->second->conn.reset();
   }
+  if (trace_links && !farewell && s && s->state != slot::dead && !st.stop_requested())
+    std::fprintf(stderr, "fabric: connection %s <-> %s ended under a live node at %.3f s\n",
+                 endpoint_address(s->id).to_string().c_str(), peer ? endpoint_address(peer).to_string().c_str() : "?",
+                 static_cast<double>(now_ns()) / 1e9);
   co_await c->close();
   drop(stats_.open_connections);
   // A connection to a live peer ended under us: the node hears of it.

@@ -131,7 +131,12 @@ struct fabric_options {
 struct fabric_stats {
   std::atomic<std::uint64_t> frames_sent{0}, bytes_sent{0}, frames_delivered{0}, dropped_loss{0},
       dropped_partition{0}, dropped_dead{0}, dropped_queue{0}, bad_input{0}, connects{0}, connect_failures{0},
-      idle_closed{0}, link_downs{0}, timers{0}, open_connections{0}, nodes_up{0};
+      idle_closed{0}, link_downs{0}, timers{0}, open_connections{0}, nodes_up{0},
+      // tcp, from every link's sequence numbers: a frame that arrived past
+      // a gap (frames_gap) and one that arrived after a later one of its
+      // link (frames_late, so it filled a gap). Both 0 while every link
+      // keeps its frames in order; gap minus late is what never came.
+      frames_gap{0}, frames_late{0};
 };
 
 // Lateness histogram: 1 µs buckets up to 20 ms, then one overflow bucket.

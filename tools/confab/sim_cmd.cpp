@@ -507,6 +507,12 @@ int run_sim_command(const sim_options& o) {
     }
   const double join_done = s.join_end_s();
   std::vector<double> t50, t90, t99, t100, h50, h90, h99, h100;
+  struct incomplete_message {
+    std::uint32_t origin, seq;
+    std::int64_t t;
+    std::vector<std::uint32_t> missing;
+  };
+  std::vector<incomplete_message> incomplete;
   std::vector<std::vector<double>> curves;
   std::uint64_t eligible_pairs = 0, eligible_got = 0;
   for (auto& [key, t_sent] : sent_at) {
@@ -520,7 +526,19 @@ int run_sim_command(const sim_options& o) {
     eligible_pairs += eligible;
     eligible_got += v.size();
     ++rp.messages;
-    if (v.size() >= eligible) ++rp.messages_complete;
+    if (v.size() >= eligible) {
+      ++rp.messages_complete;
+    } else {
+      // Which live peers it missed, for the trace.
+      std::set<std::uint32_t> reached;
+      for (auto& r : rec)
+        for (auto& x : r->receipts)
+          if (x.origin == key.first && x.seq == key.second) reached.insert(x.who);
+      std::vector<std::uint32_t> missing;
+      for (std::uint32_t g = first_peer; g < total; ++g)
+        if (live[g] && g != key.first && !reached.count(g)) missing.push_back(g);
+      incomplete.push_back({key.first, key.second, t_sent, std::move(missing)});
+    }
     auto at = [&](double q, bool hops) {
       const auto need = static_cast<std::size_t>(std::ceil(q * static_cast<double>(eligible)));
       if (need == 0) return 0.0;
@@ -688,6 +706,8 @@ int run_sim_command(const sim_options& o) {
     rp.dropped_partition += st.dropped_partition.load();
     rp.dropped_dead += st.dropped_dead.load();
     rp.dropped_queue += st.dropped_queue.load();
+    rp.frames_out_of_order += st.frames_late.load();
+    rp.frames_lost_on_links += st.frames_gap.load() - std::min(st.frames_gap.load(), st.frames_late.load());
     rp.bad_input += st.bad_input.load();
     rp.connects += st.connects.load();
     rp.connect_failures += st.connect_failures.load();
@@ -710,6 +730,8 @@ int run_sim_command(const sim_options& o) {
   rp.lateness_max_us = static_cast<double>(late.max_ns) / 1000.0;
   // What a reader must see first.
   if (interrupted) rp.problems.push_back("the run was interrupted before its planned end");
+  if (rp.frames_lost_on_links)
+    rp.problems.push_back(std::to_string(rp.frames_lost_on_links) + " frames were lost on live TCP links (sequence gaps)");
   if (rp.messages_complete < rp.messages)
     rp.problems.push_back(std::to_string(rp.messages - rp.messages_complete) + " of " + std::to_string(rp.messages) +
                           " messages did not reach every live peer");
@@ -771,6 +793,14 @@ int run_sim_command(const sim_options& o) {
                       seam::endpoint_address(group.id_of(x.peer)).to_string().c_str(), killed_at.count(x.peer) ? "true" : "false");
         lines.push_back({to_s(x.t), b});
       }
+    }
+    for (auto& m : incomplete) {
+      std::string b = "{\"t_s\":" + std::to_string(to_s(m.t)) + ",\"event\":\"incomplete\",\"origin\":\"" +
+                      seam::endpoint_address(group.id_of(m.origin)).to_string() + "\",\"seq\":" + std::to_string(m.seq) +
+                      ",\"missing\":[";
+      for (std::size_t k = 0; k < m.missing.size(); ++k)
+        b += (k ? ",\"" : "\"") + seam::endpoint_address(group.id_of(m.missing[k])).to_string() + "\"";
+      lines.push_back({to_s(m.t), b + "]}"});
     }
     std::stable_sort(lines.begin(), lines.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
     std::ofstream tf(o.out + "/trace.jsonl");

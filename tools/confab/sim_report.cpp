@@ -222,7 +222,9 @@ std::string report_json(const sim_report& r) {
        ",\"dropped_dead\":" + std::to_string(r.dropped_dead) + ",\"dropped_queue\":" + std::to_string(r.dropped_queue) +
        ",\"bad_input\":" + std::to_string(r.bad_input) + ",\"connects\":" + std::to_string(r.connects) +
        ",\"connect_failures\":" + std::to_string(r.connect_failures) + ",\"idle_closed\":" + std::to_string(r.idle_closed) +
-       ",\"peak_connections\":" + std::to_string(r.peak_connections) + "}";
+       ",\"peak_connections\":" + std::to_string(r.peak_connections) +
+       ",\"frames_out_of_order\":" + std::to_string(r.frames_out_of_order) +
+       ",\"frames_lost_on_links\":" + std::to_string(r.frames_lost_on_links) + "}";
   o += ",\"failure_detection\":{\"killed\":" + std::to_string(r.killed) + ",\"removed\":" + std::to_string(r.removed) +
        ",\"false_removals\":" + std::to_string(r.false_removals) + ",\"removed_while_paused\":" +
        std::to_string(r.removed_while_paused) + ",\"crash_to_removal_first_seed_s\":" + q_json(r.removal_first_s) +
@@ -328,6 +330,8 @@ std::string report_html(const sim_report& r) {
        "</td></tr><tr><td>connections opened / failed / closed idle / peak open</td><td>" + std::to_string(r.connects) + " / " +
        std::to_string(r.connect_failures) + " / " + std::to_string(r.idle_closed) + " / " + std::to_string(r.peak_connections) +
        "</td></tr><tr><td>bad input</td><td>" + std::to_string(r.bad_input) + "</td></tr>"
+       "<tr><td>tcp links: frames out of order / lost on a live link</td><td>" + std::to_string(r.frames_out_of_order) + " / " +
+       std::to_string(r.frames_lost_on_links) + "</td></tr>"
        "<tr><td>CPU seconds (per 1,000 nodes)</td><td>" + num(r.cpu_s, 1) + " (" + num(r.cpu_s_per_1000, 2) + ")</td></tr>"
        "<tr><td>peak RSS MiB (per 1,000 nodes)</td><td>" + num(r.rss_mb, 0) + " (" + num(r.rss_mb_per_1000, 1) + ")</td></tr>"
        "<tr><td>emulator: frames; lateness p50 / p90 / p99 / p99.9 / max (µs)</td><td>" + std::to_string(r.emulated_frames) +

@@ -39,7 +39,10 @@ struct sim_report {
   double frames_per_peer_s = 0, bytes_per_peer_s = 0;
   std::uint64_t frames_sent = 0, bytes_sent = 0, dropped_loss = 0, dropped_partition = 0, dropped_dead = 0,
                 dropped_queue = 0, bad_input = 0, connects = 0, connect_failures = 0, idle_closed = 0,
-                peak_connections = 0;
+                peak_connections = 0,
+                // tcp links' sequence numbers: frames that arrived out of order, and
+                // frames past a gap that no late frame filled (lost on a live link).
+                frames_out_of_order = 0, frames_lost_on_links = 0;
   // failure detection
   std::size_t killed = 0, removed = 0, false_removals = 0, removed_while_paused = 0;
   quantiles removal_first_s, removal_all_s;  // crash to removal by the first seed / every live seed
