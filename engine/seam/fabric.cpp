@@ -70,23 +70,6 @@ std::int64_t fabric_group::index_of(node_id id) const noexcept {
 
 void fabric_group::attach(unsigned thread, fabric* f) { fabrics_[thread].store(f, std::memory_order_release); }
 
-void lateness_histogram::merge(const lateness_histogram& o) {
-  for (std::size_t i = 0; i < buckets; ++i) count[i] += o.count[i];
-  n += o.n;
-  max_ns = std::max(max_ns, o.max_ns);
-}
-
-double lateness_histogram::quantile_us(double q) const {
-  if (n == 0) return 0;
-  const auto want = static_cast<std::uint64_t>(q * static_cast<double>(n - 1)) + 1;
-  std::uint64_t seen = 0;
-  for (std::size_t i = 0; i < buckets; ++i) {
-    seen += count[i];
-    if (seen >= want) return i + 1 == buckets ? static_cast<double>(max_ns) / 1000.0 : static_cast<double>(i + 1);
-  }
-  return static_cast<double>(max_ns) / 1000.0;
-}
-
 // ---------------------------------------------------------------- nodes
 
 class fabric::env_impl final : public env {

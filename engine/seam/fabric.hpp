@@ -53,6 +53,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "engine/core/histogram.hpp"
 #include "engine/core/scope.hpp"
 #include "engine/delay/delay_line.hpp"
 #include "engine/io/reactor.hpp"
@@ -139,20 +140,8 @@ struct fabric_stats {
       frames_gap{0}, frames_late{0};
 };
 
-// Lateness histogram: 1 µs buckets up to 20 ms, then one overflow bucket.
-struct lateness_histogram {
-  static constexpr std::size_t buckets = 20001;
-  std::vector<std::uint64_t> count = std::vector<std::uint64_t>(buckets, 0);
-  std::uint64_t n = 0, max_ns = 0;
-  void add(std::uint64_t ns) noexcept {
-    ++count[std::min<std::uint64_t>(ns / 1000, buckets - 1)];
-    ++n;
-    max_ns = std::max(max_ns, ns);
-  }
-  void merge(const lateness_histogram& o);
-  // The q-quantile in microseconds (upper edge of its bucket).
-  double quantile_us(double q) const;
-};
+// Lateness (hand-over time minus due time), in ns.
+using lateness_histogram = latency_histogram;
 
 class fabric {
  public:

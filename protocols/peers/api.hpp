@@ -53,6 +53,14 @@ struct peer_config {
   duration ihave_timeout = 400ms;  // Plumtree: wait this long for the eager copy before grafting
   std::uint32_t eager_hops = 2;    // Plumtree: the first hops push to every neighbour
   duration message_keep = 120s;    // Plumtree: messages kept to answer grafts
+  // Both modes: recent messages are announced to every new neighbour, which
+  // grafts those it lacks, so a peer orphaned when all its neighbours die at
+  // once gets, on relinking, every message that flooded past meanwhile.
+  // Kept for catch_up_keep or the time an orphan takes to relink (detection,
+  // ping_misses x ping_interval, a probe round and two PL refreshes),
+  // whichever is longer; at most catch_up_max of them, the newest.
+  duration catch_up_keep = 10s;
+  std::size_t catch_up_max = 256;
   std::size_t probes_in_flight_max = 64;  // above it a prober answers `busy`
 };
 

@@ -114,10 +114,40 @@ void peer_core::link_more(time_point now, seam::random& rng, output& out) {
   }
 }
 
+void peer_core::keep(time_point now, const gossip& g) {
+  const duration relink = cfg_.ping_misses * cfg_.ping_interval + 2 * cfg_.probe_timeout + 2 * cfg_.register_retry;
+  const duration catch_up = std::max(cfg_.catch_up_keep, relink);
+  const bool plumtree = cfg_.mode == dissemination::plumtree;
+  const auto until = now + (plumtree ? std::max(cfg_.message_keep, catch_up) : catch_up);
+  if (!store_.insert_or_assign({g.origin, g.seq}, kept{g, until}).second) return;
+  kept_order_.push_back({g.origin, g.seq});
+  // Flooding keeps messages only to catch new neighbours up: the newest
+  // catch_up_max. Plumtree keeps what grafts may ask for (message_keep).
+  while (!plumtree && store_.size() > cfg_.catch_up_max && !kept_order_.empty()) {
+    store_.erase(kept_order_.front());
+    kept_order_.pop_front();
+  }
+}
+
 void peer_core::add_neighbour(time_point now, node_id p, output& out) {
   pending_links_.erase(p);
   if (p == self_ || nbrs_.count(p)) return;
   nbrs_[p] = neighbour{};
+  // Catch the new neighbour up: announce the newest messages kept; it
+  // grafts those it lacks (the ihave/graft repair, in both modes).
+  std::vector<std::pair<time_point, std::pair<node_id, std::uint64_t>>> recent;
+  for (auto& [key, k] : store_)
+    if (k.until > now) recent.push_back({k.until, key});
+  if (recent.size() > cfg_.catch_up_max) {
+    std::nth_element(recent.begin(), recent.begin() + static_cast<std::ptrdiff_t>(cfg_.catch_up_max), recent.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    recent.resize(cfg_.catch_up_max);
+  }
+  for (auto& [until, key] : recent) {
+    const auto& g = store_[key].g;
+    out.to_peers.emplace_back(p, ihave{.origin = g.origin, .seq = g.seq, .hops = g.origin == self_ ? 0 : g.hops + 1});
+    ++stats_.control_frames;
+  }
   down_.erase(p);
   declare_dirty_ = true;
   out.events.push_back({.kind = peer_event::linked, .at = now, .peer = p, .count = nbrs_.size()});
@@ -149,7 +179,7 @@ void peer_core::originate(time_point now, output& out) {
   (void)seen_.insert(dedup_table::key(self_, self_, g.seq), now);
   ++stats_.originated;
   out.events.push_back({.kind = peer_event::gossip_sent, .at = now, .peer = self_, .seq = g.seq});
-  if (cfg_.mode == dissemination::plumtree) store_[{g.origin, g.seq}] = kept{g, now + cfg_.message_keep};
+  keep(now, g);
   forward(now, g, self_, out);
 }
 
@@ -190,11 +220,10 @@ void peer_core::on_gossip(time_point now, node_id from, const gossip& g, output&
   ++stats_.delivered;
   out.events.push_back(
       {.kind = peer_event::gossip_received, .at = now, .peer = g.origin, .other = from, .seq = g.seq, .hops = g.hops + 1});
-  if (cfg_.mode == dissemination::plumtree) {
-    missing_.erase({g.origin, g.seq});
-    store_[{g.origin, g.seq}] = kept{g, now + cfg_.message_keep};
+  missing_.erase({g.origin, g.seq});
+  keep(now, g);
+  if (cfg_.mode == dissemination::plumtree)
     if (auto it = nbrs_.find(from); it != nbrs_.end()) it->second.eager = true;
-  }
   forward(now, g, from, out);
 }
 
@@ -294,7 +323,6 @@ void peer_core::on_peer_message(time_point now, seam::random& rng, node_id from,
     return;
   }
   if (auto* h = std::get_if<ihave>(&m)) {
-    if (cfg_.mode != dissemination::plumtree) return;
     if (seen_.contains(dedup_table::key(self_, h->origin, h->seq))) return;
     auto& ms = missing_[{h->origin, h->seq}];
     if (ms.announcers.empty()) {
@@ -488,7 +516,7 @@ void peer_core::on_tick(time_point now, seam::random& rng, output& out) {
     report_to_seeds(now, pr.suspect, {}, out);
     return true;
   });
-  if (cfg_.mode == dissemination::plumtree) {
+  {
     for (auto it = missing_.begin(); it != missing_.end();) {
       auto& ms = it->second;
       if (now < ms.deadline) {
@@ -524,7 +552,13 @@ void peer_core::on_tick(time_point now, seam::random& rng, output& out) {
       ms.deadline = now + cfg_.ihave_timeout;
       ++it;
     }
-    std::erase_if(store_, [&](const auto& kv) { return now >= kv.second.until; });
+    // Kept in arrival order, so expiry pops from the front.
+    while (!kept_order_.empty()) {
+      auto it = store_.find(kept_order_.front());
+      if (it != store_.end() && now < it->second.until) break;
+      if (it != store_.end()) store_.erase(it);
+      kept_order_.pop_front();
+    }
   }
 }
 

@@ -12,6 +12,7 @@
 // Thread: one per core; the dedup table is safe to share across threads.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -110,6 +111,7 @@ class peer_core {
   void send_register(time_point now, seam::random& rng, output& out);
   void link_more(time_point now, seam::random& rng, output& out);
   void add_neighbour(time_point now, node_id p, output& out);
+  void keep(time_point now, const gossip& g);  // for grafts and new neighbours' catch-up
   void drop_neighbour(time_point now, node_id p, output& out);
   void originate(time_point now, output& out);
   void on_gossip(time_point now, node_id from, const gossip& g, output& out);
@@ -148,8 +150,9 @@ class peer_core {
   // gossip
   std::uint64_t seq_ = 0;
   time_point next_gossip_at_{};
-  std::map<std::pair<node_id, std::uint64_t>, kept> store_;      // Plumtree: for grafts
-  std::map<std::pair<node_id, std::uint64_t>, missing> missing_;  // Plumtree: announced, not received
+  std::map<std::pair<node_id, std::uint64_t>, kept> store_;      // recent messages: grafts, new neighbours' catch-up
+  std::deque<std::pair<node_id, std::uint64_t>> kept_order_;    // store_'s keys, oldest first
+  std::map<std::pair<node_id, std::uint64_t>, missing> missing_;  // announced, not received
   peer_stats stats_;
   time_point last_now_{};
 };

@@ -120,17 +120,17 @@ int run_emulator_test(const emulator_test_options& o) {
   const auto& late = fab->lateness();
   bool ok = got.size() == o.samples;
   std::string json = "{\"rate_frames_per_s\":" + std::to_string(o.rate) + ",\"round_trips\":" + std::to_string(got.size()) +
-                     ",\"frames\":" + std::to_string(late.n) + ",\"quantum_us\":" + std::to_string(o.quantum_us);
+                     ",\"frames\":" + std::to_string(late.count()) + ",\"quantum_us\":" + std::to_string(o.quantum_us);
   char buf[256];
   std::snprintf(buf, sizeof buf, ",\"lateness_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
-                late.quantile_us(0.5), late.quantile_us(0.9), late.quantile_us(0.99), late.quantile_us(0.999),
-                static_cast<double>(late.max_ns) / 1000.0);
+                late.quantile(0.5) / 1e3, late.quantile(0.9) / 1e3, late.quantile(0.99) / 1e3, late.quantile(0.999) / 1e3,
+                static_cast<double>(late.max()) / 1000.0);
   json += buf;
   std::printf("confab emulator-test: %zu round trips, %llu frames through the delay line at %llu frames/s\n", got.size(),
-              static_cast<unsigned long long>(late.n), static_cast<unsigned long long>(o.rate));
+              static_cast<unsigned long long>(late.count()), static_cast<unsigned long long>(o.rate));
   std::printf("  lateness (hand-over minus due): p50 %.0f us, p90 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us\n",
-              late.quantile_us(0.5), late.quantile_us(0.9), late.quantile_us(0.99), late.quantile_us(0.999),
-              static_cast<double>(late.max_ns) / 1000.0);
+              late.quantile(0.5) / 1e3, late.quantile(0.9) / 1e3, late.quantile(0.99) / 1e3, late.quantile(0.999) / 1e3,
+              static_cast<double>(late.max()) / 1000.0);
   json += ",\"rtt_ms\":{";
   if (!got.empty()) {
     bool first = true;

@@ -345,8 +345,20 @@ int run_sim_command(const sim_options& o) {
                                                      bump(tr->deliveries);
                                                      break;
                                                    }
-                                                   case peers::peer_event::suspected: bump(tr->suspicions); break;
-                                                   case peers::peer_event::confirmed: bump(tr->confirmations); break;
+                                                   case peers::peer_event::suspected:
+                                                   case peers::peer_event::confirmed:
+                                                   case peers::peer_event::linked:
+                                                   case peers::peer_event::unlinked: {
+                                                     if (e.kind == peers::peer_event::suspected) bump(tr->suspicions);
+                                                     if (e.kind == peers::peer_event::confirmed) bump(tr->confirmations);
+                                                     // The overlay's changes, for following a message that
+                                                     // missed a peer.
+                                                     const auto pg = group.index_of(e.peer);
+                                                     if (pg >= 0)
+                                                       tr->notes.push_back({g, static_cast<std::uint32_t>(pg), ~0u, e.at.count(),
+                                                                            peers::event_name(e.kind), e.why});
+                                                     break;
+                                                   }
                                                    case peers::peer_event::reported: {
                                                      const auto sg = group.index_of(e.peer);
                                                      if (sg >= 0)
@@ -722,12 +734,12 @@ int run_sim_command(const sim_options& o) {
   rp.cpu_s_per_1000 = rp.cpu_s / (static_cast<double>(total) / 1000.0);
   rp.rss_mb = rss_mb();
   rp.rss_mb_per_1000 = rp.rss_mb / (static_cast<double>(total) / 1000.0);
-  rp.emulated_frames = late.n;
-  rp.lateness_p50_us = late.quantile_us(0.5);
-  rp.lateness_p90_us = late.quantile_us(0.9);
-  rp.lateness_p99_us = late.quantile_us(0.99);
-  rp.lateness_p999_us = late.quantile_us(0.999);
-  rp.lateness_max_us = static_cast<double>(late.max_ns) / 1000.0;
+  rp.emulated_frames = late.count();
+  rp.lateness_p50_us = late.quantile(0.5) / 1e3;
+  rp.lateness_p90_us = late.quantile(0.9) / 1e3;
+  rp.lateness_p99_us = late.quantile(0.99) / 1e3;
+  rp.lateness_p999_us = late.quantile(0.999) / 1e3;
+  rp.lateness_max_us = static_cast<double>(late.max()) / 1000.0;
   // What a reader must see first.
   if (interrupted) rp.problems.push_back("the run was interrupted before its planned end");
   if (rp.frames_lost_on_links)
