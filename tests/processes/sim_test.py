@@ -7,6 +7,10 @@
   every live seed, no live peer removed, and the live seeds agreeing on a
   PL that holds exactly the live peers.
 - The same scenario over the in-process transport gives the same outcomes.
+- Five scenario seeds in a row over TCP while the test itself keeps both
+  cores busy (a CPU hog it starts and stops, bounded in time): every
+  message reaches every live peer, no frame is lost or reordered on a live
+  link, and each seed's outcomes equal its in-process run's.
 - The HTML report renders in headless Chromium with its four charts drawn.
 - Bad input (a broken scenario file, an unknown key, a broken latency
   matrix, more peers than the descriptor limit allows over TCP, an unknown
@@ -31,7 +35,7 @@ seeds = 3
 peers = 200
 transport = "{transport}"
 base_port = {port}
-seed = 11
+seed = {seed}
 
 [network]
 delay_ms = 10
@@ -77,11 +81,11 @@ at_s = 23.0
 """
 
 
-def run_sim(confab, workdir, transport, port):
-    cfg = os.path.join(workdir, f"{transport}.toml")
+def run_sim(confab, workdir, transport, port, seed=11):
+    cfg = os.path.join(workdir, f"{transport}-{seed}.toml")
     with open(cfg, "w") as f:
-        f.write(SCENARIO.format(transport=transport, port=port))
-    out = os.path.join(workdir, f"report-{transport}")
+        f.write(SCENARIO.format(transport=transport, port=port, seed=seed))
+    out = os.path.join(workdir, f"report-{transport}-{seed}")
     t0 = time.monotonic()
     p = subprocess.run([confab, "sim", "--config", cfg, "--out", out], capture_output=True, text=True, timeout=240)
     took = time.monotonic() - t0
@@ -124,6 +128,11 @@ def outcomes(r, transport):
     check(r["emulator"]["frames"] > 100000, f"{transport}: {r['emulator']['frames']} frames went through the delay line")
     check(r["cost"]["cpu_s"] > 0 and r["cost"]["peak_rss_mb"] > 0, f"{transport}: CPU and RSS reported")
     check(r["overlay"]["connected"], f"{transport}: the overlay of live peers is connected")
+    if transport.startswith("tcp"):
+        t = r["traffic"]
+        check(t["frames_lost_on_links"] == 0 and t["frames_out_of_order"] == 0,
+              f"tcp: no frame lost or reordered on a live link ({t['frames_lost_on_links']} lost, "
+              f"{t['frames_out_of_order']} out of order)")
     return (d["messages"], d["messages_complete"], fd["killed"], fd["removed"], fd["false_removals"], m["pl_size"],
             m["distinct_pls"])
 
@@ -164,6 +173,23 @@ def main():
     b = outcomes(inproc, "inproc")
     check(a == b, f"the in-process transport gives the same protocol outcomes as TCP ({a} vs {b})")
     render(os.path.join(tcp_out, "report.html"))
+    # The same under load the test makes itself: one busy process per core,
+    # each ending by itself after `hog_s` even if this test dies.
+    hog_s = 400
+    hogs = [subprocess.Popen([sys.executable, "-c",
+                              f"import time\nend = time.monotonic() + {hog_s}\nwhile time.monotonic() < end: pass"])
+            for _ in range(os.cpu_count() or 2)]
+    try:
+        for seed in (12, 13, 14, 15, 16):
+            loaded, _ = run_sim(confab, work, "tcp", port, seed)
+            a = outcomes(loaded, f"tcp, seed {seed}, both cores busy")
+            quiet, _ = run_sim(confab, work, "inproc", port, seed)
+            b = outcomes(quiet, f"inproc, seed {seed}")
+            check(a == b, f"seed {seed}: TCP under load gives the same outcomes as in-process ({a} vs {b})")
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
 
     bad = os.path.join(work, "bad.toml")
     with open(bad, "w") as f:
