@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev            # command line of the confab tool
   libtomlplusplus-dev     # TOML configuration files
+  nlohmann-json3-dev      # JSON: reports, traces, --json output (one library for all of it)
   libsodium-dev           # optional cluster key (frame authentication)
   python3                 # test helpers (legacy-dialect client, report checks)
   iproute2 procps         # the partition test makes network namespaces (ip, sysctl)

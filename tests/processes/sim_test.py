@@ -91,10 +91,12 @@ def run_sim(confab, workdir, transport, port, seed=11):
     took = time.monotonic() - t0
     print(p.stdout, end="", flush=True)
     progress = [line for line in p.stderr.splitlines() if "nodes up" in line]
-    check(p.returncode == 0, f"{transport}: confab sim exits 0" + ("" if p.returncode == 0 else f" (got {p.returncode}; {p.stderr[-400:]!r})"))
     check(len(progress) >= 10, f"{transport}: a progress line every second ({len(progress)} lines in {took:.0f} s)")
     with open(os.path.join(out, "report.json")) as f:
         r = json.load(f)
+    want = 1 if r["problems"] else 0
+    check(p.returncode == want, f"{transport}: confab sim exits {want} ({len(r['problems'])} problems)" +
+          ("" if p.returncode == want else f" (got {p.returncode}; {p.stderr[-400:]!r})"))
     with open(os.path.join(out, "trace.jsonl")) as f:
         trace = [json.loads(line) for line in f]
     faults = [e for e in trace if e["event"] == "fault"]
@@ -122,7 +124,16 @@ def outcomes(r, transport):
     check(m["pl_size"] == 196 and m["pl_missing_live"] == 0 and m["pl_holding_dead"] == 0,
           f"{transport}: the PL holds exactly the 196 live peers (size {m['pl_size']}, missing {m['pl_missing_live']}, "
           f"dead {m['pl_holding_dead']})")
-    check(not r["problems"], f"{transport}: the report lists no problem ({r['problems']})")
+    # Whether frames left on time is a timing figure (measured in
+    # bench/RESULTS.md, never asserted): the report must flag it truthfully,
+    # as a problem when not faithful, and nothing else may go wrong.
+    e = r["emulator"]
+    unfaithful = [p for p in r["problems"] if p.startswith("emulation not faithful")]
+    check(e["faithful"] == (e["lateness_us"]["p99"] <= e["lateness_budget_us"]) and e["faithful"] == (not unfaithful),
+          f"{transport}: lateness p99 {e['lateness_us']['p99']} us against a budget of {e['lateness_budget_us']} us "
+          f"is reported as {'faithful' if e['faithful'] else 'not faithful (a problem)'}")
+    others = [p for p in r["problems"] if p not in unfaithful]
+    check(not others, f"{transport}: the report lists no problem ({others})")
     for key in ("frames_per_peer_s", "bytes_per_peer_s"):
         check(r["traffic"][key] > 0, f"{transport}: traffic.{key} = {r['traffic'][key]}")
     check(r["emulator"]["frames"] > 100000, f"{transport}: {r['emulator']['frames']} frames went through the delay line")
@@ -183,8 +194,8 @@ def main():
         for seed in (12, 13, 14, 15, 16):
             loaded, _ = run_sim(confab, work, "tcp", port, seed)
             a = outcomes(loaded, f"tcp, seed {seed}, both cores busy")
-            quiet, _ = run_sim(confab, work, "inproc", port, seed)
-            b = outcomes(quiet, f"inproc, seed {seed}")
+            inproc, _ = run_sim(confab, work, "inproc", port, seed)
+            b = outcomes(inproc, f"inproc, seed {seed}, both cores busy")
             check(a == b, f"seed {seed}: TCP under load gives the same outcomes as in-process ({a} vs {b})")
     finally:
         for h in hogs:

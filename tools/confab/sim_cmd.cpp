@@ -13,6 +13,8 @@
 #include <set>
 #include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/io/runtime.hpp"
 #include "engine/seam/fabric.hpp"
 #include "protocols/peers/node.hpp"
@@ -25,6 +27,11 @@
 namespace confab::tools {
 
 namespace {
+
+// Lateness budget: p99 within 10% of the shortest one-way delay (and at
+// least 100 us, for runs with almost no delay).
+constexpr double lateness_budget_fraction = 0.10;
+constexpr double lateness_budget_floor_us = 100.0;
 
 using namespace std::chrono_literals;
 using seam::node_id;
@@ -208,7 +215,7 @@ int run_sim_command(const sim_options& o) {
   // The group: ids, link models.
   seam::fabric_group group({.threads = threads, .transport = s.transport, .base_port = s.base_port});
   group.default_link = model_of(s, s.delay_ms);
-  double max_one_way_ms = s.delay_ms + s.jitter_ms;
+  double max_one_way_ms = s.delay_ms + s.jitter_ms, min_one_way_ms = s.delay_ms;
   if (!s.matrix.empty()) {
     const auto regions = s.matrix.size();
     std::vector<delay::link_model> models;
@@ -216,6 +223,7 @@ int run_sim_command(const sim_options& o) {
       for (std::size_t j = 0; j < regions; ++j) {
         models.push_back(model_of(s, s.matrix[i][j]));
         max_one_way_ms = std::max(max_one_way_ms, s.matrix[i][j] + s.jitter_ms);
+        min_one_way_ms = i == 0 && j == 0 ? s.matrix[i][j] : std::min(min_one_way_ms, s.matrix[i][j]);
       }
     group.link_model_for = [models, regions](std::uint32_t a, std::uint32_t b) {
       return models[(a % regions) * regions + b % regions];
@@ -740,8 +748,19 @@ int run_sim_command(const sim_options& o) {
   rp.lateness_p99_us = late.quantile(0.99) / 1e3;
   rp.lateness_p999_us = late.quantile(0.999) / 1e3;
   rp.lateness_max_us = static_cast<double>(late.max()) / 1000.0;
+  // Faithful when frames leave on time to within a fraction of the
+  // shortest emulated delay: beyond it the run measures the emulator's
+  // host, not the protocol over the links it was asked to emulate.
+  rp.lateness_budget_us = std::max(lateness_budget_floor_us, lateness_budget_fraction * min_one_way_ms * 1000.0);
+  rp.faithful = rp.lateness_p99_us <= rp.lateness_budget_us;
   // What a reader must see first.
   if (interrupted) rp.problems.push_back("the run was interrupted before its planned end");
+  if (!rp.faithful) {
+    char b[200];
+    std::snprintf(b, sizeof b, "emulation not faithful: lateness p99 %.0f us is over %.0f us (%.0f%% of the shortest one-way delay, %.1f ms)",
+                  rp.lateness_p99_us, rp.lateness_budget_us, lateness_budget_fraction * 100, min_one_way_ms);
+    rp.problems.push_back(b);
+  }
   if (rp.frames_lost_on_links)
     rp.problems.push_back(std::to_string(rp.frames_lost_on_links) + " frames were lost on live TCP links (sequence gaps)");
   if (rp.messages_complete < rp.messages)
@@ -762,61 +781,51 @@ int run_sim_command(const sim_options& o) {
   {
     // The trace: every fault (planned and applied time, its nodes), every
     // gossip origination and every removal a seed applied, by time.
-    std::vector<std::pair<double, std::string>> lines;
+    using json = nlohmann::ordered_json;
+    std::vector<std::pair<double, json>> lines;
+    auto addr = [&](std::uint32_t g) { return seam::endpoint_address(group.id_of(g)).to_string(); };
     auto id_list = [&](const std::vector<std::uint32_t>& v) {
-      std::string o = "[";
-      for (std::size_t i = 0; i < v.size(); ++i) {
-        const auto a = seam::endpoint_address(group.id_of(v[i]));
-        o += (i ? ",\"" : "\"") + a.to_string() + "\"";
-      }
-      return o + "]";
+      json a = json::array();
+      for (auto g : v) a.push_back(addr(g));
+      return a;
     };
+    auto at_us = [](double t_s) { return std::round(t_s * 1e6) / 1e6; };
     for (std::size_t i = 0; i < plan.size(); ++i) {
       const auto& p = plan[i];
       const double at = i < applied_at.size() ? applied_at[i] : -1;
-      char head[160];
-      std::snprintf(head, sizeof head, "{\"t_s\":%.6f,\"event\":\"fault\",\"kind\":\"%s\",\"planned_s\":%.3f,\"what\":\"", at,
-                    fault_name(p.f.kind), p.f.at_s);
-      std::string l = head + describe(p) + "\"";
-      if (!p.nodes.empty()) l += ",\"nodes\":" + id_list(p.nodes);
-      if (!p.a.empty()) l += ",\"a\":" + std::to_string(p.a.size()) + ",\"b\":" + std::to_string(p.b.size());
-      lines.push_back({at, l + "}"});
+      json l = {{"t_s", at_us(at)}, {"event", "fault"}, {"kind", fault_name(p.f.kind)}, {"planned_s", p.f.at_s}, {"what", describe(p)}};
+      if (!p.nodes.empty()) l["nodes"] = id_list(p.nodes);
+      if (!p.a.empty()) {
+        l["a"] = p.a.size();
+        l["b"] = p.b.size();
+      }
+      lines.push_back({at, std::move(l)});
     }
     for (auto& r : rec) {
-      for (auto& x : r->sends) {
-        char b[200];
-        std::snprintf(b, sizeof b, "{\"t_s\":%.6f,\"event\":\"gossip\",\"origin\":\"%s\",\"seq\":%u}", to_s(x.t),
-                      seam::endpoint_address(group.id_of(x.origin)).to_string().c_str(), x.seq);
-        lines.push_back({to_s(x.t), b});
-      }
-      for (auto& x : r->notes) {
-        char b[320];
-        const auto by = seam::endpoint_address(group.id_of(x.by)).to_string();
-        const auto about = seam::endpoint_address(group.id_of(x.about)).to_string();
-        const auto other = x.other == ~0u ? std::string() : seam::endpoint_address(group.id_of(x.other)).to_string();
-        std::snprintf(b, sizeof b, "{\"t_s\":%.6f,\"event\":\"%s\",\"by\":\"%s\",\"suspect\":\"%s\",\"reporter\":\"%s\",\"why\":\"%s\"}",
-                      to_s(x.t), x.what, by.c_str(), about.c_str(), other.c_str(), x.why ? x.why : "");
-        lines.push_back({to_s(x.t), b});
-      }
-      for (auto& x : r->removals) {
-        char b[240];
-        std::snprintf(b, sizeof b, "{\"t_s\":%.6f,\"event\":\"removed\",\"seed\":\"%s\",\"peer\":\"%s\",\"killed\":%s}",
-                      to_s(x.t), seam::endpoint_address(group.id_of(x.seed)).to_string().c_str(),
-                      seam::endpoint_address(group.id_of(x.peer)).to_string().c_str(), killed_at.count(x.peer) ? "true" : "false");
-        lines.push_back({to_s(x.t), b});
-      }
+      for (auto& x : r->sends)
+        lines.push_back({to_s(x.t), {{"t_s", at_us(to_s(x.t))}, {"event", "gossip"}, {"origin", addr(x.origin)}, {"seq", x.seq}}});
+      for (auto& x : r->notes)
+        lines.push_back({to_s(x.t),
+                         {{"t_s", at_us(to_s(x.t))},
+                          {"event", x.what},
+                          {"by", addr(x.by)},
+                          {"suspect", addr(x.about)},
+                          {"reporter", x.other == ~0u ? std::string() : addr(x.other)},
+                          {"why", x.why ? x.why : ""}}});
+      for (auto& x : r->removals)
+        lines.push_back({to_s(x.t),
+                         {{"t_s", at_us(to_s(x.t))},
+                          {"event", "removed"},
+                          {"seed", addr(x.seed)},
+                          {"peer", addr(x.peer)},
+                          {"killed", killed_at.count(x.peer) > 0}}});
     }
-    for (auto& m : incomplete) {
-      std::string b = "{\"t_s\":" + std::to_string(to_s(m.t)) + ",\"event\":\"incomplete\",\"origin\":\"" +
-                      seam::endpoint_address(group.id_of(m.origin)).to_string() + "\",\"seq\":" + std::to_string(m.seq) +
-                      ",\"missing\":[";
-      for (std::size_t k = 0; k < m.missing.size(); ++k)
-        b += (k ? ",\"" : "\"") + seam::endpoint_address(group.id_of(m.missing[k])).to_string() + "\"";
-      lines.push_back({to_s(m.t), b + "]}"});
-    }
+    for (auto& m : incomplete)
+      lines.push_back({to_s(m.t),
+                       {{"t_s", at_us(to_s(m.t))}, {"event", "incomplete"}, {"origin", addr(m.origin)}, {"seq", m.seq}, {"missing", id_list(m.missing)}}});
     std::stable_sort(lines.begin(), lines.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
     std::ofstream tf(o.out + "/trace.jsonl");
-    for (auto& [t, l] : lines) tf << l << "\n";
+    for (auto& [t, l] : lines) tf << l.dump() << "\n";
   }
   std::printf(
       "confab sim: %zu seeds + %zu peers over %s (%s), %.1f s\n"
@@ -826,16 +835,18 @@ int run_sim_command(const sim_options& o) {
       "  failures: %zu killed, %zu removed (crash to removal median %.2f s, max %.2f s), %zu false removals\n"
       "  seeds: %zu live, %zu distinct PLs of %zu peers; %zu live peers missing, %zu dead peers held\n"
       "  cost: %.1f CPU s (%.2f per 1,000 nodes), peak RSS %.0f MiB (%.1f per 1,000 nodes)\n"
-      "  emulator: %llu frames, lateness p50 %.0f us, p99 %.0f us, max %.0f us\n"
+      "  emulator: %llu frames, lateness p50 %.0f us, p99 %.0f us, max %.0f us (budget %.0f us: %s)\n"
       "  report: %s/report.html, %s/report.json and trace.jsonl\n",
       s.seeds, s.peers, rp.transport.c_str(), rp.backend.c_str(), wall, rp.messages_complete, rp.messages, rp.delivery_ratio,
       rp.t99.p50, rp.t99.max, rp.h100.p50, rp.redundancy, rp.frames_per_peer_s, rp.bytes_per_peer_s, rp.killed, rp.removed,
       rp.removal_first_s.p50, rp.removal_first_s.max, rp.false_removals, rp.live_seeds, rp.distinct_pls, rp.pl_size,
       rp.pl_missing_live, rp.pl_holding_dead, rp.cpu_s, rp.cpu_s_per_1000, rp.rss_mb, rp.rss_mb_per_1000,
       static_cast<unsigned long long>(rp.emulated_frames), rp.lateness_p50_us, rp.lateness_p99_us, rp.lateness_max_us,
-      o.out.c_str(), o.out.c_str());
+      rp.lateness_budget_us, rp.faithful ? "faithful" : "NOT faithful", o.out.c_str(), o.out.c_str());
   for (const auto& p : rp.problems) std::printf("  problem: %s\n", p.c_str());
-  return 0;
+  // 0: a clean run; 1: a run that found problems (lost messages, dead peers
+  // left, seeds that disagree, an emulation that was not faithful).
+  return rp.problems.empty() ? 0 : 1;
 }
 
 }  // namespace confab::tools

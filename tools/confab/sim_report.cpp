@@ -1,5 +1,7 @@
 #include "tools/confab/sim_report.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -31,19 +33,6 @@ std::string num(double v, int digits = 3) {
   return b;
 }
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
-
 std::string html_esc(const std::string& s) {
   std::string o;
   for (char c : s) {
@@ -56,17 +45,6 @@ std::string html_esc(const std::string& s) {
     }
   }
   return o;
-}
-
-std::string q_json(const quantiles& q, int digits = 3) {
-  return "{\"p50\":" + num(q.p50, digits) + ",\"p90\":" + num(q.p90, digits) + ",\"p99\":" + num(q.p99, digits) +
-         ",\"max\":" + num(q.max, digits) + ",\"n\":" + std::to_string(q.n) + "}";
-}
-
-std::string points_json(const std::vector<std::pair<double, double>>& p) {
-  std::string o = "[";
-  for (std::size_t i = 0; i < p.size(); ++i) o += (i ? "," : "") + ("[" + num(p[i].first) + "," + num(p[i].second) + "]");
-  return o + "]";
 }
 
 // ---------------------------------------------------------------- SVG charts
@@ -200,54 +178,100 @@ std::string chart(const std::string& id, const std::string& title, const std::st
 
 }  // namespace
 
+using json = nlohmann::ordered_json;
+
+// A figure rounded to `digits` decimals (report.json stays readable);
+// null when not finite (a quantile of a message that never got there).
+json fig(double v, int digits = 3) {
+  if (!std::isfinite(v)) return nullptr;
+  const double scale = std::pow(10.0, digits);
+  return std::round(v * scale) / scale;
+}
+json q_of(const quantiles& q, int digits = 3) {
+  return {{"p50", fig(q.p50, digits)}, {"p90", fig(q.p90, digits)}, {"p99", fig(q.p99, digits)}, {"max", fig(q.max, digits)}, {"n", q.n}};
+}
+json points_of(const std::vector<std::pair<double, double>>& p) {
+  json a = json::array();
+  for (auto& [x, y] : p) a.push_back({fig(x), fig(y)});
+  return a;
+}
+
 std::string report_json(const sim_report& r) {
-  std::string o = "{";
-  o += "\"transport\":\"" + r.transport + "\",\"backend\":\"" + r.backend + "\",\"seeds\":" + std::to_string(r.seeds) +
-       ",\"peers\":" + std::to_string(r.peers) + ",\"threads\":" + std::to_string(r.threads) + ",\"wall_s\":" + num(r.wall_s) +
-       ",\"planned_s\":" + num(r.planned_s) + ",\"interrupted\":" + (r.interrupted ? "true" : "false") + ",\"scenario\":\"" +
-       esc(r.scenario_text) + "\",\"faults\":[";
-  for (std::size_t i = 0; i < r.faults.size(); ++i)
-    o += (i ? "," : "") + ("{\"at_s\":" + num(r.faults[i].first) + ",\"what\":\"" + esc(r.faults[i].second) + "\"}");
-  o += "],\"dissemination\":{\"messages\":" + std::to_string(r.messages) + ",\"messages_complete\":" +
-       std::to_string(r.messages_complete) + ",\"delivery_ratio\":" + num(r.delivery_ratio, 6) + ",\"time_ms\":{\"to50\":" +
-       q_json(r.t50) + ",\"to90\":" + q_json(r.t90) + ",\"to99\":" + q_json(r.t99) + ",\"to100\":" + q_json(r.t100) +
-       "},\"hops\":{\"to50\":" + q_json(r.h50, 0) + ",\"to90\":" + q_json(r.h90, 0) + ",\"to99\":" + q_json(r.h99, 0) +
-       ",\"to100\":" + q_json(r.h100, 0) + "},\"sent_per_delivery_minus_one\":" + num(r.redundancy) + ",\"gossip_frames\":" +
-       std::to_string(r.gossip_frames) + ",\"deliveries\":" + std::to_string(r.deliveries) +
-       ",\"curve_median\":" + points_json(r.curve_median) + ",\"curve_slowest\":" + points_json(r.curve_slowest) +
-       ",\"curve_fastest\":" + points_json(r.curve_fastest) + "}";
-  o += ",\"traffic\":{\"frames_per_peer_s\":" + num(r.frames_per_peer_s) + ",\"bytes_per_peer_s\":" + num(r.bytes_per_peer_s) +
-       ",\"frames_sent\":" + std::to_string(r.frames_sent) + ",\"bytes_sent\":" + std::to_string(r.bytes_sent) +
-       ",\"dropped_loss\":" + std::to_string(r.dropped_loss) + ",\"dropped_partition\":" + std::to_string(r.dropped_partition) +
-       ",\"dropped_dead\":" + std::to_string(r.dropped_dead) + ",\"dropped_queue\":" + std::to_string(r.dropped_queue) +
-       ",\"bad_input\":" + std::to_string(r.bad_input) + ",\"connects\":" + std::to_string(r.connects) +
-       ",\"connect_failures\":" + std::to_string(r.connect_failures) + ",\"idle_closed\":" + std::to_string(r.idle_closed) +
-       ",\"peak_connections\":" + std::to_string(r.peak_connections) +
-       ",\"frames_out_of_order\":" + std::to_string(r.frames_out_of_order) +
-       ",\"frames_lost_on_links\":" + std::to_string(r.frames_lost_on_links) + "}";
-  o += ",\"failure_detection\":{\"killed\":" + std::to_string(r.killed) + ",\"removed\":" + std::to_string(r.removed) +
-       ",\"false_removals\":" + std::to_string(r.false_removals) + ",\"removed_while_paused\":" +
-       std::to_string(r.removed_while_paused) + ",\"crash_to_removal_first_seed_s\":" + q_json(r.removal_first_s) +
-       ",\"crash_to_removal_every_seed_s\":" + q_json(r.removal_all_s) + ",\"suspicions\":" + std::to_string(r.suspicions) +
-       ",\"confirmations\":" + std::to_string(r.confirmations) + "}";
-  o += ",\"membership\":{\"live_seeds\":" + std::to_string(r.live_seeds) + ",\"distinct_pls\":" + std::to_string(r.distinct_pls) +
-       ",\"pl_size\":" + std::to_string(r.pl_size) + ",\"pl_missing_live\":" + std::to_string(r.pl_missing_live) +
-       ",\"pl_holding_dead\":" + std::to_string(r.pl_holding_dead) + ",\"members_over_time\":" + points_json(r.members_over_time) +
-       "}";
-  o += ",\"overlay\":{\"mean_degree\":" + num(r.mean_degree) + ",\"max_degree\":" + std::to_string(r.max_degree) +
-       ",\"powerlaw_alpha\":" + num(r.powerlaw_alpha) + ",\"connected\":" + (r.overlay_connected ? "true" : "false") +
-       ",\"degree_histogram\":[";
-  for (std::size_t i = 0; i < r.degree_histogram.size(); ++i)
-    o += (i ? "," : "") + ("[" + std::to_string(r.degree_histogram[i].first) + "," + std::to_string(r.degree_histogram[i].second) + "]");
-  o += "]}";
-  o += ",\"cost\":{\"cpu_s\":" + num(r.cpu_s) + ",\"cpu_s_per_1000_nodes\":" + num(r.cpu_s_per_1000) + ",\"peak_rss_mb\":" +
-       num(r.rss_mb) + ",\"peak_rss_mb_per_1000_nodes\":" + num(r.rss_mb_per_1000) + "}";
-  o += ",\"emulator\":{\"frames\":" + std::to_string(r.emulated_frames) + ",\"lateness_us\":{\"p50\":" + num(r.lateness_p50_us, 1) +
-       ",\"p90\":" + num(r.lateness_p90_us, 1) + ",\"p99\":" + num(r.lateness_p99_us, 1) + ",\"p999\":" +
-       num(r.lateness_p999_us, 1) + ",\"max\":" + num(r.lateness_max_us, 1) + "}}";
-  o += ",\"problems\":[";
-  for (std::size_t i = 0; i < r.problems.size(); ++i) o += (i ? ",\"" : "\"") + esc(r.problems[i]) + "\"";
-  return o + "]}\n";
+  json o;
+  o["transport"] = r.transport;
+  o["backend"] = r.backend;
+  o["seeds"] = r.seeds;
+  o["peers"] = r.peers;
+  o["threads"] = r.threads;
+  o["wall_s"] = fig(r.wall_s);
+  o["planned_s"] = fig(r.planned_s);
+  o["interrupted"] = r.interrupted;
+  o["scenario"] = r.scenario_text;
+  o["faults"] = json::array();
+  for (auto& [at, what] : r.faults) o["faults"].push_back({{"at_s", fig(at)}, {"what", what}});
+  o["dissemination"] = {
+      {"messages", r.messages},
+      {"messages_complete", r.messages_complete},
+      {"delivery_ratio", fig(r.delivery_ratio, 6)},
+      {"time_ms", {{"to50", q_of(r.t50)}, {"to90", q_of(r.t90)}, {"to99", q_of(r.t99)}, {"to100", q_of(r.t100)}}},
+      {"hops", {{"to50", q_of(r.h50, 0)}, {"to90", q_of(r.h90, 0)}, {"to99", q_of(r.h99, 0)}, {"to100", q_of(r.h100, 0)}}},
+      {"sent_per_delivery_minus_one", fig(r.redundancy)},
+      {"gossip_frames", r.gossip_frames},
+      {"deliveries", r.deliveries},
+      {"curve_median", points_of(r.curve_median)},
+      {"curve_slowest", points_of(r.curve_slowest)},
+      {"curve_fastest", points_of(r.curve_fastest)}};
+  o["traffic"] = {{"frames_per_peer_s", fig(r.frames_per_peer_s)},
+                  {"bytes_per_peer_s", fig(r.bytes_per_peer_s)},
+                  {"frames_sent", r.frames_sent},
+                  {"bytes_sent", r.bytes_sent},
+                  {"dropped_loss", r.dropped_loss},
+                  {"dropped_partition", r.dropped_partition},
+                  {"dropped_dead", r.dropped_dead},
+                  {"dropped_queue", r.dropped_queue},
+                  {"bad_input", r.bad_input},
+                  {"connects", r.connects},
+                  {"connect_failures", r.connect_failures},
+                  {"idle_closed", r.idle_closed},
+                  {"peak_connections", r.peak_connections},
+                  {"frames_out_of_order", r.frames_out_of_order},
+                  {"frames_lost_on_links", r.frames_lost_on_links}};
+  o["failure_detection"] = {{"killed", r.killed},
+                            {"removed", r.removed},
+                            {"false_removals", r.false_removals},
+                            {"removed_while_paused", r.removed_while_paused},
+                            {"crash_to_removal_first_seed_s", q_of(r.removal_first_s)},
+                            {"crash_to_removal_every_seed_s", q_of(r.removal_all_s)},
+                            {"suspicions", r.suspicions},
+                            {"confirmations", r.confirmations}};
+  o["membership"] = {{"live_seeds", r.live_seeds},
+                     {"distinct_pls", r.distinct_pls},
+                     {"pl_size", r.pl_size},
+                     {"pl_missing_live", r.pl_missing_live},
+                     {"pl_holding_dead", r.pl_holding_dead},
+                     {"members_over_time", points_of(r.members_over_time)}};
+  json degrees = json::array();
+  for (auto& [k, count] : r.degree_histogram) degrees.push_back({k, count});
+  o["overlay"] = {{"mean_degree", fig(r.mean_degree)},
+                  {"max_degree", r.max_degree},
+                  {"powerlaw_alpha", fig(r.powerlaw_alpha)},
+                  {"connected", r.overlay_connected},
+                  {"degree_histogram", std::move(degrees)}};
+  o["cost"] = {{"cpu_s", fig(r.cpu_s)},
+               {"cpu_s_per_1000_nodes", fig(r.cpu_s_per_1000)},
+               {"peak_rss_mb", fig(r.rss_mb)},
+               {"peak_rss_mb_per_1000_nodes", fig(r.rss_mb_per_1000)}};
+  o["emulator"] = {{"frames", r.emulated_frames},
+                   {"lateness_us",
+                    {{"p50", fig(r.lateness_p50_us, 1)},
+                     {"p90", fig(r.lateness_p90_us, 1)},
+                     {"p99", fig(r.lateness_p99_us, 1)},
+                     {"p999", fig(r.lateness_p999_us, 1)},
+                     {"max", fig(r.lateness_max_us, 1)}}},
+                   {"lateness_budget_us", fig(r.lateness_budget_us, 1)},
+                   {"faithful", r.faithful}};
+  o["problems"] = r.problems;
+  return o.dump() + "\n";
 }
 
 std::string report_html(const sim_report& r) {

@@ -61,6 +61,8 @@ struct sim_report {
   // emulator
   std::uint64_t emulated_frames = 0;
   double lateness_p50_us = 0, lateness_p90_us = 0, lateness_p99_us = 0, lateness_p999_us = 0, lateness_max_us = 0;
+  double lateness_budget_us = 0;  // p99 must stay within it for the run to be faithful
+  bool faithful = true;
   std::vector<std::string> problems;  // outcomes a reader must see first
 };
 
