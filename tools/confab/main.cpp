@@ -10,7 +10,8 @@
 //   confab seed-query --seeds seeds.txt [--full]
 //
 // Unknown options and impossible values get a one-line error naming them and
-// exit code 2, before anything starts.
+// exit code 2, before anything starts (CLI11's own codes, 105 and up, are
+// mapped to 2); --help shows every default; --version names the commit.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -22,9 +23,12 @@
 #include "tools/confab/seed_load.hpp"
 #include "tools/confab/sim_cmd.hpp"
 #include "tools/confab/emulator_test.hpp"
+#include "version.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"confab: a networking engine for consensus and gossip systems"};
+  app.option_defaults()->always_capture_default();
+  app.set_version_flag("--version", std::string("confab ") + CONFAB_VERSION + " (commit " + CONFAB_COMMIT + ")");
   app.require_subcommand(1);
   std::string backend = "auto";
   confab::tools::demo_options demo;
@@ -108,7 +112,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   if (sm->parsed()) return confab::tools::run_sim_command(sim);
   if (em->parsed()) return confab::tools::run_emulator_test(et);
