@@ -12,6 +12,31 @@ using namespace confab::linalg;
 
 namespace {
 
+// One random trial at observer 0: x(0) uniform in [-1, 1], f compromised
+// nodes drawn among the others, errors uniform in [-scale, scale] at every
+// step; returns x(0), the compromised nodes (sorted) and what 0 observes.
+struct attack_trial {
+  std::vector<double> x0;
+  std::vector<int> attackers;
+  std::vector<double> y;
+};
+attack_trial random_attack(const graph& g, const matrix& W, const attack_plan& plan, double scale, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(-1, 1);
+  attack_trial t;
+  t.x0.resize(static_cast<std::size_t>(g.n()));
+  for (auto& v : t.x0) v = u(rng);
+  std::vector<int> nodes;
+  for (int v = 1; v < g.n(); ++v) nodes.push_back(v);
+  std::shuffle(nodes.begin(), nodes.end(), rng);
+  t.attackers.assign(nodes.begin(), nodes.begin() + plan.f);
+  std::sort(t.attackers.begin(), t.attackers.end());
+  std::vector<std::vector<double>> err(static_cast<std::size_t>(plan.L), std::vector<double>(static_cast<std::size_t>(plan.f)));
+  for (auto& r : err)
+    for (auto& v : r) v = scale * u(rng);
+  t.y = observe_attacked(g, W, 0, t.x0, plan.L, t.attackers, err);
+  return t;
+}
+
 struct trial_counts {
   int exact = 0, ambiguous = 0, wrong = 0, agree = 0;
 };
@@ -26,19 +51,8 @@ trial_counts run_trials(const std::string& spec, int f, std::uint64_t seed) {
   trial_counts c;
   if (plan.status != attack_status::ok) return c;
   std::mt19937_64 rng(seed * 1000 + static_cast<std::uint64_t>(f));
-  std::uniform_real_distribution<double> u(-1, 1);
   for (int t = 0; t < 100; ++t) {
-    std::vector<double> x0(static_cast<std::size_t>(g.n()));
-    for (auto& v : x0) v = u(rng);
-    std::vector<int> nodes;
-    for (int v = 1; v < g.n(); ++v) nodes.push_back(v);
-    std::shuffle(nodes.begin(), nodes.end(), rng);
-    std::vector<int> att(nodes.begin(), nodes.begin() + f);
-    std::sort(att.begin(), att.end());
-    std::vector<std::vector<double>> err(static_cast<std::size_t>(plan.L), std::vector<double>(static_cast<std::size_t>(f)));
-    for (auto& r : err)
-      for (auto& v : r) v = u(rng);
-    auto y = observe_attacked(g, W, 0, x0, plan.L, att, err);
+    auto [x0, att, y] = random_attack(g, W, plan, 1.0, rng);
     auto rb = recover_batched(plan, y, 2);
     auto rn = recover_naive(plan, y);
     if (rb.status == rn.status && rb.found == rn.found && rb.identified == rn.identified) ++c.agree;
@@ -103,21 +117,9 @@ struct sweep_counts {
 // step: both paths' answers, and how far an answered x(0) is off.
 sweep_counts sweep(const graph& g, const matrix& W, const attack_plan& plan, double scale, int trials, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(-1, 1);
   sweep_counts c;
-  const int f = plan.f;
   for (int t = 0; t < trials; ++t, ++c.trials) {
-    std::vector<double> x0(static_cast<std::size_t>(g.n()));
-    for (auto& v : x0) v = u(rng);
-    std::vector<int> nodes;
-    for (int v = 1; v < g.n(); ++v) nodes.push_back(v);
-    std::shuffle(nodes.begin(), nodes.end(), rng);
-    std::vector<int> att(nodes.begin(), nodes.begin() + f);
-    std::sort(att.begin(), att.end());
-    std::vector<std::vector<double>> err(static_cast<std::size_t>(plan.L), std::vector<double>(static_cast<std::size_t>(f)));
-    for (auto& r : err)
-      for (auto& v : r) v = scale * u(rng);
-    auto y = observe_attacked(g, W, 0, x0, plan.L, att, err);
+    auto [x0, att, y] = random_attack(g, W, plan, scale, rng);
     auto rb = recover_batched(plan, y, 2);
     auto rn = recover_naive(plan, y);
     bool same = rb.status == rn.status && rb.identified == rn.identified;
