@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on its embedded default: set up, build optimised, and run
 # `confab sim`: 3 seeds and 1,000 peers in one process over real TCP on
-# loopback, one-way delay 10 ms ± 2.5 ms, 2% of the peers killed part-way,
+# loopback, one-way delay 40 ms ± 10 ms, 2% of the peers killed part-way,
 # the documents' intervals scaled to end within two minutes. It prints a
 # progress line every second, a summary, and where the report is
 # (sim-report/report.html and report.json). Extra arguments go to
