@@ -108,7 +108,12 @@ struct fabric::slot {
   std::unordered_map<node_id, std::unique_ptr<tcp_link>> links;  // tcp
   std::vector<std::uint32_t> out;  // the nodes it has a link to (inproc: its "connections")
   std::unordered_set<net::connection*> conns;  // tcp: every connection with a read loop
-  std::unordered_map<node_id, std::uint64_t> seq_out, seq_in;  // tcp: last sequence number sent / received per peer
+  struct sent_seq {
+    std::uint64_t seq = 0;
+    std::int64_t at_ns = 0;  // when the last one was accepted
+  };
+  std::unordered_map<node_id, sent_seq> seq_out;     // tcp: last sequence number sent per peer
+  std::unordered_map<node_id, std::uint64_t> seq_in;  // tcp: last sequence number received per peer
   std::uint64_t incarnation = 0;                                // restarts so far
 };
 
@@ -295,8 +300,9 @@ result<void> fabric::send(slot& s, node_id to, std::span<const std::byte> payloa
     // Only a frame that goes on the wire takes a sequence number: one the
     // emulated network drops at the sender (loss, partition) leaves no gap.
     if (tcp) {
-      auto seq = s.seq_out.try_emplace(to, s.incarnation << incarnation_shift).first;
-      f.bytes = link_frame(s.id, ++seq->second, payload);
+      auto& out = s.seq_out.try_emplace(to, slot::sent_seq{s.incarnation << incarnation_shift, 0}).first->second;
+      out.at_ns = static_cast<std::int64_t>(now_ns());
+      f.bytes = link_frame(s.id, ++out.seq, payload);
     } else {
       f.bytes.assign(payload.begin(), payload.end());
     }
@@ -397,6 +403,41 @@ void fabric::take_inbox() {
     else deliver(h.from, h.to, h.payload);
   }
   inbox_taken_.clear();
+}
+
+std::uint64_t fabric::frames_never_delivered(const fabric_group& g, duration settle) {
+  std::uint64_t lost = 0;
+  for (unsigned t = 0; t < g.options().threads; ++t) {
+    const fabric* f = g.at(t);
+    if (!f) continue;
+    const auto end_ns = static_cast<std::int64_t>(f->now_ns());
+    for (const auto& s : f->slots_) {
+      if (!s || s->state == slot::dead || s->state == slot::waiting) continue;
+      for (const auto& [to, out] : s->seq_out) {
+        if (out.at_ns > end_ns - settle.count()) continue;  // may still be on its way
+        const auto to_g = g.index_of(to);
+        if (to_g < 0) continue;
+        const fabric* rf = g.at(g.thread_of(static_cast<std::uint32_t>(to_g)));
+        const slot* r = rf ? rf->slots_[static_cast<std::uint32_t>(to_g) / g.options().threads].get() : nullptr;
+        if (!r || r->state == slot::dead || r->state == slot::waiting) continue;
+        auto in = r->seq_in.find(s->id);
+        // A restarted receiver that has heard nothing from this sender
+        // since: what went to its former self is not comparable.
+        if (in == r->seq_in.end() && r->incarnation > 0) continue;
+        const std::uint64_t got = in == r->seq_in.end() ? 0 : in->second;
+        const std::uint64_t inc_out = out.seq >> incarnation_shift, inc_in = got >> incarnation_shift;
+        const std::uint64_t mask = (std::uint64_t{1} << incarnation_shift) - 1;
+        // Frames of the sender's current incarnation after the last that came.
+        const std::uint64_t missing = inc_in == inc_out ? (out.seq > got ? out.seq - got : 0) : inc_in < inc_out ? (out.seq & mask) : 0;
+        if (missing && trace_links)
+          std::fprintf(stderr, "fabric: link %s -> %s: %llu frames accepted, never delivered (last sent %.3f s, end %.3f s)\n",
+                       endpoint_address(s->id).to_string().c_str(), endpoint_address(to).to_string().c_str(),
+                       static_cast<unsigned long long>(missing), static_cast<double>(out.at_ns) / 1e9, static_cast<double>(end_ns) / 1e9);
+        lost += missing;
+      }
+    }
+  }
+  return lost;
 }
 
 // ---------------------------------------------------------------- faults

@@ -187,6 +187,16 @@ class fabric {
   const delay::delay_stats& delay_stats() const noexcept { return delay_.stats(); }
   std::size_t nodes() const noexcept { return slots_.size(); }
 
+  // ## frames_never_delivered
+  // tcp, after every fabric of the group has stopped (any thread, then):
+  // frames accepted by env::send on links between two nodes alive at the
+  // end that never reached the receiver, counted from each link's last
+  // sequence number sent and received. Links whose last frame was accepted
+  // within `settle` of the end are left out (it may still be on its way).
+  // With the gaps a receiver sees during the run (stats frames_gap), this
+  // catches a loss at the end of a link too, with no later frame to show it.
+  static std::uint64_t frames_never_delivered(const fabric_group& g, duration settle);
+
  private:
   class env_impl;
   struct slot;

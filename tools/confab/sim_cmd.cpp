@@ -735,6 +735,10 @@ int run_sim_command(const sim_options& o) {
     rp.peak_connections += peak_conns[t];
     late.merge(fabrics[t]->lateness());
   }
+  // Frames lost at the end of a link (no later frame showed the gap):
+  // links quiet for two longest delays and a second before the end.
+  if (s.transport == seam::transport_kind::tcp)
+    rp.frames_lost_on_links += seam::fabric::frames_never_delivered(group, secs(2 * max_one_way_ms / 1000 + 1.0));
   const double run_s = std::max(1e-3, std::min(wall, end_s));
   rp.frames_per_peer_s = static_cast<double>(rp.frames_sent) / static_cast<double>(total) / run_s;
   rp.bytes_per_peer_s = static_cast<double>(rp.bytes_sent) / static_cast<double>(total) / run_s;
@@ -835,12 +839,14 @@ int run_sim_command(const sim_options& o) {
       "  failures: %zu killed, %zu removed (crash to removal median %.2f s, max %.2f s), %zu false removals\n"
       "  seeds: %zu live, %zu distinct PLs of %zu peers; %zu live peers missing, %zu dead peers held\n"
       "  cost: %.1f CPU s (%.2f per 1,000 nodes), peak RSS %.0f MiB (%.1f per 1,000 nodes)\n"
+      "  links: %llu frames lost on live TCP links, %llu out of order\n"
       "  emulator: %llu frames, lateness p50 %.0f us, p99 %.0f us, max %.0f us (budget %.0f us: %s)\n"
       "  report: %s/report.html, %s/report.json and trace.jsonl\n",
       s.seeds, s.peers, rp.transport.c_str(), rp.backend.c_str(), wall, rp.messages_complete, rp.messages, rp.delivery_ratio,
       rp.t99.p50, rp.t99.max, rp.h100.p50, rp.redundancy, rp.frames_per_peer_s, rp.bytes_per_peer_s, rp.killed, rp.removed,
       rp.removal_first_s.p50, rp.removal_first_s.max, rp.false_removals, rp.live_seeds, rp.distinct_pls, rp.pl_size,
       rp.pl_missing_live, rp.pl_holding_dead, rp.cpu_s, rp.cpu_s_per_1000, rp.rss_mb, rp.rss_mb_per_1000,
+      static_cast<unsigned long long>(rp.frames_lost_on_links), static_cast<unsigned long long>(rp.frames_out_of_order),
       static_cast<unsigned long long>(rp.emulated_frames), rp.lateness_p50_us, rp.lateness_p99_us, rp.lateness_max_us,
       rp.lateness_budget_us, rp.faithful ? "faithful" : "NOT faithful", o.out.c_str(), o.out.c_str());
   for (const auto& p : rp.problems) std::printf("  problem: %s\n", p.c_str());
