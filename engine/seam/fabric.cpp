@@ -418,7 +418,8 @@ std::uint64_t fabric::frames_never_delivered(const fabric_group& g, duration set
         const auto to_g = g.index_of(to);
         if (to_g < 0) continue;
         const fabric* rf = g.at(g.thread_of(static_cast<std::uint32_t>(to_g)));
-        const slot* r = rf ? rf->slots_[static_cast<std::uint32_t>(to_g) / g.options().threads].get() : nullptr;
+        const std::size_t li = static_cast<std::uint32_t>(to_g) / g.options().threads;
+        const slot* r = rf && li < rf->slots_.size() ? rf->slots_[li].get() : nullptr;  // an id never added: no receiver
         if (!r || r->state == slot::dead || r->state == slot::waiting) continue;
         auto in = r->seq_in.find(s->id);
         // A restarted receiver that has heard nothing from this sender

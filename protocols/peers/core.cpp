@@ -516,49 +516,47 @@ void peer_core::on_tick(time_point now, seam::random& rng, output& out) {
     report_to_seeds(now, pr.suspect, {}, out);
     return true;
   });
-  {
-    for (auto it = missing_.begin(); it != missing_.end();) {
-      auto& ms = it->second;
-      if (now < ms.deadline) {
-        ++it;
-        continue;
-      }
-      if (seen_.contains(dedup_table::key(self_, ms.origin, ms.seq))) {
+  for (auto it = missing_.begin(); it != missing_.end();) {
+    auto& ms = it->second;
+    if (now < ms.deadline) {
+      ++it;
+      continue;
+    }
+    if (seen_.contains(dedup_table::key(self_, ms.origin, ms.seq))) {
+      it = missing_.erase(it);
+      continue;
+    }
+    if (ms.next >= ms.announcers.size()) {
+      if (ms.asked_all) {
         it = missing_.erase(it);
         continue;
       }
-      if (ms.next >= ms.announcers.size()) {
-        if (ms.asked_all) {
-          it = missing_.erase(it);
-          continue;
-        }
-        // Every announcer failed us (died, cut off): ask every other
-        // neighbour once, new links included; any that holds it answers.
-        ms.asked_all = true;
-        for (auto& [p, n] : nbrs_) {
-          if (std::find(ms.announcers.begin(), ms.announcers.end(), p) != ms.announcers.end()) continue;
-          out.to_peers.emplace_back(p, graft{.origin = ms.origin, .seq = ms.seq});
-          ++stats_.control_frames;
-        }
-        ms.deadline = now + 4 * cfg_.ihave_timeout;
-        ++it;
-        continue;
+      // Every announcer failed us (died, cut off): ask every other
+      // neighbour once, new links included; any that holds it answers.
+      ms.asked_all = true;
+      for (auto& [p, n] : nbrs_) {
+        if (std::find(ms.announcers.begin(), ms.announcers.end(), p) != ms.announcers.end()) continue;
+        out.to_peers.emplace_back(p, graft{.origin = ms.origin, .seq = ms.seq});
+        ++stats_.control_frames;
       }
-      // The eager copy did not come: repair the tree through an announcer.
-      const node_id via = ms.announcers[ms.next++];
-      if (auto n = nbrs_.find(via); n != nbrs_.end()) n->second.eager = true;
-      out.to_peers.emplace_back(via, graft{.origin = ms.origin, .seq = ms.seq});
-      ++stats_.control_frames;
-      ms.deadline = now + cfg_.ihave_timeout;
+      ms.deadline = now + 4 * cfg_.ihave_timeout;
       ++it;
+      continue;
     }
-    // Kept in arrival order, so expiry pops from the front.
-    while (!kept_order_.empty()) {
-      auto it = store_.find(kept_order_.front());
-      if (it != store_.end() && now < it->second.until) break;
-      if (it != store_.end()) store_.erase(it);
-      kept_order_.pop_front();
-    }
+    // The eager copy did not come: repair the tree through an announcer.
+    const node_id via = ms.announcers[ms.next++];
+    if (auto n = nbrs_.find(via); n != nbrs_.end()) n->second.eager = true;
+    out.to_peers.emplace_back(via, graft{.origin = ms.origin, .seq = ms.seq});
+    ++stats_.control_frames;
+    ms.deadline = now + cfg_.ihave_timeout;
+    ++it;
+  }
+  // Kept in arrival order, so expiry pops from the front.
+  while (!kept_order_.empty()) {
+    auto it = store_.find(kept_order_.front());
+    if (it != store_.end() && now < it->second.until) break;
+    if (it != store_.end()) store_.erase(it);
+    kept_order_.pop_front();
   }
 }
 

@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <random>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "linalg/exact.hpp"
