@@ -80,7 +80,6 @@ int main(int argc, char** argv) {
   // all have joined, messages spread over 20 s so they do not overlap much.
   const auto join_window = std::chrono::milliseconds(static_cast<long>(n) * 20);
   pcfg.gossip_interval = join_window + 5s;
-  pcfg.ping_interval = 13s;
   peers::dedup_table seen({.capacity = n * n + 1024, .generations = 4, .bucket = 300s});
   std::vector<std::unique_ptr<seeds::memory_store>> disks;
   for (int i = 0; i < 3; ++i) {

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# The layering runs one way: engine -> protocols -> tools; linalg stands
-# alone. A wrong include fails here even where the build would not notice.
+# The layering runs one way (docs/architecture.md):
+#   engine -> protocols -> harness -> tools, linalg alone.
+# Inside engine, engine/seam is the interface protocols see and the hosts
+# (engine/host) are built on it, never the other way. A wrong include fails
+# here even where the build would not notice.
 cd "$(dirname "$0")/.."
 bad=0
 check() {  # dir, forbidden-pattern, message
   [ -d "$1" ] || return 0
-  hits=$(grep -rnE "#include *[<\"]($2)/" "$1" 2>/dev/null)
+  hits=$(grep -rnP "#include *[<\"]($2)" "$1" 2>/dev/null)
   if [ -n "$hits" ]; then echo "layering: $3"; echo "$hits"; bad=1; fi
 }
-check engine 'protocols|linalg|tools' "engine/ must not include protocols/, linalg/ or tools/"
-check linalg 'engine|protocols|tools' "linalg/ must not include engine/, protocols/ or tools/"
-check protocols 'tools|linalg' "protocols/ must not include tools/ or linalg/"
+check engine '(protocols|linalg|harness|tools)/' "engine/ must not include protocols/, linalg/, harness/ or tools/"
+check engine/seam 'engine/(io|net|host|delay|sim)/' "engine/seam/ is the interface alone: it may include engine/core/ only"
+check engine/core 'engine/(seam|io|net|host|delay|sim)/' "engine/core/ is the bottom floor: it includes nothing else of the engine"
+check linalg '(engine|protocols|harness|tools)/' "linalg/ must not include engine/, protocols/, harness/ or tools/"
+check protocols '(tools|harness|linalg)/' "protocols/ must not include tools/, harness/ or linalg/"
+# Protocols see the engine through the seam only: env.hpp and result.hpp.
+check protocols 'engine/(?!seam/env\.hpp|core/result\.hpp)' "protocols/ see the engine only through engine/seam/env.hpp and engine/core/result.hpp"
+check harness 'tools/' "harness/ must not include tools/"
 [ $bad -eq 0 ] && echo "layering check: clean"
 exit $bad

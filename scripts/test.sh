@@ -30,11 +30,11 @@ export ASAN_OPTIONS=detect_leaks=1
 step "tests (optimised build)"
 meson test -C build --print-errorlogs --num-processes 1 || fail=1
 step "tests (ASan+UBSan build)"
-# The sanitised build runs the engine and protocol suites (linalg
+# The sanitised build runs the engine, protocol and harness suites (linalg
 # spends its time inside OpenBLAS/LAPACK, which is not instrumented).
 # The 1,000-seed simulation sweeps run in the optimised build above; under
 # the sanitisers 100 seeds each look for memory and UB errors.
-CONFAB_SWEEP_COUNT=100 meson test -C build-asan --print-errorlogs --num-processes 1 --timeout-multiplier 3 engine protocols || fail=1
+CONFAB_SWEEP_COUNT=100 meson test -C build-asan --print-errorlogs --num-processes 1 --timeout-multiplier 3 engine protocols harness || fail=1
 
 step "benchmark smoke runs"
 bash bench/run_smoke.sh build || fail=1

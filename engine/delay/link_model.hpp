@@ -27,10 +27,23 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
+#include <optional>
+#include <string_view>
 
 namespace confab::delay {
 
 enum class jitter_kind : std::uint8_t { constant, uniform, normal, pareto, lognormal, empirical };
+
+// ## jitter_name / jitter_from_name
+// The one spelling of each kind, for scenario files, command lines and reports.
+inline constexpr const char* jitter_names[] = {"constant", "uniform", "normal", "pareto", "lognormal", "empirical"};
+constexpr const char* jitter_name(jitter_kind k) noexcept { return jitter_names[static_cast<unsigned>(k)]; }
+inline std::optional<jitter_kind> jitter_from_name(std::string_view name) noexcept {
+  for (unsigned i = 0; i < std::size(jitter_names); ++i)
+    if (name == jitter_names[i]) return static_cast<jitter_kind>(i);
+  return std::nullopt;
+}
 
 enum link_flags : std::uint8_t {
   partitioned = 1,  // every frame is dropped

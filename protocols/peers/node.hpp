@@ -3,7 +3,7 @@
 // Decodes each message by who sent it (seeds speak the seeds' wire, peers
 // the peers' wire), feeds the core, sends what it produced, reports events,
 // sets the one timer to the core's next tick. Runs unchanged on real TCP
-// (seam::tcp_host), the in-process transport and in the simulator.
+// (host::tcp_host), the in-process transport and in the simulator.
 //
 //   peers::dedup_table seen;   // shared by every peer of the process
 //   sim.add_node([&](seam::node_id) { return std::make_unique<peers::peer_node>(cfg, seen); });

@@ -4,7 +4,7 @@
 // what the core asked to persist (one sync for everything that arrived in
 // the turn: group commit), then sends, reports events, and sets the one
 // timer to the core's next tick. Nothing is sent before it is durable. Runs unchanged on real TCP
-// (seam::tcp_host) and in the simulator.
+// (host::tcp_host) and in the simulator.
 //
 //   seeds::memory_store disk;
 //   sim.add_node([&](seam::node_id) { return std::make_unique<seeds::seed_node>(cfg, disk); });

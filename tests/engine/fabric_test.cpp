@@ -1,7 +1,7 @@
 // The fabric: many nodes per reactor through the delay line, on both
 // transports and both backends. Delays are never shorter than the link's
 // model; kill, pause and partition behave as documented.
-#include "engine/seam/fabric.hpp"
+#include "engine/host/fabric.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include "engine/io/runtime.hpp"
 #include "tests/engine/helpers.hpp"
 
-namespace confab::seam {
+namespace confab::host {
 namespace {
 
 using namespace std::chrono_literals;
@@ -389,4 +389,4 @@ TEST(fabric_threads, in_process_frames_cross_reactor_threads) {
 }
 
 }  // namespace
-}  // namespace confab::seam
+}  // namespace confab::host

@@ -1,4 +1,4 @@
-#include "engine/seam/tcp_host.hpp"  // first: the header compiles alone
+#include "engine/host/tcp_host.hpp"  // first: the header compiles alone
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@ namespace {
 
 class tcp_host_test : public ::testing::TestWithParam<backend_choice> {};
 
-task<void> stop_when_done(std::vector<std::unique_ptr<seam::tcp_host>>& hosts, std::size_t want, std::stop_source* stop) {
+task<void> stop_when_done(std::vector<std::unique_ptr<host::tcp_host>>& hosts, std::size_t want, std::stop_source* stop) {
   const auto give_up = io::clock::now() + 10s;
   while (io::clock::now() < give_up) {
     bool all = true;
@@ -27,10 +27,10 @@ task<void> stop_when_done(std::vector<std::unique_ptr<seam::tcp_host>>& hosts, s
   stop->request_stop();
 }
 
-task<void> run_hosts(std::vector<std::unique_ptr<seam::tcp_host>>& hosts, std::size_t want, int* failures) {
+task<void> run_hosts(std::vector<std::unique_ptr<host::tcp_host>>& hosts, std::size_t want, int* failures) {
   std::stop_source stop;
   task_scope s;
-  auto one = [](seam::tcp_host& h, std::stop_token st, int* failures) -> task<void> {
+  auto one = [](host::tcp_host& h, std::stop_token st, int* failures) -> task<void> {
     auto r = co_await h.run(st);
     if (!r) ++*failures;
   };
@@ -45,9 +45,9 @@ TEST_P(tcp_host_test, the_same_node_runs_over_real_tcp_as_in_the_simulator) {
   constexpr int rumours = 4;
   std::vector<net::address> dir;
   for (std::size_t i = 0; i < n; ++i) dir.push_back(net::address::ipv4(0x7f000001u + static_cast<std::uint32_t>(i), confab::testing::free_port()));
-  std::vector<std::unique_ptr<seam::tcp_host>> hosts;
+  std::vector<std::unique_ptr<host::tcp_host>> hosts;
   for (seam::node_id i = 0; i < n; ++i)
-    hosts.push_back(std::make_unique<seam::tcp_host>(*r, i, dir, std::make_unique<flood_node>(n, rumours), 100 + i));
+    hosts.push_back(std::make_unique<host::tcp_host>(*r, i, dir, std::make_unique<flood_node>(n, rumours), 100 + i));
   int failures = 0;
   r->run(run_hosts(hosts, rumours, &failures));
   EXPECT_EQ(failures, 0);

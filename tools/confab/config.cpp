@@ -7,11 +7,17 @@
 #include <toml++/toml.h>
 
 #include "protocols/common/endpoints.hpp"
-#include "tools/confab/toml_util.hpp"
+#include "harness/toml_util.hpp"
 
 namespace confab::tools {
 
+using namespace confab::harness;  // the TOML helpers
+
 namespace {
+
+long long milliseconds_of(seam::duration d) {
+  return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
 
 // What both settings files share: the TOML root (syntax errors named by
 // line and column), unknown top-level keys refused, seeds_file and data_dir
@@ -94,8 +100,11 @@ seed_settings load_seed_settings(const std::string& path) {
                      "legacy_min_reporters"},
                     s.error, path))
       return s;
-    long long hb = 50, emin = 300, emax = 600, fr = 500, rw = 60000;
     auto& c = s.seed;
+    // Every default is seeds::seed_config's own (protocols/seeds/api.hpp).
+    long long hb = milliseconds_of(c.heartbeat), emin = milliseconds_of(c.election_timeout_min),
+              emax = milliseconds_of(c.election_timeout_max), fr = milliseconds_of(c.forward_retry),
+              rw = milliseconds_of(c.report_window);
     if (!integer(*t, "seed.", "heartbeat_ms", 1, 60000, hb, s.error, path) ||
         !integer(*t, "seed.", "election_timeout_min_ms", 2, 600000, emin, s.error, path) ||
         !integer(*t, "seed.", "election_timeout_max_ms", 2, 600000, emax, s.error, path) ||
@@ -161,7 +170,10 @@ peer_settings load_peer_settings(const std::string& path) {
                     s.error, path))
       return s;
     std::string overlay = "preferential", mode = "flood";
-    long long gi = 5000, pi = 13000, pt = 1000, rr = 2000, ih = 400;
+    // Every default is peers::peer_config's own (protocols/peers/api.hpp).
+    long long gi = milliseconds_of(c.gossip_interval), pi = milliseconds_of(c.ping_interval),
+              pt = milliseconds_of(c.probe_timeout), rr = milliseconds_of(c.register_retry),
+              ih = milliseconds_of(c.ihave_timeout);
     if (!text_choice(*t, "overlay", {"preferential", "exponential"}, overlay, s.error, path) ||
         !text_choice(*t, "mode", {"flood", "plumtree"}, mode, s.error, path) ||
         !integer(*t, "peer.", "attach", 1, 64, c.attach, s.error, path) ||

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "engine/io/runtime.hpp"
-#include "engine/seam/fabric.hpp"
+#include "engine/host/fabric.hpp"
 
 namespace confab::tools {
 
@@ -57,9 +57,7 @@ int run_emulator_test(const emulator_test_options& o) {
     std::fprintf(stderr, "confab emulator-test: --jitter-ms %.3f exceeds --delay-ms %.3f\n", o.jitter_ms, o.delay_ms);
     return 2;
   }
-  const auto kind = o.jitter == "uniform"  ? delay::jitter_kind::uniform
-                    : o.jitter == "normal" ? delay::jitter_kind::normal
-                                           : delay::jitter_kind::constant;
+  const auto kind = delay::jitter_from_name(o.jitter).value_or(delay::jitter_kind::constant);
   delay::link_model m = delay::around(o.delay_ms, o.jitter_ms, kind);
   // The delivered distribution is compared with the model's, so frames may
   // overtake each other (FIFO would deliver a running maximum at this rate,
@@ -75,10 +73,10 @@ int run_emulator_test(const emulator_test_options& o) {
   }
   std::vector<double> got;
   got.reserve(o.samples);
-  seam::fabric_group g({.threads = 1, .transport = seam::transport_kind::inproc});
+  host::fabric_group g({.threads = 1, .transport = host::transport_kind::inproc});
   g.default_link = m;
-  std::unique_ptr<seam::fabric> fab;
-  seam::fabric_options fo;
+  std::unique_ptr<host::fabric> fab;
+  host::fabric_options fo;
   fo.wake_quantum = std::chrono::microseconds(o.quantum_us);
   io::runtime_options ro;
   ro.threads = 1;
@@ -89,7 +87,7 @@ int run_emulator_test(const emulator_test_options& o) {
   std::fprintf(stderr, "confab emulator-test: %llu frames/s through the delay line, %zu round trips (~%.0f s)\n",
                static_cast<unsigned long long>(o.rate), o.samples, expect_s);
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
-    fab = std::make_unique<seam::fabric>(g, 0, r, o.seed, fo);
+    fab = std::make_unique<host::fabric>(g, 0, r, o.seed, fo);
     auto a = std::make_unique<pinger>();
     a->peer = g.id_of(1);
     a->per_ms = static_cast<std::size_t>(std::max(1.0, per_ms));

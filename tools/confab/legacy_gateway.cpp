@@ -9,7 +9,7 @@
 #include "engine/core/scope.hpp"
 #include "engine/net/connection.hpp"
 #include "engine/net/framing.hpp"
-#include "engine/seam/tcp_host.hpp"
+#include "engine/host/tcp_host.hpp"
 #include "engine/net/listener.hpp"
 #include "protocols/common/codec.hpp"
 #include "protocols/common/endpoints.hpp"
@@ -37,7 +37,7 @@ struct gateway {
 std::vector<std::byte> frame(const gateway& g, node_id sender, const seeds::message& m) {
   auto bytes = seeds::encode(m);
   if (g.o.auth) g.o.auth->seal(sender, bytes);
-  return seam::frame(sender, bytes);
+  return host::frame(sender, bytes);
 }
 
 
@@ -65,7 +65,7 @@ task<bool> ensure_native(gateway& g, std::stop_token st) {
   net::connect_options co;
   co.deadline = io::clock::now() + 2s;
   co.stop = st;
-  auto c = co_await net::connect(g.r, seam::endpoint_address(g.o.seed), std::move(co));
+  auto c = co_await net::connect(g.r, host::endpoint_address(g.o.seed), std::move(co));
   if (!c) co_return false;
   g.native = std::shared_ptr<net::connection>(std::move(*c));
   g.tasks.spawn(native_reader(g, g.native, st));

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "engine/net/listener.hpp"
-#include "engine/seam/tcp_host.hpp"
+#include "engine/host/tcp_host.hpp"
 #include "protocols/common/endpoints.hpp"
 #include "protocols/peers/wire.hpp"
 #include "protocols/seeds/wire.hpp"
@@ -181,7 +181,7 @@ void legacy_peer_host::set_timer(seam::time_point at) { timer_.set(epoch_ + at);
 
 task<result<void>> legacy_peer_host::run(std::stop_token st) {
   stop_ = st;
-  auto l = net::listener::bind(r_, seam::endpoint_address(self_));
+  auto l = net::listener::bind(r_, host::endpoint_address(self_));
   if (!l) co_return l.error();
   tasks_.spawn(accept_loop(**l, st));
   tasks_.spawn(timer_.run(st, [this] { node_->on_timer(*env_); }));

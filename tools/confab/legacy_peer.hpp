@@ -29,7 +29,7 @@
 #include "engine/core/scope.hpp"
 #include "engine/net/listener.hpp"
 #include "engine/seam/env.hpp"
-#include "engine/seam/node_timer.hpp"
+#include "engine/host/node_timer.hpp"
 
 namespace confab::tools {
 
@@ -62,7 +62,7 @@ class legacy_peer_host {
   task_scope tasks_;
   std::stop_token stop_;
   io::clock::time_point epoch_;
-  seam::node_timer timer_;
+  host::node_timer timer_;
 };
 
 }  // namespace confab::tools

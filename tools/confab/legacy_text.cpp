@@ -4,7 +4,7 @@
 
 #include "engine/core/scope.hpp"
 #include "engine/net/framing.hpp"
-#include "engine/seam/tcp_host.hpp"
+#include "engine/host/tcp_host.hpp"
 #include "protocols/seeds/legacy.hpp"
 
 namespace confab::tools {
@@ -47,7 +47,7 @@ task<result<void>> send_legacy_text(io::reactor& r, seam::node_id to, std::strin
   net::connect_options co;
   co.deadline = io::clock::now() + 2s;
   co.stop = st;
-  auto c = co_await net::connect(r, seam::endpoint_address(to), std::move(co));
+  auto c = co_await net::connect(r, host::endpoint_address(to), std::move(co));
   if (!c) co_return c.error();
   auto sent = co_await (*c)->send(net::as_bytes(text));
   auto flushed = co_await (*c)->flush();
@@ -61,7 +61,7 @@ task<result<std::string>> legacy_request(io::reactor& r, seam::node_id to, std::
   net::connect_options co;
   co.deadline = io::clock::now() + 2s;
   co.stop = st;
-  auto c = co_await net::connect(r, seam::endpoint_address(to), std::move(co));
+  auto c = co_await net::connect(r, host::endpoint_address(to), std::move(co));
   if (!c) co_return c.error();
   auto sent = co_await (*c)->send(net::as_bytes(text));
   if (!sent) {

@@ -84,18 +84,23 @@ int main(int argc, char** argv) {
   sm->add_option("--config", sim.config, "TOML scenario (docs/sim.md); default: the embedded one")->check(CLI::ExistingFile);
   sm->add_option("--out", sim.out, "folder for report.json and report.html");
   sm->add_option("--backend", sim.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
-  sm->add_option("--peers", sim.peers, "peers (overrides the scenario)")->check(CLI::Range(std::size_t{2}, std::size_t{1000000}));
-  sm->add_option("--seeds", sim.seeds, "seeds")->check(CLI::Range(std::size_t{1}, std::size_t{7}));
-  sm->add_option("--originators", sim.originators, "peers that gossip (0: all)")->check(CLI::Range(std::size_t{0}, std::size_t{1000000}));
-  sm->add_option("--transport", sim.transport, "tcp or inproc")->check(CLI::IsMember({"tcp", "inproc"}));
-  sm->add_option("--threads", sim.threads, "reactor threads (0: one per core)")->check(CLI::Range(0u, 64u));
-  sm->add_option("--seed", sim.seed, "random seed of the scenario");
-  sm->add_option("--duration", sim.duration_s, "seconds the run lasts (default: until the workload and faults played out)")
+  sm->add_option("--peers", sim.set.peers, "peers (overrides the scenario)")->check(CLI::Range(std::size_t{2}, std::size_t{1000000}));
+  sm->add_option("--seeds", sim.set.seeds, "seeds")->check(CLI::Range(std::size_t{1}, std::size_t{7}));
+  sm->add_option("--originators", sim.set.originators, "peers that gossip (0: all)")->check(CLI::Range(std::size_t{0}, std::size_t{1000000}));
+  sm->add_option_function<std::string>(
+        "--transport", [&sim](const std::string& v) { sim.set.transport = confab::host::transport_from_name(v); },
+        "tcp or inproc")
+      ->check([](const std::string& v) {
+        return confab::host::transport_from_name(v) ? std::string() : "must be tcp or inproc, not " + v;
+      });
+  sm->add_option("--threads", sim.set.threads, "reactor threads (0: one per core)")->check(CLI::Range(0u, 64u));
+  sm->add_option("--seed", sim.set.seed, "random seed of the scenario");
+  sm->add_option("--duration", sim.set.duration_s, "seconds the run lasts (default: until the workload and faults played out)")
       ->check(CLI::Range(1.0, 86400.0));
-  sm->add_option("--scale", sim.scale, "the documents' intervals times this")->check(CLI::Range(0.01, 100.0));
-  sm->add_option("--delay-ms", sim.delay_ms, "one-way delay")->check(CLI::Range(0.0, 600000.0));
-  sm->add_option("--jitter-ms", sim.jitter_ms, "jitter around it")->check(CLI::Range(0.0, 600000.0));
-  sm->add_option("--base-port", sim.base_port, "tcp: listeners on base-port + thread")->check(CLI::Range(1024, 65000));
+  sm->add_option("--scale", sim.set.scale, "the documents' intervals times this")->check(CLI::Range(0.01, 100.0));
+  sm->add_option("--delay-ms", sim.set.delay_ms, "one-way delay")->check(CLI::Range(0.0, 600000.0));
+  sm->add_option("--jitter-ms", sim.set.jitter_ms, "jitter around it")->check(CLI::Range(0.0, 600000.0));
+  sm->add_option("--base-port", sim.set.base_port, "tcp: listeners on base-port + thread")->check(CLI::Range(1024, 65000));
   sm->add_flag("--quiet", sim.quiet, "no progress line");
   confab::tools::emulator_test_options et;
   auto* em = app.add_subcommand("emulator-test", "the RTT emulator's self-test: lateness, and measured RTT against the configured one");

@@ -8,7 +8,7 @@
 
 namespace confab::tools {
 
-task<void> serve_host(seam::tcp_host& host, io::reactor& r, const char* who, int& exit_code) {
+task<void> serve_host(host::tcp_host& host, io::reactor& r, const char* who, int& exit_code) {
   auto ok = co_await host.run(r.drain_token());
   if (!ok) {
     std::fprintf(stderr, "confab %s: cannot serve: %s\n", who, ok.error().message().c_str());

@@ -5,13 +5,13 @@
 #include <string>
 
 #include "engine/io/runtime.hpp"
-#include "engine/seam/tcp_host.hpp"
+#include "engine/host/tcp_host.hpp"
 
 namespace confab::tools {
 
 // Runs the host until the reactor drains (SIGINT/SIGTERM); on failure
 // prints "confab WHO: cannot serve: ..." and sets exit_code to 1.
-task<void> serve_host(seam::tcp_host& host, io::reactor& r, const char* who, int& exit_code);
+task<void> serve_host(host::tcp_host& host, io::reactor& r, const char* who, int& exit_code);
 
 // "<data_dir>/<kind>-IP-PORT", creating data_dir.
 std::string node_file_base(const std::string& data_dir, const char* kind, seam::node_id id);

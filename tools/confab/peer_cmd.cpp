@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "engine/io/runtime.hpp"
-#include "engine/seam/tcp_host.hpp"
+#include "engine/host/tcp_host.hpp"
 #include "protocols/common/endpoints.hpp"
 #include "protocols/peers/node.hpp"
 #include "tools/confab/config.hpp"
@@ -58,7 +58,7 @@ int run_peer_command(const peer_options& o) {
   };
   peers::dedup_table seen({.capacity = 1u << 16, .generations = 4, .bucket = std::chrono::seconds(60)});
   if (s.key) logs.line("cluster key set: every frame is authenticated");
-  seam::tcp_host_options ho;
+  host::tcp_host_options ho;
   ho.on_bad_input = [&logs](const net::address& from, const error& e) {
     logs.line("closed a connection from " + from.to_string() + ": " + e.message());
     logs.flush();
@@ -82,7 +82,7 @@ int run_peer_command(const peer_options& o) {
       });
       co_await serve_legacy_peer(host, r, exit_code);
     } else {
-      seam::tcp_host host(r, id, {}, std::move(node), rng_seed, ho);
+      host::tcp_host host(r, id, {}, std::move(node), rng_seed, ho);
       co_await serve_host(host, r, "peer", exit_code);
     }
   });

@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "engine/io/runtime.hpp"
-#include "engine/seam/tcp_host.hpp"
+#include "engine/host/tcp_host.hpp"
 #include "protocols/common/endpoints.hpp"
 #include "protocols/seeds/node.hpp"
 #include "protocols/seeds/storage.hpp"
@@ -80,7 +80,7 @@ int run_seed_command(const seed_options& o) {
     logs.line("refused a message from " + endpoints::id_string(from) + ": " + why);
     logs.flush();
   };
-  seam::tcp_host_options ho;
+  host::tcp_host_options ho;
   ho.max_message_bytes = 1u << 20;
   ho.on_bad_input = [&logs](const net::address& from, const error& e) {
     logs.line("closed a connection from " + from.to_string() + ": " + e.message());
@@ -95,7 +95,7 @@ int run_seed_command(const seed_options& o) {
   std::fprintf(stderr, "confab seed: %s serving (%zu seeds, quorum %zu); logs in %s.events.{txt,jsonl}\n", name.c_str(),
                s.seed.seeds.size(), s.seed.quorum(), base.c_str());
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
-    seam::tcp_host host(r, id, {}, std::make_unique<seeds::seed_node>(s.seed, **store, on_event, on_reject, auth ? &*auth : nullptr),
+    host::tcp_host host(r, id, {}, std::make_unique<seeds::seed_node>(s.seed, **store, on_event, on_reject, auth ? &*auth : nullptr),
                         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()), ho);
     task_scope both;
     both.spawn(serve_host(host, r, "seed", exit_code));

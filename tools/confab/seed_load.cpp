@@ -11,7 +11,7 @@
 #include "engine/core/scope.hpp"
 #include "engine/net/connection.hpp"
 #include "engine/net/framing.hpp"
-#include "engine/seam/tcp_host.hpp"
+#include "engine/host/tcp_host.hpp"
 #include "protocols/common/codec.hpp"
 #include "protocols/common/endpoints.hpp"
 #include "protocols/seeds/wire.hpp"
@@ -43,7 +43,7 @@ const protocols::cluster_auth* g_auth = nullptr;  // --key-file; this tool runs 
 std::vector<std::byte> frame(node_id sender, const seeds::message& m) {
   auto bytes = seeds::encode(m);
   if (g_auth) g_auth->seal(sender, bytes);
-  return seam::frame(sender, bytes);
+  return host::frame(sender, bytes);
 }
 
 struct seed_link {
@@ -78,7 +78,7 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
     net::connect_options co;
     co.deadline = io::clock::now() + 1s;
     co.stop = st;
-    auto c = co_await net::connect(r, seam::endpoint_address(s.id), std::move(co));
+    auto c = co_await net::connect(r, host::endpoint_address(s.id), std::move(co));
     if (!c) {
       (void)co_await io::sleep_for(200ms, st);
       continue;
@@ -88,8 +88,8 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
     net::frame_reader in(*s.conn, {.max_frame_bytes = 1u << 20});
     for (;;) {
       auto f = co_await in.next(st);
-      if (!f || f->size() < 8) break;
-      auto payload = f->subspan(8);
+      if (!f || !host::read_sender(*f)) break;
+      auto payload = host::payload_of(*f, false);
       if (g_auth) {
         auto inner = g_auth->open(s.id, payload);
         if (!inner) break;

@@ -5,7 +5,7 @@
 // absolute timeout (no drift) and calls `fire` when it passes, until `st`
 // is triggered.
 //
-//   seam::node_timer t;
+//   host::node_timer t;
 //   tasks.spawn(t.run(st, [&] { node->on_timer(env); }));
 //   t.set(io::clock::now() + 1s);
 //
@@ -20,7 +20,7 @@
 #include "engine/core/task.hpp"
 #include "engine/io/reactor.hpp"
 
-namespace confab::seam {
+namespace confab::host {
 
 class node_timer {
  public:
@@ -49,4 +49,4 @@ class node_timer {
   std::unique_ptr<std::stop_source> changed_;
 };
 
-}  // namespace confab::seam
+}  // namespace confab::host

@@ -1,11 +1,11 @@
-#include "engine/seam/tcp_host.hpp"
+#include "engine/host/tcp_host.hpp"
 
 #include <cstring>
 
 #include "engine/net/framing.hpp"
 #include "engine/net/listener.hpp"
 
-namespace confab::seam {
+namespace confab::host {
 
 class tcp_host::env_impl final : public env {
  public:
@@ -29,31 +29,8 @@ struct tcp_host::link {
 };
 
 namespace {
-void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<std::byte>(v >> s));
-}
-void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
-  for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<std::byte>(v >> s));
-}
-std::uint64_t get_u64(const std::byte* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | std::uint64_t(p[i]);
-  return v;
-}
-constexpr std::size_t header_bytes = 8;  // the sender's node_id
 constexpr node_id no_peer = ~node_id{0};
 }  // namespace
-
-net::address endpoint_address(node_id id) { return net::address::ipv4(endpoint_ipv4(id), endpoint_port(id)); }
-
-std::vector<std::byte> frame(node_id sender, std::span<const std::byte> payload) {
-  std::vector<std::byte> out;
-  out.reserve(4 + header_bytes + payload.size());
-  put_u32(out, static_cast<std::uint32_t>(payload.size() + header_bytes));
-  put_u64(out, sender);
-  out.insert(out.end(), payload.begin(), payload.end());
-  return out;
-}
 
 tcp_host::tcp_host(io::reactor& r, node_id self, std::vector<net::address> directory, std::unique_ptr<node> n,
                    std::uint64_t seed, tcp_host_options o)
@@ -73,7 +50,7 @@ time_point tcp_host::now() const noexcept { return io::clock::now() - epoch_; }
 
 result<void> tcp_host::send(node_id to, std::span<const std::byte> payload) {
   if (to == self_ || !resolve(to)) return make_error(errc::unreachable, "unknown peer");
-  if (payload.size() + header_bytes > opts_.max_message_bytes) return make_error(errc::too_large, "message over the limit");
+  if (payload.size() + sender_header_bytes > opts_.max_message_bytes) return make_error(errc::too_large, "message over the limit");
   auto& l = links_[to];
   if (!l) l = std::make_unique<link>();
   auto framed = frame(self_, payload);
@@ -139,11 +116,12 @@ task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, node_id peer,
       if (net::bad_end_of_stream(f.error())) refuse(f.error());
       break;
     }
-    if (f->size() < header_bytes) {
-      refuse(make_error(errc::malformed, "frame shorter than its sender header"));
+    const auto sender = read_sender(*f);
+    if (!sender) {
+      refuse(sender.error());
       break;
     }
-    const node_id from = get_u64(f->data());
+    const node_id from = *sender;
     if (!resolve(from)) {
       refuse(make_error(errc::malformed, "frame names a sender that is neither in the directory nor an endpoint"));
       break;
@@ -155,7 +133,7 @@ task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, node_id peer,
       if (!lk) lk = std::make_unique<link>();
       if (!lk->inbound) lk->inbound = c.get();
     }
-    if (auto ok = node_->on_message(*env_, from, f->subspan(header_bytes)); !ok) {
+    if (auto ok = node_->on_message(*env_, from, payload_of(*f, false)); !ok) {
       ++stats_.rejected;
       if (opts_.on_bad_input) opts_.on_bad_input(c->peer(), ok.error());
       break;  // the node refused the message: close this connection only
@@ -216,4 +194,4 @@ task<result<void>> tcp_host::run(std::stop_token st) {
   co_return result<void>{};
 }
 
-}  // namespace confab::seam
+}  // namespace confab::host

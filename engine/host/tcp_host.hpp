@@ -2,11 +2,11 @@
 //
 // A `tcp_host` runs one protocol node on a reactor: it listens on the node's
 // address, connects lazily to peers it sends to, frames each message as
-// [u32 length][u64 sender][payload], and drives the node's
+// [u32 length][u64 sender][payload] (engine/host/link.hpp), and drives the node's
 // one timer with an absolute sleep. The node sees exactly the `seam::env`
 // it sees in the simulator.
 //
-//   seam::tcp_host h(reactor, id, directory, std::make_unique<my_node>(), seed);
+//   host::tcp_host h(reactor, id, directory, std::make_unique<my_node>(), seed);
 //   co_await h.run(stop_token);   // until stopped; then every task is joined
 //
 // A node id below the directory's size is looked up there; an endpoint id
@@ -36,9 +36,10 @@
 #include "engine/net/connection.hpp"
 #include "engine/net/listener.hpp"
 #include "engine/seam/env.hpp"
-#include "engine/seam/node_timer.hpp"
+#include "engine/host/link.hpp"
+#include "engine/host/node_timer.hpp"
 
-namespace confab::seam {
+namespace confab::host {
 
 struct tcp_host_options {
   std::uint32_t max_message_bytes = 1u << 20;
@@ -54,13 +55,6 @@ struct tcp_host_options {
 struct tcp_host_stats {
   std::uint64_t sent = 0, received = 0, dropped = 0, refused = 0, bad_frames = 0, rejected = 0, connects = 0;
 };
-
-// ## endpoint_address / frame
-// The address an endpoint id names, and one transport frame as tcp_host
-// writes it ([u32 length][u64 sender][payload]), for tools that speak to a
-// host from outside one (load clients, gateways).
-net::address endpoint_address(node_id id);
-std::vector<std::byte> frame(node_id sender, std::span<const std::byte> payload);
 
 class tcp_host {
  public:
@@ -103,4 +97,4 @@ class tcp_host {
   tcp_host_stats stats_;
 };
 
-}  // namespace confab::seam
+}  // namespace confab::host

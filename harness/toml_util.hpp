@@ -1,4 +1,4 @@
-// confab tools: small helpers for reading TOML settings with errors that
+// confab harness: small helpers for reading TOML settings with errors that
 // name the file, the key and what was wrong.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <toml++/toml.h>
 
-namespace confab::tools {
+namespace confab::harness {
 
 inline std::string read_file(const std::string& path, std::string& error) {
   std::ifstream in(path, std::ios::binary);
@@ -67,4 +67,4 @@ inline bool parse_toml(const std::string& text, const std::string& path, toml::t
   return true;
 }
 
-}  // namespace confab::tools
+}  // namespace confab::harness

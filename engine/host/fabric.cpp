@@ -1,4 +1,4 @@
-#include "engine/seam/fabric.hpp"
+#include "engine/host/fabric.hpp"
 
 #include <net/if.h>
 #include <sys/socket.h>
@@ -10,27 +10,24 @@
 #include <cstring>
 
 #include "engine/net/framing.hpp"
-#include "engine/seam/tcp_host.hpp"
+#include "engine/host/tcp_host.hpp"
 
-namespace confab::seam {
+namespace confab::host {
 
 const char* transport_name(transport_kind k) noexcept { return k == transport_kind::tcp ? "tcp" : "inproc"; }
 
+std::optional<transport_kind> transport_from_name(std::string_view name) noexcept {
+  for (auto k : {transport_kind::tcp, transport_kind::inproc})
+    if (name == transport_name(k)) return k;
+  return std::nullopt;
+}
+
 namespace {
 constexpr std::int64_t never = INT64_MAX;
-// The sender's node id (as tcp_host frames it), then the link's sequence
-// number: the receiver sees every gap, so no frame vanishes uncounted.
-constexpr std::size_t header_bytes = 16;
-constexpr std::size_t goodbye_bytes = 8;
 constexpr int incarnation_shift = 40;
 // A sender id no node has: "this connection was idle and is closing; not a
 // failure". Answered with the same frame, then the connection closes.
 constexpr node_id goodbye = ~node_id{0} - 1;
-std::uint64_t get_u64(const std::byte* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | std::uint64_t(p[i]);
-  return v;
-}
 void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
@@ -38,18 +35,6 @@ void drop(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
   c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
 }
 std::uint64_t pair_key(std::uint32_t a, std::uint32_t b) noexcept { return (std::uint64_t{a} << 32) | b; }
-void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
-}
-// [length][sender][sequence][payload]: tcp_host's frame with the sequence
-// number in front of the payload.
-std::vector<std::byte> link_frame(node_id sender, std::uint64_t seq, std::span<const std::byte> payload) {
-  std::vector<std::byte> body;
-  body.reserve(8 + payload.size());
-  put_u64(body, seq);
-  body.insert(body.end(), payload.begin(), payload.end());
-  return frame(sender, body);
-}
 const bool trace_links = std::getenv("CONFAB_FABRIC_TRACE") != nullptr;
 }  // namespace
 
@@ -279,7 +264,7 @@ result<void> fabric::send(slot& s, node_id to, std::span<const std::byte> payloa
   if (s.state != slot::running) return make_error(errc::unreachable, "sender is not running");
   const auto to_g = g_.index_of(to);
   if (to_g < 0 || to == s.id) return make_error(errc::unreachable, "unknown peer");
-  if (payload.size() + header_bytes > o_.max_message_bytes) return make_error(errc::too_large, "message over the limit");
+  if (payload.size() + sender_header_bytes + sequence_header_bytes > o_.max_message_bytes) return make_error(errc::too_large, "message over the limit");
   std::uint32_t h;
   if (free_frame_ != ~std::uint32_t{0}) {
     h = free_frame_;
@@ -294,7 +279,7 @@ result<void> fabric::send(slot& s, node_id to, std::span<const std::byte> payloa
   const auto l = link_for(s.g, static_cast<std::uint32_t>(to_g));
   f.link = l;
   const bool tcp = g_.options().transport == transport_kind::tcp;
-  const auto bytes = static_cast<std::uint32_t>(payload.size() + (tcp ? 4 + header_bytes : 0));
+  const auto bytes = static_cast<std::uint32_t>(payload.size() + (tcp ? 4 + sender_header_bytes + sequence_header_bytes : 0));
   const auto v = delay_.submit(l, now_ns(), bytes, h);
   if (v == delay::verdict::queued || v == delay::verdict::duplicated) {
     // Only a frame that goes on the wire takes a sequence number: one the
@@ -302,7 +287,7 @@ result<void> fabric::send(slot& s, node_id to, std::span<const std::byte> payloa
     if (tcp) {
       auto& out = s.seq_out.try_emplace(to, slot::sent_seq{s.incarnation << incarnation_shift, 0}).first->second;
       out.at_ns = static_cast<std::int64_t>(now_ns());
-      f.bytes = link_frame(s.id, ++out.seq, payload);
+      f.bytes = sequenced_frame(s.id, ++out.seq, payload);
     } else {
       f.bytes.assign(payload.begin(), payload.end());
     }
@@ -605,15 +590,13 @@ task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t l
     }
     slot* s = local_g(lg);
     if (!s || s->state == slot::dead || s->state == slot::waiting) break;
-    if (f->size() < goodbye_bytes) {
-      refuse(make_error(errc::malformed, "frame shorter than its sender header"));
+    const auto sender = read_sender(*f);
+    const auto sequence = read_sequence(*f);
+    if (!sender || (*sender != goodbye && !sequence)) {
+      refuse(!sender ? sender.error() : sequence.error());
       break;
     }
-    const node_id from = get_u64(f->data());
-    if (from != goodbye && f->size() < header_bytes) {
-      refuse(make_error(errc::malformed, "frame shorter than its sender and sequence header"));
-      break;
-    }
+    const node_id from = *sender;
     if (from == goodbye) {
       farewell = true;
       // The other side closes an idle connection: answer, then close ours.
@@ -641,7 +624,7 @@ task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t l
     }
     if (auto it = s->links.find(peer); it != s->links.end()) it->second->last_active_ns = static_cast<std::int64_t>(now_ns());
     {
-      const std::uint64_t seq = get_u64(f->data() + 8);
+      const std::uint64_t seq = *sequence;
       auto [in, first] = s->seq_in.try_emplace(from, 0);
       auto& last = in->second;
       // A restarted node cannot know what its peers sent its former self:
@@ -659,12 +642,12 @@ task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t l
       last = std::max(last, seq);
     }
     if (s->state == slot::paused) {
-      if (s->backlog.size() < o_.backlog_max) s->backlog.push_back({from, s->id, {f->begin() + header_bytes, f->end()}, false});
+      if (s->backlog.size() < o_.backlog_max) s->backlog.push_back({from, s->id, {payload_of(*f, true).begin(), payload_of(*f, true).end()}, false});
       else bump(stats_.dropped_queue);
       continue;
     }
     bump(stats_.frames_delivered);
-    if (auto ok = s->n->on_message(*s->env, from, f->subspan(header_bytes)); !ok) {
+    if (auto ok = s->n->on_message(*s->env, from, payload_of(*f, true)); !ok) {
       bump(stats_.bad_input);
       if (o_.on_bad_input) o_.on_bad_input(c->peer(), ok.error());
       break;  // the node refused the message: close this connection only
@@ -816,4 +799,4 @@ task<result<void>> fabric::run(io::clock::time_point epoch, std::stop_token st) 
   co_return result<void>{};
 }
 
-}  // namespace confab::seam
+}  // namespace confab::host

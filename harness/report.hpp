@@ -1,8 +1,8 @@
-// confab tools: the report of a `confab sim` run, as JSON and as one
+// confab harness: the report of a `confab sim` run, as JSON and as one
 // self-contained HTML file with SVG charts (no script or style from the
 // network; it opens from disk in any browser).
 //
-//   sim_report r = ...;                      // filled by sim_cmd
+//   report r = ...;                      // filled by sim_cmd
 //   write_report(r, "sim-report");           // report.json, report.html
 #pragma once
 
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace confab::tools {
+namespace confab::harness {
 
 struct quantiles {
   double p50 = 0, p90 = 0, p99 = 0, max = 0;
@@ -19,7 +19,7 @@ struct quantiles {
 };
 quantiles quantiles_of(std::vector<double> v);
 
-struct sim_report {
+struct report {
   // what ran
   std::string scenario_text;  // one line per setting, as run
   std::string transport, backend;
@@ -64,11 +64,19 @@ struct sim_report {
   double lateness_budget_us = 0;  // p99 must stay within it for the run to be faithful
   bool faithful = true;
   std::vector<std::string> problems;  // outcomes a reader must see first
+  // Messages that missed live peers, and which (node numbers), for the
+  // trace; not part of report.json.
+  struct incomplete_message {
+    std::uint32_t origin, seq;
+    std::int64_t t;  // ns since the epoch, when it was sent
+    std::vector<std::uint32_t> missing;
+  };
+  std::vector<incomplete_message> incomplete;
 };
 
-std::string report_json(const sim_report& r);
-std::string report_html(const sim_report& r);
+std::string report_json(const report& r);
+std::string report_html(const report& r);
 // Writes DIR/report.json and DIR/report.html; false (with `error`) when it cannot.
-bool write_report(const sim_report& r, const std::string& dir, std::string& error);
+bool write_report(const report& r, const std::string& dir, std::string& error);
 
-}  // namespace confab::tools
+}  // namespace confab::harness

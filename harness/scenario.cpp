@@ -1,56 +1,105 @@
-#include "tools/confab/sim_scenario.hpp"
+#include "harness/scenario.hpp"
 
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
-#include "tools/confab/toml_util.hpp"
+#include "harness/toml_util.hpp"
 
-namespace confab::tools {
+namespace confab::harness {
 
-const char* fault_name(sim_fault::kind_t k) noexcept {
+const char* fault_name(fault::kind_t k) noexcept {
   switch (k) {
-    case sim_fault::kill: return "kill";
-    case sim_fault::pause: return "pause";
-    case sim_fault::crash_seed: return "crash_seed";
-    case sim_fault::restart_seed: return "restart_seed";
-    case sim_fault::partition: return "partition";
-    case sim_fault::heal: return "heal";
-    case sim_fault::clog: return "clog";
-    case sim_fault::unclog: return "unclog";
+    case fault::kill: return "kill";
+    case fault::pause: return "pause";
+    case fault::crash_seed: return "crash_seed";
+    case fault::restart_seed: return "restart_seed";
+    case fault::partition: return "partition";
+    case fault::heal: return "heal";
+    case fault::clog: return "clog";
+    case fault::unclog: return "unclog";
   }
   return "?";
 }
 
-double sim_scenario::join_end_s() const {
+double scenario::join_end_s() const {
   const double w = join_window_s > 0 ? join_window_s : std::max(2.0, 0.005 * static_cast<double>(peers));
   return join_start_s() + w;
 }
 
-double sim_scenario::detection_bound_s() const {
-  // Missed pings (each ping interval, `ping_misses` of them), indirect
-  // probes (two probe timeouts), the report and the commit.
-  return 13.0 * scale * 4 + 2 * 1.0 * scale + 2.0;
+namespace {
+double seconds_of(seam::duration d) { return std::chrono::duration<double>(d).count(); }
+}  // namespace
+
+double scenario::gossip_interval_s() const { return seconds_of(peers::peer_config{}.gossip_interval) * scale; }
+double scenario::ping_interval_s() const { return seconds_of(peers::peer_config{}.ping_interval) * scale; }
+
+double scenario::detection_bound_s() const {
+  // Missed pings (each ping interval, `ping_misses` of them, and one more
+  // for the phase), indirect probes (two probe timeouts), the report and
+  // the commit.
+  const peers::peer_config defaults;
+  return ping_interval_s() * (defaults.ping_misses + 1) + 2 * seconds_of(defaults.probe_timeout) * scale + 2.0;
 }
 
-double sim_scenario::end_s() const {
+double scenario::end_s() const {
   if (duration_s > 0) return duration_s;
   double end = gossip_end_s() + 3.0;
   for (const auto& f : faults) {
     double t = f.at_s;
-    if (f.kind == sim_fault::kill || f.kind == sim_fault::crash_seed) t += detection_bound_s();
-    if (f.kind == sim_fault::pause) t += f.pause_s + 3.0;
+    if (f.kind == fault::kill || f.kind == fault::crash_seed) t += detection_bound_s();
+    if (f.kind == fault::pause) t += f.pause_s + 3.0;
     end = std::max(end, t + 1.0);
   }
   return end;
 }
 
-sim_scenario default_scenario() {
-  sim_scenario s;
+scenario default_scenario() {
+  scenario s;
   return s;
+}
+
+void apply(const overrides& o, scenario& scen) {
+  if (o.peers) scen.peers = *o.peers;
+  if (o.seeds) scen.seeds = *o.seeds;
+  if (o.originators) scen.originators = *o.originators;
+  if (o.transport) scen.transport = *o.transport;
+  if (o.threads) scen.threads = *o.threads;
+  if (o.seed) scen.seed = *o.seed;
+  if (o.duration_s) scen.duration_s = *o.duration_s;
+  if (o.scale) scen.scale = *o.scale;
+  if (o.delay_ms) scen.delay_ms = *o.delay_ms;
+  if (o.jitter_ms) scen.jitter_ms = *o.jitter_ms;
+  if (o.base_port) scen.base_port = *o.base_port;
+  if (scen.default_faults) scen.faults.clear();  // re-derived from the final numbers by validate()
+}
+
+std::string describe(const scenario& scen, unsigned threads) {
+  char buf[1024];
+  std::snprintf(buf, sizeof buf,
+                "seeds = %zu\npeers = %zu\ntransport = %s\nthreads = %u\nseed = %llu\n"
+                "delay_ms = %.3f\njitter_ms = %.3f (%s)\nloss = %.4f\nduplicate = %.4f\nlatency_matrix = %s\n"
+                "scale = %.3f (gossip every %.2f s, ping every %.2f s)\njoin window = %.1f..%.1f s\n"
+                "originators = %zu\nmessages = %u each\nmessage_bytes = %zu\nmode = %s\noverlay = %s (attach %zu)\n",
+                scen.seeds, scen.peers, host::transport_name(scen.transport), threads,
+                static_cast<unsigned long long>(scen.seed), scen.delay_ms, scen.jitter_ms, delay::jitter_name(scen.jitter),
+                scen.loss, scen.duplicate, scen.latency_matrix.empty() ? "-" : scen.latency_matrix.c_str(), scen.scale,
+                scen.gossip_interval_s(), scen.ping_interval_s(), scen.join_start_s(), scen.join_end_s(),
+                scen.originators ? scen.originators : scen.peers, scen.messages, scen.message_bytes,
+                scen.mode == peers::dissemination::flood ? "flood" : "plumtree",
+                scen.overlay == peers::overlay_model::preferential ? "preferential" : "exponential", scen.attach);
+  return buf;
+}
+
+delay::link_model link_model_of(const scenario& scen, double base_ms) {
+  auto m = delay::around(base_ms, scen.jitter_ms, scen.jitter, scen.jitter_shape);
+  m.loss = delay::chance(scen.loss);
+  m.dup = delay::chance(scen.duplicate);
+  return m;
 }
 
 std::size_t descriptor_limit() {
@@ -59,7 +108,7 @@ std::size_t descriptor_limit() {
   return static_cast<std::size_t>(r.rlim_cur);
 }
 
-std::size_t tcp_descriptors_needed(const sim_scenario& s) {
+std::size_t tcp_descriptors_needed(const scenario& s) {
   // Two descriptors per connection (both ends are in this process): one
   // connection per overlay link (each peer makes `attach` at join, some
   // more replace refused and lost ones: measured 4.4 ends per peer at
@@ -124,6 +173,20 @@ bool choice(const toml::table& t, const std::string& table, const char* key,
   return false;
 }
 
+bool transport_choice(const toml::table& t, const std::string& table, host::transport_kind& out, std::string& error,
+                      const std::string& file) {
+  const auto* node = t.get("transport");
+  if (!node) return true;
+  const auto v = node->value<std::string>();
+  const auto kind = v ? host::transport_from_name(*v) : std::nullopt;
+  if (!kind) {
+    error = file + ": " + table + "transport must be one of tcp, inproc";
+    return false;
+  }
+  out = *kind;
+  return true;
+}
+
 bool text(const toml::table& t, const std::string& table, const char* key, std::string& out, std::string& error,
           const std::string& file) {
   const auto* node = t.get(key);
@@ -182,8 +245,8 @@ bool load_matrix(const std::string& path, std::vector<std::vector<double>>& m, s
 
 }  // namespace
 
-sim_scenario load_scenario(const std::string& path) {
-  sim_scenario s;
+scenario load_scenario(const std::string& path) {
+  scenario s;
   std::string& error = s.error;
   const std::string body = read_file(path, error);
   if (!error.empty()) return s;
@@ -203,9 +266,7 @@ sim_scenario load_scenario(const std::string& path) {
     if (!only_known(*t, "cluster.", {"seeds", "peers", "transport", "threads", "base_port", "seed", "pl_sample_max"}, error, path)) return s;
     if (!integer(*t, "cluster.", "seeds", 1, 7, s.seeds, error, path) ||
         !integer(*t, "cluster.", "peers", 2, 1000000, s.peers, error, path) ||
-        !choice<seam::transport_kind>(*t, "cluster.", "transport",
-                                      {{"tcp", seam::transport_kind::tcp}, {"inproc", seam::transport_kind::inproc}},
-                                      s.transport, error, path) ||
+        !transport_choice(*t, "cluster.", s.transport, error, path) ||
         !integer(*t, "cluster.", "threads", 0, 64, s.threads, error, path) ||
         !integer(*t, "cluster.", "base_port", 1024, 65000, s.base_port, error, path) ||
         !integer(*t, "cluster.", "seed", 0, LLONG_MAX, s.seed, error, path) ||
@@ -283,8 +344,8 @@ sim_scenario load_scenario(const std::string& path) {
       if (!only_known(*t, tn, {"at_s", "kind", "count", "pause_s", "seed_index", "fraction", "symmetric", "include_seeds"},
                       error, path))
         return s;
-      sim_fault f{};
-      f.kind = sim_fault::kill;
+      fault f{};
+      f.kind = fault::kill;
       if (!t->get("kind")) {
         error = path + ": " + tn + "kind is required (kill, pause, crash_seed, restart_seed, partition, heal, clog, unclog)";
         return s;
@@ -293,15 +354,15 @@ sim_scenario load_scenario(const std::string& path) {
         error = path + ": " + tn + "at_s is required";
         return s;
       }
-      if (!choice<sim_fault::kind_t>(*t, tn, "kind",
-                                     {{"kill", sim_fault::kill},
-                                      {"pause", sim_fault::pause},
-                                      {"crash_seed", sim_fault::crash_seed},
-                                      {"restart_seed", sim_fault::restart_seed},
-                                      {"partition", sim_fault::partition},
-                                      {"heal", sim_fault::heal},
-                                      {"clog", sim_fault::clog},
-                                      {"unclog", sim_fault::unclog}},
+      if (!choice<fault::kind_t>(*t, tn, "kind",
+                                     {{"kill", fault::kill},
+                                      {"pause", fault::pause},
+                                      {"crash_seed", fault::crash_seed},
+                                      {"restart_seed", fault::restart_seed},
+                                      {"partition", fault::partition},
+                                      {"heal", fault::heal},
+                                      {"clog", fault::clog},
+                                      {"unclog", fault::unclog}},
                                      f.kind, error, path) ||
           !number(*t, tn, "at_s", 0, 86400, f.at_s, error, path) ||
           !integer(*t, tn, "count", 0, 1000000, f.count, error, path) ||
@@ -319,7 +380,7 @@ sim_scenario load_scenario(const std::string& path) {
   return s;
 }
 
-void validate(sim_scenario& s) {
+void validate(scenario& s) {
   if (!s.error.empty()) return;
   auto fail = [&](std::string e) { s.error = std::move(e); };
   if (s.seeds < 1 || s.seeds > 7) return fail("seeds must be 1..7 (got " + std::to_string(s.seeds) + ")");
@@ -338,25 +399,25 @@ void validate(sim_scenario& s) {
   if (s.attach >= s.peers) return fail("attach (" + std::to_string(s.attach) + ") must be below peers");
   if (s.default_faults && s.faults.empty()) {
     // 2% of the peers killed once gossip is under way.
-    sim_fault k{};
-    k.kind = sim_fault::kill;
+    fault k{};
+    k.kind = fault::kill;
     k.at_s = s.gossip_start_s() + 3 * s.gossip_interval_s();
     k.count = std::max<std::size_t>(1, s.peers / 50);
     s.faults.push_back(k);
   }
   std::size_t killed = 0;
   for (const auto& f : s.faults) {
-    if (f.kind == sim_fault::kill) killed += f.count;
-    if ((f.kind == sim_fault::crash_seed || f.kind == sim_fault::restart_seed) && f.seed_index >= s.seeds)
+    if (f.kind == fault::kill) killed += f.count;
+    if ((f.kind == fault::crash_seed || f.kind == fault::restart_seed) && f.seed_index >= s.seeds)
       return fail(std::string(fault_name(f.kind)) + ": seed_index " + std::to_string(f.seed_index) + " but there are " +
                   std::to_string(s.seeds) + " seeds");
-    if (f.kind == sim_fault::pause && f.pause_s <= 0) return fail("pause: pause_s must be above 0");
+    if (f.kind == fault::pause && f.pause_s <= 0) return fail("pause: pause_s must be above 0");
   }
   if (killed >= s.peers) return fail("the faults kill " + std::to_string(killed) + " of " + std::to_string(s.peers) + " peers");
   if (s.duration_s > 0 && s.duration_s < s.gossip_start_s())
     return fail("duration_s (" + std::to_string(s.duration_s) + ") ends before gossip starts (" +
                 std::to_string(s.gossip_start_s()) + " s)");
-  if (s.transport == seam::transport_kind::tcp) {
+  if (s.transport == host::transport_kind::tcp) {
     const auto threads = s.threads ? s.threads : 1;
     if (s.base_port + threads > 65535) return fail("base_port + threads is beyond 65535");
     // With direct descriptors each reactor's ring holds up to the limit
@@ -375,4 +436,4 @@ void validate(sim_scenario& s) {
   }
 }
 
-}  // namespace confab::tools
+}  // namespace confab::harness

@@ -1,4 +1,4 @@
-// confab tools: the scenario of a `confab sim` run.
+// confab harness: the scenario of a `confab sim` run.
 //
 // A scenario says what runs (S seeds, N peers, which transport, how many
 // reactor threads), over what network (the link model of the RTT emulator,
@@ -10,7 +10,7 @@
 // the peers killed part-way, the documents' intervals scaled to finish
 // within two minutes on two cores. docs/sim.md documents every key.
 //
-//   auto s = tools::load_scenario("scenario.toml");   // or default_scenario()
+//   auto s = harness::load_scenario("scenario.toml");   // or default_scenario()
 //   if (!s.error.empty()) { fprintf(stderr, "%s\n", s.error.c_str()); return 2; }
 //
 // Errors (syntax, unknown keys, wrong types, impossible values, a broken
@@ -19,16 +19,17 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/delay/link_model.hpp"
-#include "engine/seam/fabric.hpp"
+#include "engine/host/fabric.hpp"
 #include "protocols/peers/api.hpp"
 
-namespace confab::tools {
+namespace confab::harness {
 
-struct sim_fault {
+struct fault {
   enum kind_t : std::uint8_t { kill, pause, crash_seed, restart_seed, partition, heal, clog, unclog } kind;
   double at_s = 0;
   std::size_t count = 0;      // kill, pause: peers chosen at random (seeded)
@@ -38,12 +39,12 @@ struct sim_fault {
   bool symmetric = true;      // partition, clog
   bool include_seeds = false; // partition, clog: seeds take part (else peers only)
 };
-const char* fault_name(sim_fault::kind_t k) noexcept;
+const char* fault_name(fault::kind_t k) noexcept;
 
-struct sim_scenario {
+struct scenario {
   // cluster
   std::size_t seeds = 3, peers = 1000;
-  seam::transport_kind transport = seam::transport_kind::tcp;
+  host::transport_kind transport = host::transport_kind::tcp;
   unsigned threads = 0;  // 0: one per core
   std::uint16_t base_port = 17400;
   std::uint64_t seed = 1;
@@ -72,7 +73,7 @@ struct sim_scenario {
   peers::overlay_model overlay = peers::overlay_model::preferential;
   std::size_t attach = 2;
   // faults; default: 2% of the peers killed once gossip is under way
-  std::vector<sim_fault> faults;
+  std::vector<fault> faults;
   bool default_faults = true;
   std::string error;  // empty when the scenario is valid
   // Set by the caller before `validate`: connection ends the reactors can
@@ -83,21 +84,43 @@ struct sim_scenario {
   double join_start_s() const { return 1.0; }
   double join_end_s() const;
   double gossip_start_s() const { return join_end_s() + 2.0; }
-  double gossip_interval_s() const { return 5.0 * scale; }
+  double gossip_interval_s() const;  // peers::peer_config's gossip interval times `scale`
+  double ping_interval_s() const;    // peers::peer_config's ping interval times `scale`
   double gossip_end_s() const { return gossip_start_s() + gossip_interval_s() * messages; }
   double detection_bound_s() const;  // a killed peer is removed within this
   double end_s() const;
 };
 
-sim_scenario default_scenario();
+scenario default_scenario();
+
+// ## overrides
+// What a command line may set over the scenario file, applied after it.
+struct overrides {
+  std::optional<std::size_t> peers, seeds, originators;
+  std::optional<host::transport_kind> transport;
+  std::optional<unsigned> threads;
+  std::optional<std::uint64_t> seed;
+  std::optional<double> duration_s, scale, delay_ms, jitter_ms;
+  std::optional<std::uint16_t> base_port;
+};
+void apply(const overrides& o, scenario& scen);
+
+// ## describe
+// One line per setting, as run (the report's "scenario" field).
+std::string describe(const scenario& scen, unsigned threads);
+
+// ## link_model_of
+// The emulator's model of one link: `base_ms` one way, the scenario's
+// jitter, loss and duplication.
+delay::link_model link_model_of(const scenario& scen, double base_ms);
 // Reads a TOML scenario over the defaults; `error` names what was wrong.
-sim_scenario load_scenario(const std::string& path);
+scenario load_scenario(const std::string& path);
 // Checks the values (also after command-line overrides): impossible
 // combinations, and the descriptor limit for `tcp`. Sets `error`.
-void validate(sim_scenario& s);
+void validate(scenario& s);
 // Descriptors a TCP run needs at most (connection ends: direct or not), and
 // how many this process may open.
-std::size_t tcp_descriptors_needed(const sim_scenario& s);
+std::size_t tcp_descriptors_needed(const scenario& s);
 std::size_t descriptor_limit();
 
-}  // namespace confab::tools
+}  // namespace confab::harness

@@ -21,9 +21,9 @@
 // address 127.1.0.1 + g and the port `base_port + (g % threads)`, so the
 // owning thread and the node are computed from an id, never looked up.
 //
-//   seam::fabric_group g({.threads = 2, .transport = seam::transport_kind::tcp, .base_port = 17400});
+//   host::fabric_group g({.threads = 2, .transport = host::transport_kind::tcp, .base_port = 17400});
 //   // on thread t:
-//   seam::fabric f(g, t, reactor, seed);
+//   host::fabric f(g, t, reactor, seed);
 //   f.add(g.id_of(5), make_node(), start_at);
 //   co_await f.run(stop);
 //
@@ -48,7 +48,9 @@
 #include <memory>
 #include <mutex>
 #include <queue>
+#include <optional>
 #include <stop_token>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -60,12 +62,19 @@
 #include "engine/net/address.hpp"
 #include "engine/net/connection.hpp"
 #include "engine/net/listener.hpp"
+#include "engine/host/link.hpp"
 #include "engine/seam/env.hpp"
 
-namespace confab::seam {
+namespace confab::host {
 
+// ## transport_kind
+// How a fabric's nodes reach each other: `inproc` hands frames over in
+// memory through the delay line; `tcp` sends them over real loopback TCP
+// after the delay line. `transport_from_name` is the one parser of the
+// names ("tcp", "inproc"), for command lines and scenario files alike.
 enum class transport_kind : std::uint8_t { inproc, tcp };
 const char* transport_name(transport_kind k) noexcept;
+std::optional<transport_kind> transport_from_name(std::string_view name) noexcept;
 
 struct fabric_group_options {
   unsigned threads = 1;
@@ -280,4 +289,4 @@ class fabric {
   seam::random rng_;
 };
 
-}  // namespace confab::seam
+}  // namespace confab::host

@@ -1,4 +1,4 @@
-#include "tools/confab/sim_report.hpp"
+#include "harness/report.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <limits>
 
-namespace confab::tools {
+namespace confab::harness {
 
 quantiles quantiles_of(std::vector<double> v) {
   quantiles q;
@@ -196,7 +196,7 @@ json points_of(const std::vector<std::pair<double, double>>& p) {
   return a;
 }
 
-std::string report_json(const sim_report& r) {
+std::string report_json(const report& r) {
   json o;
   o["transport"] = r.transport;
   o["backend"] = r.backend;
@@ -274,7 +274,7 @@ std::string report_json(const sim_report& r) {
   return o.dump() + "\n";
 }
 
-std::string report_html(const sim_report& r) {
+std::string report_html(const report& r) {
   std::vector<std::pair<double, std::string>> marks;
   for (auto& [t, what] : r.faults) marks.push_back({t, what});
   // Degree distribution on log-log axes.
@@ -371,7 +371,7 @@ std::string report_html(const sim_report& r) {
   return h;
 }
 
-bool write_report(const sim_report& r, const std::string& dir, std::string& error) {
+bool write_report(const report& r, const std::string& dir, std::string& error) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
@@ -390,4 +390,4 @@ bool write_report(const sim_report& r, const std::string& dir, std::string& erro
   return true;
 }
 
-}  // namespace confab::tools
+}  // namespace confab::harness

@@ -1,0 +1,112 @@
+#include "harness/faults.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+namespace confab::harness {
+
+namespace {
+std::chrono::nanoseconds seconds(double s) { return std::chrono::nanoseconds(static_cast<std::int64_t>(s * 1e9)); }
+}  // namespace
+
+std::vector<planned_fault> plan_faults(const scenario& scen, seam::random& rng) {
+  std::vector<planned_fault> out;
+  std::set<std::uint32_t> taken;  // killed peers are never chosen again
+  const auto first_peer = static_cast<std::uint32_t>(scen.seeds);
+  auto faults = scen.faults;
+  std::stable_sort(faults.begin(), faults.end(), [](const fault& x, const fault& y) { return x.at_s < y.at_s; });
+  for (const auto& f : faults) {
+    planned_fault p{f, {}, {}, {}};
+    switch (f.kind) {
+      case fault::kill:
+      case fault::pause: {
+        std::set<std::uint32_t> chosen;
+        while (chosen.size() < f.count) {
+          const auto g = first_peer + static_cast<std::uint32_t>(rng.below(scen.peers));
+          if (!taken.count(g)) chosen.insert(g);
+        }
+        if (f.kind == fault::kill) taken.insert(chosen.begin(), chosen.end());
+        p.nodes.assign(chosen.begin(), chosen.end());
+        break;
+      }
+      case fault::crash_seed:
+      case fault::restart_seed: p.nodes.push_back(static_cast<std::uint32_t>(f.seed_index)); break;
+      case fault::partition:
+      case fault::clog: {
+        const std::uint32_t lo = f.include_seeds ? 0 : first_peer, hi = static_cast<std::uint32_t>(scen.seeds + scen.peers);
+        const auto cut = lo + static_cast<std::uint32_t>(std::round(f.fraction * (hi - lo)));
+        for (auto g = lo; g < hi; ++g) (g < cut ? p.side_a : p.side_b).push_back(g);
+        break;
+      }
+      case fault::heal:
+      case fault::unclog: break;
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::string describe(const planned_fault& p) {
+  char buf[160];
+  const char* direction = p.what.symmetric ? "symmetric" : "one-way";
+  switch (p.what.kind) {
+    case fault::kill: std::snprintf(buf, sizeof buf, "kill %zu peers", p.nodes.size()); break;
+    case fault::pause: std::snprintf(buf, sizeof buf, "pause %zu peers for %.1f s", p.nodes.size(), p.what.pause_s); break;
+    case fault::crash_seed: std::snprintf(buf, sizeof buf, "crash seed %u", p.nodes[0]); break;
+    case fault::restart_seed: std::snprintf(buf, sizeof buf, "restart seed %u", p.nodes[0]); break;
+    case fault::partition:
+    case fault::clog:
+      std::snprintf(buf, sizeof buf, "%s %zu | %zu nodes (%s)", fault_name(p.what.kind), p.side_a.size(), p.side_b.size(),
+                    direction);
+      break;
+    case fault::heal:
+    case fault::unclog: std::snprintf(buf, sizeof buf, "%s", fault_name(p.what.kind)); break;
+  }
+  return buf;
+}
+
+std::map<std::uint32_t, double> kill_times(const std::vector<planned_fault>& plan) {
+  std::map<std::uint32_t, double> out;
+  for (const auto& p : plan)
+    if (p.what.kind == fault::kill)
+      for (auto g : p.nodes) out[g] = p.what.at_s;
+  return out;
+}
+
+namespace {
+void apply(const planned_fault& p, host::fabric& fab,
+           const std::function<std::unique_ptr<seam::node>(std::uint32_t)>& restart_seed) {
+  switch (p.what.kind) {
+    case fault::kill:
+    case fault::crash_seed:
+      for (auto g : p.nodes) fab.kill(g);
+      break;
+    case fault::pause:
+      for (auto g : p.nodes) fab.pause(g, seconds(p.what.pause_s));
+      break;
+    case fault::restart_seed:
+      for (auto g : p.nodes)
+        if (fab.get(g) && !fab.alive(g)) fab.restart(g, restart_seed(g));
+      break;
+    case fault::partition: fab.partition(p.side_a, p.side_b, p.what.symmetric); break;
+    case fault::heal: fab.heal(); break;
+    case fault::clog: fab.clog(p.side_a, p.side_b, p.what.symmetric); break;
+    case fault::unclog: fab.unclog(); break;
+  }
+}
+}  // namespace
+
+task<void> play_faults(std::vector<planned_fault> plan, host::fabric& fab, io::clock::time_point epoch,
+                       std::stop_token st, std::function<std::unique_ptr<seam::node>(std::uint32_t)> restart_seed,
+                       std::vector<double>* applied_at_s) {
+  for (const auto& p : plan) {
+    auto slept = co_await io::sleep_until(epoch + seconds(p.what.at_s), st);
+    if (!slept) co_return;
+    if (applied_at_s) applied_at_s->push_back(std::chrono::duration<double>(io::clock::now() - epoch).count());
+    apply(p, fab, restart_seed);
+  }
+}
+
+}  // namespace confab::harness

@@ -1,0 +1,201 @@
+// The harness's analysis on records built by hand: every figure a reader of
+// a `confab sim` report relies on, checked against what the record says
+// happened. No cluster runs here; the analysis is a pure function.
+#include "harness/analysis.hpp"
+
+#include <gtest/gtest.h>
+
+namespace confab::harness {
+namespace {
+
+constexpr std::int64_t ms = 1'000'000;  // ns
+
+// 3 seeds (0..2) and 5 peers (3..7), every node started and alive, a ring
+// overlay among the peers, every seed holding every peer in its PL.
+run_record small_cluster() {
+  run_record run;
+  run.scen.seeds = 3;
+  run.scen.peers = 5;
+  run.scen.attach = 1;
+  run.scen.join_window_s = 2;  // join ends at 3 s
+  run.scen.faults.clear();
+  run.threads = 1;
+  run.backend = "test";
+  run.min_one_way_ms = 10;
+  run.max_one_way_ms = 20;
+  run.wall_s = 20;
+  for (std::uint32_t g = 0; g < 8; ++g) run.ids.push_back(seam::endpoint_id(0x7f000001 + g, 9000));
+  run.nodes.resize(8);
+  for (std::uint32_t g = 0; g < 8; ++g) {
+    auto& n = run.nodes[g];
+    n.started = n.alive = n.core_started = true;
+    if (g < 3) {
+      n.pl_digest = 42;
+      n.members.assign(run.ids.begin() + 3, run.ids.end());
+    } else {
+      n.neighbours = {g == 3 ? 7u : g - 1, g == 7 ? 3u : g + 1};
+    }
+  }
+  return run;
+}
+
+// Peer 7 killed at 5 s: gone from the overlay and (at `removed`) the PL.
+void kill_peer_7(run_record& run, bool removed) {
+  planned_fault kill{};
+  kill.what.kind = fault::kill;
+  kill.what.at_s = 5;
+  kill.what.count = 1;
+  kill.nodes = {7};
+  run.plan.push_back(kill);
+  run.nodes[7].alive = false;
+  run.nodes[3].neighbours = {4};
+  run.nodes[6].neighbours = {5};
+  if (!removed) return;
+  for (std::uint32_t seed = 0; seed < 3; ++seed) {
+    run.removals.push_back({seed, 7, (7000 + 100 * seed) * ms});
+    run.nodes[seed].members.pop_back();
+  }
+}
+
+void deliver(run_record& run, std::uint32_t origin, std::uint32_t seq, std::int64_t sent, std::vector<std::uint32_t> to) {
+  run.sends.push_back({origin, seq, sent});
+  std::uint32_t hops = 1;
+  for (auto who : to) run.receipts.push_back({origin, seq, who, hops++, sent + hops * 10 * ms});
+}
+
+TEST(analysis, a_clean_run_has_no_problems_and_counts_every_message) {
+  auto run = small_cluster();
+  deliver(run, 3, 1, 4000 * ms, {4, 5, 6, 7});
+  deliver(run, 5, 1, 4500 * ms, {3, 4, 6, 7});
+  deliver(run, 5, 0, 1000 * ms, {3});  // sent during the join window: not counted
+  const auto rep = analyse(run);
+  EXPECT_EQ(rep.messages, 2u);
+  EXPECT_EQ(rep.messages_complete, 2u);
+  EXPECT_DOUBLE_EQ(rep.delivery_ratio, 1.0);
+  EXPECT_DOUBLE_EQ(rep.t100.max, 50.0);  // the fourth receipt, 50 ms after sending
+  EXPECT_DOUBLE_EQ(rep.h100.max, 4.0);
+  EXPECT_TRUE(rep.overlay_connected);
+  EXPECT_DOUBLE_EQ(rep.mean_degree, 2.0);
+  EXPECT_EQ(rep.distinct_pls, 1u);
+  EXPECT_EQ(rep.pl_size, 5u);
+  EXPECT_EQ(rep.pl_missing_live, 0u);
+  EXPECT_TRUE(rep.problems.empty()) << rep.problems.front();
+  EXPECT_TRUE(rep.incomplete.empty());
+}
+
+TEST(analysis, a_message_that_misses_a_live_peer_is_a_problem_naming_the_peer) {
+  auto run = small_cluster();
+  deliver(run, 3, 1, 4000 * ms, {4, 5, 7});  // 6 never gets it
+  const auto rep = analyse(run);
+  EXPECT_EQ(rep.messages_complete, 0u);
+  EXPECT_DOUBLE_EQ(rep.delivery_ratio, 0.75);
+  ASSERT_EQ(rep.incomplete.size(), 1u);
+  EXPECT_EQ(rep.incomplete[0].missing, std::vector<std::uint32_t>{6});
+  ASSERT_EQ(rep.problems.size(), 1u);
+  EXPECT_EQ(rep.problems[0], "1 of 1 messages did not reach every live peer");
+}
+
+TEST(analysis, a_dead_peer_need_not_receive_and_its_removal_is_timed_from_the_kill) {
+  auto run = small_cluster();
+  kill_peer_7(run, true);
+  deliver(run, 3, 1, 6000 * ms, {4, 5, 6});  // after the kill: 7 is not eligible
+  const auto rep = analyse(run);
+  EXPECT_EQ(rep.messages_complete, 1u);
+  EXPECT_EQ(rep.killed, 1u);
+  EXPECT_EQ(rep.removed, 1u);
+  EXPECT_DOUBLE_EQ(rep.removal_first_s.max, 2.0);        // 7.0 s - 5 s
+  EXPECT_NEAR(rep.removal_all_s.max, 2.2, 1e-9);         // the last live seed at 7.2 s
+  EXPECT_EQ(rep.pl_holding_dead, 0u);
+  EXPECT_TRUE(rep.overlay_connected);  // 3-4-5-6 still a path
+  EXPECT_TRUE(rep.problems.empty()) << rep.problems.front();
+}
+
+TEST(analysis, a_dead_peer_left_in_the_pl_and_a_removed_live_peer_are_both_problems) {
+  auto run = small_cluster();
+  kill_peer_7(run, false);
+  run.removals.push_back({0, 4, 9000 * ms});  // a live peer removed
+  const auto rep = analyse(run);
+  EXPECT_EQ(rep.removed, 0u);
+  EXPECT_EQ(rep.pl_holding_dead, 1u);
+  EXPECT_EQ(rep.false_removals, 1u);
+  std::vector<std::string> want{"1 of 1 killed peers were not removed", "1 live peers were removed"};
+  EXPECT_EQ(rep.problems, want);
+}
+
+TEST(analysis, seeds_that_disagree_and_an_unfaithful_emulation_are_problems) {
+  auto run = small_cluster();
+  run.nodes[1].pl_digest = 43;
+  for (int i = 0; i < 1000; ++i) run.lateness.add(5 * ms);  // p99 5 ms against a 1 ms budget
+  const auto rep = analyse(run);
+  EXPECT_EQ(rep.distinct_pls, 2u);
+  EXPECT_FALSE(rep.faithful);
+  EXPECT_DOUBLE_EQ(rep.lateness_budget_us, 1000.0);  // 10% of the 10 ms shortest delay
+  ASSERT_EQ(rep.problems.size(), 2u);
+  EXPECT_NE(rep.problems[0].find("emulation not faithful"), std::string::npos);
+  EXPECT_EQ(rep.problems[1], "the live seeds disagree on the PL");
+}
+
+TEST(analysis, a_split_overlay_is_reported_unconnected) {
+  auto run = small_cluster();
+  run.nodes[3].neighbours = {4};
+  run.nodes[4].neighbours = {3};
+  run.nodes[5].neighbours = {6, 7};
+  run.nodes[6].neighbours = {5, 7};
+  run.nodes[7].neighbours = {5, 6};
+  EXPECT_FALSE(analyse(run).overlay_connected);
+}
+
+TEST(faults, plans_replay_from_the_seed_and_never_kill_a_peer_twice) {
+  scenario scen;
+  scen.seeds = 3;
+  scen.peers = 50;
+  for (double at : {10.0, 20.0, 30.0}) {
+    fault kill{};
+    kill.kind = fault::kill;
+    kill.at_s = at;
+    kill.count = 15;
+    scen.faults.push_back(kill);
+  }
+  seam::random a(7), b(7);
+  const auto plan = plan_faults(scen, a);
+  const auto again = plan_faults(scen, b);
+  ASSERT_EQ(plan.size(), 3u);
+  std::set<std::uint32_t> killed;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    EXPECT_EQ(plan[i].nodes, again[i].nodes);
+    EXPECT_EQ(describe(plan[i]), "kill 15 peers");
+    for (auto g : plan[i].nodes) {
+      EXPECT_GE(g, 3u);
+      EXPECT_TRUE(killed.insert(g).second) << "peer " << g << " killed twice";
+    }
+  }
+  EXPECT_EQ(kill_times(plan).size(), 45u);
+}
+
+TEST(scenario, command_line_overrides_apply_after_the_file_and_transport_names_parse_once) {
+  auto scen = default_scenario();
+  overrides set;
+  set.peers = 300;
+  set.transport = host::transport_from_name("inproc");
+  apply(set, scen);
+  EXPECT_EQ(scen.peers, 300u);
+  EXPECT_EQ(scen.transport, host::transport_kind::inproc);
+  EXPECT_FALSE(host::transport_from_name("udp").has_value());
+  validate(scen);
+  EXPECT_TRUE(scen.error.empty()) << scen.error;
+  ASSERT_EQ(scen.faults.size(), 1u);  // the default kill, sized from the final peer count
+  EXPECT_EQ(scen.faults[0].count, 6u);
+}
+
+TEST(settings, timeouts_grow_with_the_emulated_round_trip) {
+  scenario scen;
+  const auto quick = derive_settings(scen, std::chrono::milliseconds(1), {});
+  const auto slow = derive_settings(scen, std::chrono::milliseconds(400), {});
+  EXPECT_EQ(quick.seed.election_timeout_min, seeds::seed_config{}.election_timeout_min);
+  EXPECT_EQ(slow.seed.election_timeout_min, std::chrono::milliseconds(4000));
+  EXPECT_GE(slow.peer.probe_timeout, std::chrono::milliseconds(1650));
+  EXPECT_DOUBLE_EQ(std::chrono::duration<double>(quick.peer.ping_interval).count(), scen.ping_interval_s());
+}
+
+}  // namespace
+}  // namespace confab::harness
