@@ -111,16 +111,4 @@ std::string event_text(const peer_event& e, node_id self) {
   return s;
 }
 
-std::string event_json(const peer_event& e, node_id self) {
-  char buf[320];
-  std::snprintf(buf, sizeof buf,
-                "{\"t_ns\":%lld,\"peer\":\"%s\",\"event\":\"%s\",\"about\":\"%s\",\"other\":\"%s\",\"seq\":%llu,"
-                "\"hops\":%u,\"count\":%llu,\"why\":\"%s\"}",
-                static_cast<long long>(e.at.count()), endpoints::id_string(self).c_str(), event_name(e.kind),
-                endpoints::id_string(e.peer).c_str(), e.other ? endpoints::id_string(e.other).c_str() : "",
-                static_cast<unsigned long long>(e.seq), e.hops, static_cast<unsigned long long>(e.count),
-                e.why ? e.why : "");
-  return buf;
-}
-
 }  // namespace confab::peers

@@ -57,8 +57,8 @@ class peer_node final : public seam::node {
 // ## event lines
 // The human-readable line (like the documents' output file; a confirmed
 // death keeps the documents' `Dead Node:<IP>:<Port>:<timestamp>:<Reporter IP>`)
-// and the JSON object for one event; `self` names the peer.
+// for one event; `self` names the peer. Tools write the JSON form of the
+// event itself (tools/confab/event_log.hpp), with the project's JSON library.
 std::string event_text(const peer_event& e, node_id self);
-std::string event_json(const peer_event& e, node_id self);
 
 }  // namespace confab::peers

@@ -137,16 +137,4 @@ std::string event_text(const seed_event& e, node_id self) {
   return s;
 }
 
-std::string event_json(const seed_event& e, node_id self) {
-  char buf[320];
-  std::snprintf(buf, sizeof buf,
-                "{\"t_ns\":%lld,\"seed\":\"%s\",\"event\":\"%s\",\"term\":%llu,\"index\":%llu,\"peer\":\"%s\","
-                "\"other\":\"%s\",\"why\":\"%s\"}",
-                static_cast<long long>(e.at.count()), endpoints::id_string(self).c_str(), event_name(e.kind),
-                static_cast<unsigned long long>(e.term), static_cast<unsigned long long>(e.index),
-                e.peer == no_node ? "" : endpoints::id_string(e.peer).c_str(),
-                e.other == no_node ? "" : endpoints::id_string(e.other).c_str(), e.why ? e.why : "");
-  return buf;
-}
-
 }  // namespace confab::seeds

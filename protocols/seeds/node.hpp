@@ -69,9 +69,9 @@ class seed_node final : public seam::node {
 };
 
 // ## event lines
-// The human-readable line (like the documents' output file) and the JSON
-// object for one event; `self` names the seed.
+// The human-readable line (like the documents' output file) for one
+// event; `self` names the seed. Tools write the JSON form of the event
+// itself (tools/confab/event_log.hpp), with the project's JSON library.
 std::string event_text(const seed_event& e, node_id self);
-std::string event_json(const seed_event& e, node_id self);
 
 }  // namespace confab::seeds

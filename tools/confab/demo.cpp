@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "engine/core/histogram.hpp"
 #include "engine/core/scope.hpp"
 #include "engine/net/echo.hpp"
 
@@ -21,7 +22,7 @@ using namespace std::chrono_literals;
 
 struct load_stats {
   std::uint64_t requests = 0;
-  std::vector<double> rtt_us;
+  latency_histogram rtt_ns;
   std::uint64_t failures = 0;
 };
 
@@ -56,7 +57,7 @@ task<void> client(io::reactor& r, net::address at, std::size_t size, io::clock::
     }
     ++s->requests;
     if (++n % sample_every == 0) {
-      s->rtt_us.push_back(std::chrono::duration<double, std::micro>(io::clock::now() - t0).count());
+      s->rtt_ns.add(static_cast<std::uint64_t>((io::clock::now() - t0).count()));
     }
   }
   co_await (*c)->close();
@@ -79,13 +80,6 @@ task<void> run_demo(io::reactor& r, const demo_options& o, load_stats* s) {
   stop.request_stop();
   co_await server.join();
   co_await sessions.join();
-}
-
-double percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::size_t k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
 }
 
 }  // namespace
@@ -111,7 +105,7 @@ int run_demo_command(const demo_options& o) {
   const double req = static_cast<double>(std::max<std::uint64_t>(s.requests, 1));
   std::printf("  requests        %llu in %.2f s = %.0f requests/s (client and server share the thread)\n",
               static_cast<unsigned long long>(s.requests), secs, static_cast<double>(s.requests) / secs);
-  std::printf("  round trip      p50 %.1f us, p99 %.1f us\n", percentile(s.rtt_us, 0.5), percentile(s.rtt_us, 0.99));
+  std::printf("  round trip      p50 %.1f us, p99 %.1f us\n", s.rtt_ns.quantile(0.5) / 1e3, s.rtt_ns.quantile(0.99) / 1e3);
   std::printf("  reactor turns   %.4f io_uring_enter (or epoll turns) per request\n",
               static_cast<double>(after.enters - before.enters) / req);
   std::printf("  submissions     %.3f per request, completions %.3f per request\n",

@@ -6,6 +6,9 @@
 #include <cstring>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
+#include "engine/core/histogram.hpp"
 #include "engine/io/runtime.hpp"
 #include "engine/host/fabric.hpp"
 
@@ -43,12 +46,6 @@ struct pinger final : seam::node {
     if (sent < want) e.set_timer(e.now() + 1ms);
   }
 };
-
-double quantile(std::vector<double>& v, double q) {
-  const auto k = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
-}
 
 }  // namespace
 
@@ -117,37 +114,41 @@ int run_emulator_test(const emulator_test_options& o) {
   }
   const auto& late = fab->lateness();
   bool ok = got.size() == o.samples;
-  std::string json = "{\"rate_frames_per_s\":" + std::to_string(o.rate) + ",\"round_trips\":" + std::to_string(got.size()) +
-                     ",\"frames\":" + std::to_string(late.count()) + ",\"quantum_us\":" + std::to_string(o.quantum_us);
-  char buf[256];
-  std::snprintf(buf, sizeof buf, ",\"lateness_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
-                late.quantile(0.5) / 1e3, late.quantile(0.9) / 1e3, late.quantile(0.99) / 1e3, late.quantile(0.999) / 1e3,
-                static_cast<double>(late.max()) / 1000.0);
-  json += buf;
+  nlohmann::ordered_json json = {{"rate_frames_per_s", o.rate},
+                                 {"round_trips", got.size()},
+                                 {"frames", late.count()},
+                                 {"quantum_us", o.quantum_us},
+                                 {"lateness_us",
+                                  {{"p50", late.quantile(0.5) / 1e3},
+                                   {"p90", late.quantile(0.9) / 1e3},
+                                   {"p99", late.quantile(0.99) / 1e3},
+                                   {"p999", late.quantile(0.999) / 1e3},
+                                   {"max", static_cast<double>(late.max()) / 1000.0}}}};
   std::printf("confab emulator-test: %zu round trips, %llu frames through the delay line at %llu frames/s\n", got.size(),
               static_cast<unsigned long long>(late.count()), static_cast<unsigned long long>(o.rate));
   std::printf("  lateness (hand-over minus due): p50 %.0f us, p90 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.0f us\n",
               late.quantile(0.5) / 1e3, late.quantile(0.9) / 1e3, late.quantile(0.99) / 1e3, late.quantile(0.999) / 1e3,
               static_cast<double>(late.max()) / 1000.0);
-  json += ",\"rtt_ms\":{";
+  json["rtt_ms"] = nlohmann::ordered_json::object();
   if (!got.empty()) {
-    bool first = true;
+    latency_histogram want_ns, got_ns;
+    for (double ms : want) want_ns.add(static_cast<std::uint64_t>(ms * 1e6));
+    for (double ms : got) got_ns.add(static_cast<std::uint64_t>(ms * 1e6));
     for (double q : {0.5, 0.9, 0.99}) {
-      const double w = quantile(want, q), h = quantile(got, q), err = (h - w) / w;
+      const double w = want_ns.quantile(q) / 1e6, h = got_ns.quantile(q) / 1e6, err = (h - w) / w;
       const bool within = std::fabs(err) <= 0.02;
       ok &= within;
       std::printf("  RTT p%-4g configured %.3f ms, measured %.3f ms (%+.2f%%) %s\n", q * 100, w, h, err * 100,
                   within ? "within 2%" : "OFF BY MORE THAN 2%");
-      std::snprintf(buf, sizeof buf, "%s\"p%g\":{\"configured\":%.4f,\"measured\":%.4f,\"error\":%.5f}", first ? "" : ",",
-                    q * 100, w, h, err);
-      json += buf;
-      first = false;
+      char name[16];
+      std::snprintf(name, sizeof name, "p%g", q * 100);
+      json["rtt_ms"][name] = {{"configured", w}, {"measured", h}, {"error", err}};
     }
   }
-  json += std::string("},\"distribution_ok\":") + (ok ? "true" : "false") + "}\n";
+  json["distribution_ok"] = ok;
   if (!o.json.empty()) {
     std::ofstream f(o.json);
-    f << json;
+    f << json.dump() << "\n";
   }
   if (got.size() != o.samples) std::printf("  only %zu of %zu round trips completed\n", got.size(), o.samples);
   std::printf("%s\n", ok ? "emulator self-test passed" : "emulator self-test FAILED");

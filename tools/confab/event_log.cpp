@@ -3,7 +3,41 @@
 #include <chrono>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
+#include "protocols/common/endpoints.hpp"
+
 namespace confab::tools {
+
+namespace {
+std::string id_or_empty(seam::node_id id, seam::node_id none) { return id == none ? std::string() : endpoints::id_string(id); }
+}  // namespace
+
+std::string event_json(const peers::peer_event& e, seam::node_id self) {
+  const nlohmann::ordered_json o = {{"t_ns", e.at.count()},
+                                    {"peer", endpoints::id_string(self)},
+                                    {"event", peers::event_name(e.kind)},
+                                    {"about", endpoints::id_string(e.peer)},
+                                    {"other", id_or_empty(e.other, 0)},
+                                    {"seq", e.seq},
+                                    {"hops", e.hops},
+                                    {"count", e.count},
+                                    {"why", e.why ? e.why : ""}};
+  return o.dump();
+}
+
+std::string event_json(const seeds::seed_event& e, seam::node_id self) {
+  const nlohmann::ordered_json o = {{"t_ns", e.at.count()},
+                                    {"seed", endpoints::id_string(self)},
+                                    {"event", seeds::event_name(e.kind)},
+                                    {"term", e.term},
+                                    {"index", e.index},
+                                    {"peer", id_or_empty(e.peer, seeds::no_node)},
+                                    {"other", id_or_empty(e.other, seeds::no_node)},
+                                    {"why", e.why ? e.why : ""}};
+  return o.dump();
+}
+
 
 std::string wall_clock() {
   const auto now = std::chrono::system_clock::now();

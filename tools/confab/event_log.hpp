@@ -8,10 +8,19 @@
 #include <cstdio>
 #include <string>
 
+#include "protocols/peers/api.hpp"
+#include "protocols/seeds/api.hpp"
+
 namespace confab::tools {
 
 // "2026-11-21T21:47:32.701Z"
 std::string wall_clock();
+
+// ## event_json
+// One node event as a JSON object (one line of NAME.events.jsonl); `self`
+// names the node. Every string is escaped by the JSON library.
+std::string event_json(const peers::peer_event& e, seam::node_id self);
+std::string event_json(const seeds::seed_event& e, seam::node_id self);
 
 class event_log {
  public:

@@ -53,7 +53,7 @@ int run_peer_command(const peer_options& o) {
   const seam::node_id id = *self;
   auto on_event = [&logs, id](const peers::peer_event& e) {
     logs.line(peers::event_text(e, id));
-    logs.json(peers::event_json(e, id));
+    logs.json(event_json(e, id));
     logs.flush();  // tools read the logs while the peer runs
   };
   peers::dedup_table seen({.capacity = 1u << 16, .generations = 4, .bucket = std::chrono::seconds(60)});

@@ -70,7 +70,7 @@ int run_seed_command(const seed_options& o) {
   const seam::node_id id = *self;
   auto on_event = [&logs, id](const seeds::seed_event& e) {
     logs.line(seeds::event_text(e, id));
-    logs.json(seeds::event_json(e, id));
+    logs.json(event_json(e, id));
     // Commits and membership changes are flushed at once; the rest with them.
     if (e.kind == seeds::seed_event::committed || e.kind == seeds::seed_event::applied_add ||
         e.kind == seeds::seed_event::applied_remove || e.kind == seeds::seed_event::became_leader)

@@ -8,6 +8,9 @@
 #include <sstream>
 #include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
+#include "engine/core/histogram.hpp"
 #include "engine/core/scope.hpp"
 #include "engine/net/connection.hpp"
 #include "engine/net/framing.hpp"
@@ -63,7 +66,7 @@ struct load {
   std::vector<peer_state> peers;
   std::unordered_map<std::uint64_t, std::size_t> by_request;  // request id -> peer index
   std::size_t started = 0, acked = 0, busy = 0, resends = 0;
-  std::vector<double> latency_ms;
+  latency_histogram commit_ns;  // request sent to acknowledgement
   bool done = false;
   seam::random rng{0x5eed};
   // query mode
@@ -114,7 +117,7 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
       if (!p.acked) {
         p.acked = true;
         ++L.acked;
-        L.latency_ms.push_back(std::chrono::duration<double, std::milli>(io::clock::now() - p.first_sent).count());
+        L.commit_ns.add(static_cast<std::uint64_t>((io::clock::now() - p.first_sent).count()));
       }
     }
     s.up = false;
@@ -130,13 +133,6 @@ void send_to_majority(load& L, std::size_t pi, const seeds::message& m) {
   up.resize(std::min(up.size(), L.seeds.size() / 2 + 1));
   const auto f = frame(L.peers[pi].id, m);
   for (auto i : up) (void)L.seeds[i].conn->send(f);
-}
-
-double pct(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  auto k = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
 }
 
 task<void> drive(io::reactor& r, load& L, const seed_load_options& o, int& exit_code) {
@@ -182,11 +178,17 @@ task<void> drive(io::reactor& r, load& L, const seed_load_options& o, int& exit_
   L.done = true;
   stop.request_stop();
   co_await readers.join();
-  std::printf(
-      "{\"seeds\":%zu,\"peers\":%zu,\"acknowledged\":%zu,\"seconds\":%.3f,\"registrations_per_s\":%.1f,"
-      "\"commit_ms_p50\":%.3f,\"commit_ms_p99\":%.3f,\"commit_ms_max\":%.3f,\"resent\":%zu,\"busy\":%zu}\n",
-      L.seeds.size(), L.peers.size(), L.acked, secs, static_cast<double>(L.acked) / secs, pct(L.latency_ms, 0.5),
-      pct(L.latency_ms, 0.99), pct(L.latency_ms, 1.0), L.resends, L.busy);
+  const nlohmann::ordered_json summary = {{"seeds", L.seeds.size()},
+                                          {"peers", L.peers.size()},
+                                          {"acknowledged", L.acked},
+                                          {"seconds", secs},
+                                          {"registrations_per_s", static_cast<double>(L.acked) / secs},
+                                          {"commit_ms_p50", L.commit_ns.quantile(0.5) / 1e6},
+                                          {"commit_ms_p99", L.commit_ns.quantile(0.99) / 1e6},
+                                          {"commit_ms_max", static_cast<double>(L.commit_ns.max()) / 1e6},
+                                          {"resent", L.resends},
+                                          {"busy", L.busy}};
+  std::printf("%s\n", summary.dump().c_str());
   if (!o.acked_out.empty()) {
     std::ofstream out(o.acked_out);
     for (auto& p : L.peers)
@@ -223,16 +225,20 @@ task<void> query(io::reactor& r, load& L, const seed_query_options& o, int& exit
   for (std::size_t i = 0; i < L.seeds.size(); ++i) {
     const auto& rep = L.replies[i];
     const std::uint64_t h = rep.pl_digest;
-    std::string ids;
-    if (o.full)
-      for (auto id : rep.peers) ids += (ids.empty() ? "\"" : ",\"") + endpoints::id_string(id) + "\"";
-    std::printf("{\"seed\":\"%s\",\"answered\":%s,\"commit_index\":%llu,\"pl_size\":%llu,\"sampled\":%s,"
-                "\"pl_digest\":\"%016llx\",\"leader\":\"%s\"%s%s%s}\n",
-                endpoints::id_string(L.seeds[i].id).c_str(), L.answered[i] ? "true" : "false",
-                static_cast<unsigned long long>(rep.commit_index), static_cast<unsigned long long>(rep.pl_size),
-                rep.peers.size() < rep.pl_size ? "true" : "false", static_cast<unsigned long long>(h),
-                rep.leader == seeds::no_node ? "" : endpoints::id_string(rep.leader).c_str(), o.full ? ",\"pl\":[" : "",
-                ids.c_str(), o.full ? "]" : "");
+    char digest[17];
+    std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(h));
+    nlohmann::ordered_json line = {{"seed", endpoints::id_string(L.seeds[i].id)},
+                                   {"answered", static_cast<bool>(L.answered[i])},
+                                   {"commit_index", rep.commit_index},
+                                   {"pl_size", rep.pl_size},
+                                   {"sampled", rep.peers.size() < rep.pl_size},
+                                   {"pl_digest", digest},
+                                   {"leader", rep.leader == seeds::no_node ? "" : endpoints::id_string(rep.leader)}};
+    if (o.full) {
+      line["pl"] = nlohmann::json::array();
+      for (auto id : rep.peers) line["pl"].push_back(endpoints::id_string(id));
+    }
+    std::printf("%s\n", line.dump().c_str());
     if (!L.answered[i]) {
       all_answered = false;
       continue;
@@ -240,7 +246,7 @@ task<void> query(io::reactor& r, load& L, const seed_query_options& o, int& exit
     if (!first_hash) first_hash = h, first_size = rep.pl_size;
     if (h != *first_hash || rep.pl_size != first_size) agree = false;
   }
-  std::printf("{\"all_answered\":%s,\"agree\":%s}\n", all_answered ? "true" : "false", agree ? "true" : "false");
+  std::printf("%s\n", nlohmann::ordered_json{{"all_answered", all_answered}, {"agree", agree}}.dump().c_str());
   exit_code = all_answered && agree ? 0 : 1;
 }
 
