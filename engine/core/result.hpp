@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -56,6 +57,10 @@ struct error {
   errc code = errc::other;
   int sys_errno = 0;
   const char* detail = nullptr;  // static storage only
+  // A size over a limit, for `too_large` (both 0 otherwise): the detail
+  // stays static text and the numbers travel with the value, so an error
+  // never points at storage that a later error overwrites.
+  std::uint64_t size = 0, limit = 0;
 
   friend bool operator==(const error& a, errc b) noexcept { return a.code == b; }
   std::string message() const;
@@ -125,6 +130,9 @@ inline std::string error::message() const {
   if (detail) {
     s += ": ";
     s += detail;
+  }
+  if (limit) {
+    s += " (" + std::to_string(size) + " > " + std::to_string(limit) + ")";
   }
   if (sys_errno) {
     s += " (";

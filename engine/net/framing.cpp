@@ -16,9 +16,7 @@ result<std::size_t> frame_decoder::decode(std::span<const std::byte> in, std::sp
     const std::uint32_t len = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
                               (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
     if (len > o_.max_frame_bytes) {
-      static thread_local std::string msg;
-      msg = "frame length " + std::to_string(len) + " exceeds the maximum " + std::to_string(o_.max_frame_bytes);
-      return error{errc::too_large, 0, msg.c_str()};
+      return error{errc::too_large, 0, "frame length exceeds the maximum", len, o_.max_frame_bytes};
     }
     if (in.size() < 4 + static_cast<std::size_t>(len)) return std::size_t{0};
     payload = in.subspan(4, len);
@@ -28,9 +26,7 @@ result<std::size_t> frame_decoder::decode(std::span<const std::byte> in, std::sp
   const void* nl = std::memchr(in.data(), '\n', limit);
   if (nl == nullptr) {
     if (in.size() > o_.max_frame_bytes) {
-      static thread_local std::string msg;
-      msg = "line longer than the maximum " + std::to_string(o_.max_frame_bytes) + " bytes";
-      return error{errc::too_large, 0, msg.c_str()};
+      return error{errc::too_large, 0, "line longer than the maximum", in.size(), o_.max_frame_bytes};
     }
     return std::size_t{0};
   }

@@ -16,6 +16,8 @@
 #include <random>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "linalg/exact.hpp"
 #include "linalg/malicious.hpp"
 
@@ -50,14 +52,9 @@ std::vector<double> random_state(int n, std::uint64_t seed) {
   return x;
 }
 
-std::string json_str(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
+using json = nlohmann::ordered_json;
+
+json timing_json(const timing& t) { return {{"best", t.n ? t.best : 0}, {"average", t.avg()}, {"worst", t.worst}}; }
 
 outcome<graph> load(const std::string& spec, std::uint64_t seed) {
   if (spec.empty()) return graph_error{"--topology is required (ring:9, torus:5x5, petersen, file:PATH, ...)"};
@@ -83,15 +80,13 @@ constexpr table1_paper paper_table1[] = {
 
 int table1(const exact_options& o) {
   const int runs = o.runs > 0 ? o.runs : 10000;
-  std::ostringstream js;
-  js << "{\"table\": 1, \"seed\": " << o.seed << ", \"runs\": " << runs << ", \"rows\": [";
+  json out = {{"table", 1}, {"seed", o.seed}, {"runs", runs}, {"rows", json::array()}};
   if (!o.json) {
     std::printf("Table 1: convergence speed, exact against asymptotic (seed %llu, %d timed recoveries per topology)\n",
                 static_cast<unsigned long long>(o.seed), runs);
     std::printf("%-9s | %-5s %-5s | %-24s %-8s | %-5s %-5s | %-6s %-6s\n", "topology", "steps", "paper", "time ms best/avg/worst",
                 "paper", "1e-2", "paper", "1e-10", "paper");
   }
-  bool first = true;
   for (const auto& p : paper_table1) {
     graph g = std::get<graph>(parse_topology(p.spec, o.seed));
     matrix W = random_weights(g, o.seed);
@@ -118,19 +113,22 @@ int table1(const exact_options& o) {
     const auto xs = random_state(g.n(), o.seed + 2);
     const int it2 = asymptotic_iterations(mh, xs, 1e-2), it10 = asymptotic_iterations(mh, xs, 1e-10);
     if (o.json) {
-      js << (first ? "" : ", ") << "{\"topology\": " << json_str(p.name) << ", \"steps\": " << steps
-         << ", \"paper_steps\": " << p.steps << ", \"time_ms\": {\"best\": " << t.best << ", \"average\": " << t.avg()
-         << ", \"worst\": " << t.worst << "}, \"paper_time_ms\": " << p.time_ms << ", \"iterations_1e-2\": " << it2
-         << ", \"paper_1e-2\": " << p.it2 << ", \"iterations_1e-10\": " << it10 << ", \"paper_1e-10\": " << p.it10 << "}";
+      out["rows"].push_back({{"topology", p.name},
+                             {"steps", steps},
+                             {"paper_steps", p.steps},
+                             {"time_ms", timing_json(t)},
+                             {"paper_time_ms", p.time_ms},
+                             {"iterations_1e-2", it2},
+                             {"paper_1e-2", p.it2},
+                             {"iterations_1e-10", it10},
+                             {"paper_1e-10", p.it10}});
     } else {
       std::printf("%-9s | %-5d %-5d | %.5f/%.5f/%.5f %-8.3f | %-5d %-5d | %-6d %-6d\n", p.name, steps, p.steps, t.best,
                   t.avg(), t.worst, p.time_ms, it2, p.it2, it10, p.it10);
     }
-    first = false;
   }
   if (o.json) {
-    js << "]}";
-    std::printf("%s\n", js.str().c_str());
+    std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("Random weights: uniform [0.1, 1) per edge and self-loop, rows normalised; steps = the largest, over\n"
                 "nodes, of the smallest v with a full-rank observability matrix. Asymptotic columns: Metropolis-Hastings\n"
@@ -146,15 +144,17 @@ int bounds_cmd(const exact_options& o) {
   auto rows = bounds(g, random_weights(g, o.seed));
   const int kappa = vertex_connectivity(g);
   if (o.json) {
-    std::printf("{\"topology\": %s, \"n\": %d, \"kappa\": %d, \"diameter\": %d, \"nodes\": [", json_str(o.topology).c_str(),
-                g.n(), kappa, diameter(g));
-    for (std::size_t k = 0; k < rows.size(); ++k) {
-      const auto& b = rows[k];
-      std::printf("%s{\"node\": %d, \"degree\": %d, \"diameter\": %d, \"intake\": %d, \"node_intake\": %d, "
-                  "\"largest_branch\": %d, \"upper\": %d, \"exact\": %d}",
-                  k ? ", " : "", b.node, g.degree(b.node), b.diameter, b.intake, b.node_intake, b.largest_branch, b.upper, b.exact);
-    }
-    std::printf("]}\n");
+    json out = {{"topology", o.topology}, {"n", g.n()}, {"kappa", kappa}, {"diameter", diameter(g)}, {"nodes", json::array()}};
+    for (const auto& b : rows)
+      out["nodes"].push_back({{"node", b.node},
+                              {"degree", g.degree(b.node)},
+                              {"diameter", b.diameter},
+                              {"intake", b.intake},
+                              {"node_intake", b.node_intake},
+                              {"largest_branch", b.largest_branch},
+                              {"upper", b.upper},
+                              {"exact", b.exact}});
+    std::printf("%s\n", out.dump().c_str());
     return 0;
   }
   std::printf("%s: n = %d, edges = %zu, kappa = %d, diameter = %d\n", g.name.c_str(), g.n(), g.edges(), kappa, diameter(g));
@@ -268,8 +268,8 @@ int recover_cmd(const exact_options& o) {
   const double plan_ms = std::chrono::duration<double, std::milli>(clk::now() - t0).count();
   if (plan.status != attack_status::ok) {
     if (o.json) {
-      std::printf("{\"topology\": %s, \"f\": %d, \"status\": %s, \"detail\": %s}\n", json_str(o.topology).c_str(), f,
-                  json_str(attack_status_name(plan.status)).c_str(), json_str(plan.detail).c_str());
+      const json out = {{"topology", o.topology}, {"f", f}, {"status", attack_status_name(plan.status)}, {"detail", plan.detail}};
+      std::printf("%s\n", out.dump().c_str());
     } else {
       std::printf("%s with %d compromised: %s%s%s\n", g.name.c_str(), f, attack_status_name(plan.status),
                   plan.detail.empty() ? "" : ": ", plan.detail.c_str());
@@ -312,19 +312,22 @@ int recover_cmd(const exact_options& o) {
   double e = 0;
   for (std::size_t i = 0; i < r.x0.size(); ++i) e += (r.x0[i] - x0[i]) * (r.x0[i] - x0[i]);
   e = std::sqrt(e);
-  // Only an answer has an error; an ambiguous or failed one has none.
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3e", e);
-  const std::string error_text = r.status == attack_status::ok ? buf : "null";
   if (o.json) {
-    std::printf("{\"topology\": %s, \"node\": %d, \"f\": %d, \"status\": %s, \"steps\": %d, \"identifiable\": %s, "
-                "\"subsets\": %d, \"passing\": %d, \"error_l2\": %s, \"plan_ms\": %.3f, \"time_ms\": %.4f, \"identified\": [",
-                json_str(o.topology).c_str(), o.node, f, json_str(attack_status_name(r.status)).c_str(), plan.L + 1,
-                plan.identifiable ? "true" : "false", r.subsets_tested, r.passing, error_text.c_str(), plan_ms, ms);
-    for (std::size_t k = 0; k < r.identified.size(); ++k) std::printf("%s%d", k ? ", " : "", r.identified[k]);
-    std::printf("], \"x0\": [");
-    for (std::size_t k = 0; k < r.x0.size(); ++k) std::printf("%s%.12g", k ? ", " : "", r.x0[k]);
-    std::printf("]}\n");
+    const json out = {{"topology", o.topology},
+                      {"node", o.node},
+                      {"f", f},
+                      {"status", attack_status_name(r.status)},
+                      {"steps", plan.L + 1},
+                      {"identifiable", plan.identifiable},
+                      {"subsets", r.subsets_tested},
+                      {"passing", r.passing},
+                      // Only an answer has an error; an ambiguous or failed one has none.
+                      {"error_l2", r.status == attack_status::ok ? json(e) : json(nullptr)},
+                      {"plan_ms", plan_ms},
+                      {"time_ms", ms},
+                      {"identified", r.identified},
+                      {"x0", r.x0}};
+    std::printf("%s\n", out.dump().c_str());
     return r.status == attack_status::ok ? 0 : 1;
   }
   std::printf("%s, node %d, %d compromised {%s}: %s\n", g.name.c_str(), o.node, f, o.compromised.c_str(), attack_status_name(r.status));
@@ -366,10 +369,8 @@ int table4(const exact_options& o) {
                 static_cast<unsigned long long>(o.seed), runs);
     std::printf("%-2s %-9s | %-7s %-5s %-6s | %-26s | %-26s | %s\n", "f", "topology", "subsets", "steps", "ident.",
                 "batched best/avg/worst", "naive best/avg/worst", "paper");
-  } else {
-    std::printf("{\"table\": 4, \"seed\": %llu, \"runs\": %d, \"rows\": [", static_cast<unsigned long long>(o.seed), runs);
   }
-  bool first = true;
+  json out = {{"table", 4}, {"seed", o.seed}, {"runs", runs}, {"rows", json::array()}};
   for (const auto& row : paper_table4) {
     graph g = std::get<graph>(parse_topology(row.spec, o.seed));
     matrix W = random_weights(g, o.seed);
@@ -404,12 +405,17 @@ int table4(const exact_options& o) {
     }
     const int subsets_n = static_cast<int>(subsets(g.n() - 1, row.f).size());
     if (o.json) {
-      std::printf("%s{\"f\": %d, \"topology\": %s, \"status\": %s, \"subsets\": %d, \"steps\": %d, \"identifiable\": %s, "
-                  "\"exact\": %d, \"ambiguous\": %d, \"batched_ms\": {\"best\": %g, \"average\": %g, \"worst\": %g}, "
-                  "\"naive_ms\": {\"best\": %g, \"average\": %g, \"worst\": %g}, \"paper\": %s}",
-                  first ? "" : ", ", row.f, json_str(row.name).c_str(), json_str(attack_status_name(plan.status)).c_str(), subsets_n,
-                  plan.L + 1, plan.identifiable ? "true" : "false", exact, ambiguous, tb.n ? tb.best : 0, tb.avg(), tb.worst,
-                  tn.n ? tn.best : 0, tn.avg(), tn.worst, json_str(row.paper).c_str());
+      out["rows"].push_back({{"f", row.f},
+                             {"topology", row.name},
+                             {"status", attack_status_name(plan.status)},
+                             {"subsets", subsets_n},
+                             {"steps", plan.L + 1},
+                             {"identifiable", plan.identifiable},
+                             {"exact", exact},
+                             {"ambiguous", ambiguous},
+                             {"batched_ms", timing_json(tb)},
+                             {"naive_ms", timing_json(tn)},
+                             {"paper", row.paper}});
     } else if (plan.status != attack_status::ok) {
       std::printf("%-2d %-9s | %-72s | %s\n", row.f, row.name, attack_status_name(plan.status), row.paper);
     } else {
@@ -417,10 +423,9 @@ int table4(const exact_options& o) {
                   plan.L + 1, plan.identifiable ? "yes" : "no", tb.best, tb.avg(), tb.worst, tn.best, tn.avg(), tn.worst, row.paper,
                   ambiguous ? (" [" + std::to_string(ambiguous) + "/" + std::to_string(runs) + " ambiguous]").c_str() : "");
     }
-    first = false;
   }
   if (o.json) {
-    std::printf("]}\n");
+    std::printf("%s\n", out.dump().c_str());
   } else {
     std::printf("Subsets exclude the observing node. 'ident.': every pair of subsets distinguishable at these steps (L is\n"
                 "grown until it is; without it the paper's first-passing-subset answer can be wrong). Every subset is tested,\n"
@@ -441,9 +446,8 @@ int table23(const exact_options& o, bool base_only) {
     } else {
       std::printf("Table 3: base error beta = mean(log10 error - a) per topology (%d runs per a)\n", runs);
     }
-  } else {
-    std::printf("{\"table\": %d, \"runs\": %d, \"rows\": [", base_only ? 3 : 2, runs);
   }
+  json out = {{"table", base_only ? 3 : 2}, {"runs", runs}, {"rows", json::array()}};
   static const double paper2[5][14] = {
       {-10.6, -9.0, -7.4, -7.8, -5.2, -5.3, -4.1, -2.3, -1.9, -1.7, -0.6, 1.8, 2.1, 3.1},
       {-2.1, -3.2, -0.9, -1.0, -0.2, 0.5, 2.2, 2.9, 3.4, 5.2, 5.3, 7.2, 8.3, 9.5},
@@ -483,10 +487,7 @@ int table23(const exact_options& o, bool base_only) {
     }
     const double beta = beta_sum / 14;
     if (o.json) {
-      std::printf("%s{\"topology\": %s, \"beta\": %.2f, \"paper_beta\": %.2f, \"log10_error\": [", row_i ? ", " : "",
-                  json_str(p.name).c_str(), beta, paper_beta[row_i]);
-      for (std::size_t k = 0; k < med.size(); ++k) std::printf("%s%.2f", k ? ", " : "", med[k]);
-      std::printf("]}");
+      out["rows"].push_back({{"topology", p.name}, {"beta", beta}, {"paper_beta", paper_beta[row_i]}, {"log10_error", med}});
     } else if (base_only) {
       std::printf("%-9s beta %6.2f   (paper %.2f)\n", p.name, beta, paper_beta[row_i]);
     } else {
@@ -496,7 +497,7 @@ int table23(const exact_options& o, bool base_only) {
     }
     ++row_i;
   }
-  if (o.json) std::printf("]}\n");
+  if (o.json) std::printf("%s\n", out.dump().c_str());
   else if (!base_only) std::printf("The error grows with slope 1 in a; beta (Table 3) is its offset.\n");
   return 0;
 }
