@@ -17,6 +17,7 @@ forwarded unchanged to the other; when a legacy neighbour dies the confab
 peer sends `Dead Node:<ip>:<port>:<timestamp>:<its ip>` to the seed.
 
 Usage: peers_legacy_test.py PATH/TO/confab"""
+import json
 import os
 import socket
 import subprocess
@@ -155,6 +156,16 @@ def main():
         time.sleep(2.0)
         own = [t for t in p1.got if t.endswith(":1") and ":127.0.4.20:" in t]
         check(len(own) >= 1, f"its own gossip reaches legacy peers as <timestamp>:<IP>:<Msg#> ({own[:1]})")
+        # Original peers flood every text back to whoever sent it: the echo
+        # of the confab peer's own gossip is a duplicate, not a receipt.
+        for t in own:
+            send_text(me, t)
+        time.sleep(0.5)
+        log = os.path.join(d, "data", f"peer-127.0.4.20-{base + 3}.events.jsonl")
+        with open(log) as f:
+            events = [json.loads(line) for line in f if line.strip()]
+        echoed = [e for e in events if e["event"] == "gossip_received" and e["about"].startswith("127.0.4.20:")]
+        check(own and not echoed, f"its own gossip echoed back is not counted as received ({len(echoed)} receipts)")
         text = f"{int(time.time())}:127.0.4.11:42"
         send_text(me, text)
         time.sleep(0.5)

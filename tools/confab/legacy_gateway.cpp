@@ -1,5 +1,4 @@
 #include "tools/confab/legacy_gateway.hpp"
-#include "tools/confab/legacy_text.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -10,6 +9,7 @@
 #include "engine/net/connection.hpp"
 #include "engine/net/framing.hpp"
 #include "engine/host/tcp_host.hpp"
+#include "engine/host/text_host.hpp"
 #include "engine/net/listener.hpp"
 #include "protocols/common/codec.hpp"
 #include "protocols/common/endpoints.hpp"
@@ -73,12 +73,13 @@ task<bool> ensure_native(gateway& g, std::stop_token st) {
 }
 
 task<void> notify(io::reactor& r, node_id to, std::string text, std::stop_token st) {
-  (void)co_await send_legacy_text(r, to, std::move(text), st);
+  (void)co_await host::send_text(r, to, std::move(text), st);
 }
 
 task<void> handle(gateway& g, std::unique_ptr<net::connection> c, std::stop_token st) {
   const auto from = c->peer();
-  auto text = co_await read_legacy_message(*c, st);
+  auto text = co_await host::read_text_message(*c, st, std::chrono::seconds(5), std::chrono::milliseconds(50),
+                                               seeds::legacy::max_message_bytes);
   if (!text) {
     g.o.log("legacy: closed a connection from " + from.to_string() + ": " + text.error().message());
     co_await c->close();

@@ -6,18 +6,19 @@
 
 #include "engine/io/runtime.hpp"
 #include "engine/host/tcp_host.hpp"
+#include "engine/host/text_host.hpp"
 #include "protocols/common/endpoints.hpp"
+#include "protocols/peers/legacy.hpp"
 #include "protocols/peers/node.hpp"
 #include "tools/confab/config.hpp"
 #include "tools/confab/event_log.hpp"
-#include "tools/confab/legacy_peer.hpp"
 #include "tools/confab/node_cmd.hpp"
 
 namespace confab::tools {
 
 
 namespace {
-task<void> serve_legacy_peer(legacy_peer_host& host, io::reactor& r, int& exit_code) {
+task<void> serve_legacy_peer(host::text_host& host, io::reactor& r, int& exit_code) {
   auto ok = co_await host.run(r.drain_token());
   if (!ok) {
     std::fprintf(stderr, "confab peer: cannot serve: %s\n", ok.error().message().c_str());
@@ -76,10 +77,16 @@ int run_peer_command(const peer_options& o) {
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
     auto node = std::make_unique<peers::peer_node>(s.peer, seen, on_event, auth ? &*auth : nullptr);
     if (s.legacy) {
-      legacy_peer_host host(r, id, s.peer.seeds, std::move(node), rng_seed, [&logs](const std::string& l) {
-        logs.line(l);
+      host::text_options to;
+      to.answered = [&s](seam::node_id to_node) {
+        return std::find(s.peer.seeds.begin(), s.peer.seeds.end(), to_node) != s.peer.seeds.end();
+      };
+      to.log = [&logs](const std::string& l) {
+        logs.line("legacy: " + l);
         logs.flush();
-      });
+      };
+      host::text_host host(r, id, std::make_unique<peers::legacy_peer_node>(std::move(node), id, s.peer.seeds), rng_seed,
+                           std::move(to));
       co_await serve_legacy_peer(host, r, exit_code);
     } else {
       host::tcp_host host(r, id, {}, std::move(node), rng_seed, ho);
