@@ -18,6 +18,8 @@ check linalg '(engine|protocols|harness|tools)/' "linalg/ must not include engin
 check protocols '(tools|harness|linalg)/' "protocols/ must not include tools/, harness/ or linalg/"
 # Protocols see the engine through the seam only: env.hpp and result.hpp.
 check protocols 'engine/(?!seam/env\.hpp|core/result\.hpp)' "protocols/ see the engine only through engine/seam/env.hpp and engine/core/result.hpp"
+# A peer sees the seeds' client side only, never their Raft messages.
+check protocols/peers 'protocols/seeds/(?!client\.hpp)' "protocols/peers/ see only the seeds' client side (protocols/seeds/client.hpp)"
 check harness 'tools/' "harness/ must not include tools/"
 [ $bad -eq 0 ] && echo "layering check: clean"
 exit $bad

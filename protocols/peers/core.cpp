@@ -61,7 +61,7 @@ void peer_core::send_register(time_point now, seam::random& rng, output& out) {
   next_register_at_ = now + cfg_.register_retry;
 }
 
-void peer_core::on_seed_message(time_point now, seam::random& rng, node_id from, const seeds::message& m, output& out) {
+void peer_core::on_seed_message(time_point now, seam::random& rng, node_id from, const seeds::client_message& m, output& out) {
   last_now_ = now;
   const auto* r = std::get_if<seeds::register_reply>(&m);
   if (!r || r->status != seeds::register_status::ok) return;

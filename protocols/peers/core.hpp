@@ -21,13 +21,13 @@
 #include "protocols/peers/api.hpp"
 #include "protocols/peers/dedup.hpp"
 #include "protocols/peers/wire.hpp"
-#include "protocols/seeds/wire.hpp"
+#include "protocols/seeds/client.hpp"  // the client side only: peers never see Raft messages
 
 namespace confab::peers {
 
 struct output {
   std::vector<std::pair<node_id, message>> to_peers;
-  std::vector<std::pair<node_id, seeds::message>> to_seeds;
+  std::vector<std::pair<node_id, seeds::client_message>> to_seeds;
   std::vector<peer_event> events;
   void clear() {
     to_peers.clear();
@@ -51,7 +51,7 @@ class peer_core {
 
   void start(time_point now, seam::random& rng, output& out);
   void on_peer_message(time_point now, seam::random& rng, node_id from, const message& m, output& out);
-  void on_seed_message(time_point now, seam::random& rng, node_id from, const seeds::message& m, output& out);
+  void on_seed_message(time_point now, seam::random& rng, node_id from, const seeds::client_message& m, output& out);
   // The transport lost (or could not open) its connection to `peer`.
   void on_link_down(time_point now, seam::random& rng, node_id peer, output& out);
   void on_tick(time_point now, seam::random& rng, output& out);

@@ -5,7 +5,7 @@
 
 #include "protocols/common/endpoints.hpp"
 #include "protocols/peers/wire.hpp"
-#include "protocols/seeds/wire.hpp"
+#include "protocols/seeds/client.hpp"
 
 namespace confab::peers {
 
@@ -49,7 +49,7 @@ result<legacy_translator::translation> legacy_translator::outgoing(node_id to, s
   translation out;
   const std::string me = endpoints::id_string(self_);
   if (is_seed(to)) {
-    auto m = seeds::decode(message);
+    auto m = seeds::decode_client(message);
     if (!m) return m.error();
     if (auto* request = std::get_if<seeds::register_request>(&*m)) {
       registering_[to] = request->request_id;
@@ -96,7 +96,7 @@ legacy_translator::inbound legacy_translator::seed_answer(node_id seed, std::str
     if (id && reply.peers.size() < seeds::max_peers_per_reply) reply.peers.push_back(*id);
   }
   reply.pl_size = reply.peers.size();
-  return {seed, seeds::encode(reply)};
+  return {seed, seeds::encode_client(reply)};
 }
 
 legacy_translator::inbound legacy_translator::gossip_text(node_id from, std::string_view text) {
@@ -140,7 +140,7 @@ result<std::optional<legacy_translator::inbound>> legacy_translator::incoming(no
       if (std::to_string(seam::endpoint_port(s)) == rest->substr(0, c1)) seed = s;
     if (*id == self_) return answer{};
     return answer{inbound{
-        seed, seeds::encode(seeds::register_reply{.status = seeds::register_status::ok, .pl_size = 1, .peers = {*id}})}};
+        seed, seeds::encode_client(seeds::register_reply{.status = seeds::register_status::ok, .pl_size = 1, .peers = {*id}})}};
   }
   // Gossip: <timestamp>:<IP>:<Msg#>.
   const auto c1 = text.find(':'), c2 = text.rfind(':');

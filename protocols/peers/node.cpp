@@ -30,7 +30,7 @@ result<void> peer_node::on_message(seam::env& e, node_id from, std::span<const s
     payload = *inner;
   }
   if (is_seed(from)) {
-    auto m = seeds::decode(payload);
+    auto m = seeds::decode_client(payload);
     if (!m) {
       ++rejected_;
       return m.error();
@@ -70,7 +70,7 @@ void peer_node::flush(seam::env& e) {
   }
   for (auto& [to, m] : out_.to_seeds) {
     buf_.clear();
-    seeds::encode(m, buf_);
+    seeds::encode_client(m, buf_);
     if (auth_) auth_->seal(e.self(), buf_);
     (void)e.send(to, buf_);
   }

@@ -4,7 +4,7 @@
 // [u8 type][body], integers big-endian, lists as a u16 count then items
 // (docs/wire.md). The first byte differs from the seeds' (1), so a stray
 // message of the other protocol is refused by name. Peers also speak the
-// seeds' messages (protocols/seeds/wire.hpp) to seeds.
+// seeds' client messages (protocols/seeds/client.hpp) to seeds.
 //
 // Thread: values.
 #pragma once

@@ -1,5 +1,7 @@
 #include "protocols/seeds/wire.hpp"
 
+#include <type_traits>
+
 #include "protocols/common/codec.hpp"
 
 namespace confab::seeds {
@@ -236,6 +238,31 @@ result<message> decode(std::span<const std::byte> in) {
   if (!m) return m;
   if (auto f = r.finish(); !f) return f.error();
   return m;
+}
+
+void encode_client(const client_message& m, std::vector<std::byte>& out) {
+  std::visit([&out](const auto& x) { encode(message{x}, out); }, m);
+}
+
+std::vector<std::byte> encode_client(const client_message& m) {
+  std::vector<std::byte> out;
+  encode_client(m, out);
+  return out;
+}
+
+result<client_message> decode_client(std::span<const std::byte> in) {
+  auto m = decode(in);
+  if (!m) return m.error();
+  return std::visit(
+      [](auto&& x) -> result<client_message> {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_constructible_v<client_message, T>) {
+          return client_message{std::move(x)};
+        } else {
+          return make_error(errc::malformed, "a seed-to-seed message where a client message was expected");
+        }
+      },
+      std::move(*m));
 }
 
 const char* name(const message& m) noexcept {

@@ -1,5 +1,9 @@
 // confab seeds: wire messages between seeds, and between peers and seeds.
 //
+// Two sides. The client side (client.hpp: what a peer or a tool sends a
+// seed and what it answers) is all a peer sees; this header adds the Raft
+// side between seeds and the full variant a seed decodes.
+//
 // Every message is one transport frame: [u8 version][u8 type][body], integers
 // big-endian, lists as a u16 count then the items. docs/wire.md lists every
 // message with its fields. `decode` checks every length against what is
@@ -19,18 +23,12 @@
 
 #include "engine/core/result.hpp"
 #include "engine/seam/env.hpp"
+#include "protocols/seeds/client.hpp"
 
 namespace confab::seeds {
 
-using seam::node_id;
-inline constexpr node_id no_node = ~node_id{0};
-inline constexpr std::uint8_t wire_version = 1;
-
-// Limits a decoder enforces; a sender never exceeds them.
+// A decoder's limit for the Raft side; the client side's are in client.hpp.
 inline constexpr std::size_t max_entries_per_append = 256;
-inline constexpr std::size_t max_peers_per_reply = 4096;
-inline constexpr std::size_t max_confirmers = 256;
-inline constexpr std::size_t max_neighbours = 1024;
 
 // ## entry
 // One entry of the replicated membership log. `noop` is the entry a new
@@ -62,44 +60,6 @@ struct append_reply {
   std::uint64_t term = 0;
   bool success = false;
   std::uint64_t match_index = 0;  // on failure: the follower's last index, a hint
-};
-
-// ### peer -> seed
-// A peer asks to join; the seed answers once the addition is committed.
-struct register_request {
-  std::uint64_t request_id = 0;
-};
-// Asks a seed for its PL without joining (tools, peers refreshing their
-// view); answered with a register_reply.
-struct pl_request {
-  std::uint64_t request_id = 0;
-};
-// A confirmed death, sent by the reporter and by every neighbour that
-// confirmed it; a seed counts distinct senders (see docs/seeds.md).
-struct dead_report {
-  node_id suspect = no_node;
-  node_id reporter = no_node;
-  std::uint64_t timestamp_ms = 0;
-  std::vector<node_id> confirmers;
-};
-// A peer declares its overlay neighbours; seeds weigh reports against them.
-struct neighbours {
-  std::vector<node_id> ids;
-};
-
-// ### seed -> peer
-enum class register_status : std::uint8_t { ok = 0, busy = 1 };
-struct register_reply {
-  std::uint64_t request_id = 0;
-  register_status status = register_status::ok;
-  node_id leader = no_node;
-  std::uint64_t commit_index = 0;  // of the answering seed
-  std::uint64_t pl_size = 0;       // the whole PL's size (peers may be a sample)
-  std::uint64_t pl_digest = 0;     // order-independent digest of the whole PL (pl_digest())
-  std::vector<node_id> peers;      // the PL, or a bounded random sample of it
-  // Each listed peer's overlay degree as it last declared it (parallel to
-  // `peers`; empty when unknown), for preferential attachment.
-  std::vector<std::uint16_t> degrees;
 };
 
 // ### seed -> seed: a peer's request passed on to the leader

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <type_traits>
 
 #include "protocols/common/endpoints.hpp"
 #include "protocols/seeds/storage.hpp"
@@ -43,6 +44,27 @@ TEST(seeds_wire, every_message_round_trips) {
     EXPECT_EQ(encode(*back), bytes) << name(m);
     EXPECT_EQ(back->index(), m.index());
   }
+}
+
+TEST(seeds_wire, the_client_side_encodes_the_same_bytes_and_refuses_raft_messages) {
+  std::size_t client = 0, raft = 0;
+  for (const auto& m : samples()) {
+    const auto bytes = encode(m);
+    auto c = decode_client(bytes);
+    const bool is_client = std::visit(
+        [](const auto& x) { return std::is_constructible_v<client_message, std::decay_t<decltype(x)>>; }, m);
+    if (is_client) {
+      ++client;
+      ASSERT_TRUE(c) << name(m);
+      EXPECT_EQ(encode_client(*c), bytes) << name(m);
+    } else {
+      ++raft;
+      ASSERT_FALSE(c) << name(m);
+      EXPECT_EQ(c.error().message(), "malformed: a seed-to-seed message where a client message was expected");
+    }
+  }
+  EXPECT_GE(client, 5u);  // register, pl_request, dead_report, neighbours, register_reply
+  EXPECT_GE(raft, 5u);    // the four Raft messages and forward
 }
 
 TEST(seeds_wire, every_truncation_and_extension_is_refused) {

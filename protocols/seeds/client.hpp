@@ -1,0 +1,82 @@
+// confab seeds: the client side of the seeds' wire.
+//
+// What a peer (or a tool) sends a seed, and what a seed answers: all a
+// peer needs and all it sees of the seeds' protocol. The Raft messages
+// between seeds are in wire.hpp, which peers do not include. Both sides
+// share one frame format, [u8 version][u8 type][body] (docs/wire.md), so a
+// client message encodes to the same bytes either way.
+//
+//   auto bytes = seeds::encode_client(seeds::register_request{.request_id = 1});
+//   auto m = seeds::decode_client(payload);   // Raft messages are refused
+//
+// Thread: values; no shared state.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <variant>
+#include <vector>
+
+#include "engine/core/result.hpp"
+#include "engine/seam/env.hpp"
+
+namespace confab::seeds {
+
+using seam::node_id;
+inline constexpr node_id no_node = ~node_id{0};
+inline constexpr std::uint8_t wire_version = 1;
+
+// Limits a decoder enforces; a sender never exceeds them.
+inline constexpr std::size_t max_peers_per_reply = 4096;
+inline constexpr std::size_t max_confirmers = 256;
+inline constexpr std::size_t max_neighbours = 1024;
+
+// ### peer -> seed
+// A peer asks to join; the seed answers once the addition is committed.
+struct register_request {
+  std::uint64_t request_id = 0;
+};
+// Asks a seed for its PL without joining (tools, peers refreshing their
+// view); answered with a register_reply.
+struct pl_request {
+  std::uint64_t request_id = 0;
+};
+// A confirmed death, sent by the reporter and by every neighbour that
+// confirmed it; a seed counts distinct senders (see docs/seeds.md).
+struct dead_report {
+  node_id suspect = no_node;
+  node_id reporter = no_node;
+  std::uint64_t timestamp_ms = 0;
+  std::vector<node_id> confirmers;
+};
+// A peer declares its overlay neighbours; seeds weigh reports against them.
+struct neighbours {
+  std::vector<node_id> ids;
+};
+
+// ### seed -> peer
+enum class register_status : std::uint8_t { ok = 0, busy = 1 };
+struct register_reply {
+  std::uint64_t request_id = 0;
+  register_status status = register_status::ok;
+  node_id leader = no_node;
+  std::uint64_t commit_index = 0;  // of the answering seed
+  std::uint64_t pl_size = 0;       // the whole PL's size (peers may be a sample)
+  std::uint64_t pl_digest = 0;     // order-independent digest of the whole PL (pl_digest())
+  std::vector<node_id> peers;      // the PL, or a bounded random sample of it
+  // Each listed peer's overlay degree as it last declared it (parallel to
+  // `peers`; empty when unknown), for preferential attachment.
+  std::vector<std::uint16_t> degrees;
+};
+
+using client_message = std::variant<register_request, pl_request, dead_report, neighbours, register_reply>;
+
+// ## encode_client / decode_client
+// The same bytes `encode` writes for the message. `decode_client` refuses
+// a seed-to-seed message (`malformed`, naming it) as well as everything
+// `decode` refuses.
+void encode_client(const client_message& m, std::vector<std::byte>& out);
+std::vector<std::byte> encode_client(const client_message& m);
+result<client_message> decode_client(std::span<const std::byte> in);
+
+}  // namespace confab::seeds
