@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "engine/core/result.hpp"
@@ -100,5 +101,34 @@ class reader {
   bool ok_ = true;
   const char* why_ = nullptr;
 };
+
+// ## read_type / encode_versioned
+// Every protocol message is [u8 version][u8 type][body]. `read_type`
+// checks the version and returns the type, or `malformed` naming what was
+// wrong ("empty message", `wrong_version`, "message has no type").
+// `encode_versioned` writes the version, then what `Encoder{writer}` writes
+// for the alternative `m` holds.
+inline result<std::uint8_t> read_type(reader& r, std::uint8_t version, const char* wrong_version) {
+  const auto v = r.u8();
+  if (!r.ok()) return make_error(errc::malformed, "empty message");
+  if (v != version) return make_error(errc::malformed, wrong_version);
+  const auto t = r.u8();
+  if (!r.ok()) return make_error(errc::malformed, "message has no type");
+  return t;
+}
+
+template <class Encoder, class Message>
+void encode_versioned(std::uint8_t version, const Message& m, std::vector<std::byte>& out) {
+  writer w(out);
+  w.u8(version);
+  std::visit(Encoder{w}, m);
+}
+
+template <class Encoder, class Message>
+std::vector<std::byte> encode_versioned(std::uint8_t version, const Message& m) {
+  std::vector<std::byte> out;
+  encode_versioned<Encoder>(version, m, out);
+  return out;
+}
 
 }  // namespace confab::codec

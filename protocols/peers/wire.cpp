@@ -37,25 +37,16 @@ struct encoder {
 
 }  // namespace
 
-void encode(const message& m, std::vector<std::byte>& out) {
-  codec::writer w(out);
-  w.u8(wire_version);
-  std::visit(encoder{w}, m);
-}
+void encode(const message& m, std::vector<std::byte>& out) { codec::encode_versioned<encoder>(wire_version, m, out); }
 
-std::vector<std::byte> encode(const message& m) {
-  std::vector<std::byte> out;
-  encode(m, out);
-  return out;
-}
+std::vector<std::byte> encode(const message& m) { return codec::encode_versioned<encoder>(wire_version, m); }
 
 result<message> decode(std::span<const std::byte> in) {
+  if (!in.empty() && in[0] == std::byte{1}) return make_error(errc::malformed, "a seeds message where a peers message was expected");
   codec::reader r(in);
-  const auto v = r.u8();
-  if (!r.ok()) return make_error(errc::malformed, "empty message");
-  if (v == 1) return make_error(errc::malformed, "a seeds message where a peers message was expected");
-  if (v != wire_version) return make_error(errc::malformed, "unsupported peers wire version");
-  const auto t = r.u8();
+  const auto type = codec::read_type(r, wire_version, "unsupported peers wire version");
+  if (!type) return type.error();
+  const auto t = *type;
   message m;
   switch (t) {
     case 1: m = link_request{r.u64()}; break;

@@ -215,25 +215,15 @@ result<message> decode_body(codec::reader& r, std::uint8_t t, bool nested) {
 
 }  // namespace
 
-void encode(const message& m, std::vector<std::byte>& out) {
-  codec::writer w(out);
-  w.u8(wire_version);
-  std::visit(encoder{w}, m);
-}
+void encode(const message& m, std::vector<std::byte>& out) { codec::encode_versioned<encoder>(wire_version, m, out); }
 
-std::vector<std::byte> encode(const message& m) {
-  std::vector<std::byte> out;
-  encode(m, out);
-  return out;
-}
+std::vector<std::byte> encode(const message& m) { return codec::encode_versioned<encoder>(wire_version, m); }
 
 result<message> decode(std::span<const std::byte> in) {
   codec::reader r(in);
-  const auto v = r.u8();
-  if (!r.ok()) return make_error(errc::malformed, "empty message");
-  if (v != wire_version) return make_error(errc::malformed, "unsupported wire version");
-  const auto t = r.u8();
-  if (!r.ok()) return make_error(errc::malformed, "message has no type");
+  const auto type = codec::read_type(r, wire_version, "unsupported wire version");
+  if (!type) return type.error();
+  const auto t = *type;
   auto m = decode_body(r, t, false);
   if (!m) return m;
   if (auto f = r.finish(); !f) return f.error();

@@ -54,6 +54,12 @@ std::vector<double> random_state(int n, std::uint64_t seed) {
 
 using json = nlohmann::ordered_json;
 
+// The end of a table: its JSON, or the note under the printed table.
+int finish_table(const exact_options& o, const json& out, const char* note) {
+  std::printf("%s", o.json ? (out.dump() + "\n").c_str() : note);
+  return 0;
+}
+
 json timing_json(const timing& t) { return {{"best", t.n ? t.best : 0}, {"average", t.avg()}, {"worst", t.worst}}; }
 
 outcome<graph> load(const std::string& spec, std::uint64_t seed) {
@@ -127,14 +133,10 @@ int table1(const exact_options& o) {
                   t.avg(), t.worst, p.time_ms, it2, p.it2, it10, p.it10);
     }
   }
-  if (o.json) {
-    std::printf("%s\n", out.dump().c_str());
-  } else {
-    std::printf("Random weights: uniform [0.1, 1) per edge and self-loop, rows normalised; steps = the largest, over\n"
-                "nodes, of the smallest v with a full-rank observability matrix. Asymptotic columns: Metropolis-Hastings\n"
-                "weights from x(0) uniform in [0, 1), iterations until max |x_i - avg| <= tol * its initial value.\n");
-  }
-  return 0;
+  return finish_table(o, out,
+                      "Random weights: uniform [0.1, 1) per edge and self-loop, rows normalised; steps = the largest, over\n"
+                      "nodes, of the smallest v with a full-rank observability matrix. Asymptotic columns: Metropolis-Hastings\n"
+                      "weights from x(0) uniform in [0, 1), iterations until max |x_i - avg| <= tol * its initial value.\n");
 }
 
 int bounds_cmd(const exact_options& o) {
@@ -424,14 +426,10 @@ int table4(const exact_options& o) {
                   ambiguous ? (" [" + std::to_string(ambiguous) + "/" + std::to_string(runs) + " ambiguous]").c_str() : "");
     }
   }
-  if (o.json) {
-    std::printf("%s\n", out.dump().c_str());
-  } else {
-    std::printf("Subsets exclude the observing node. 'ident.': every pair of subsets distinguishable at these steps (L is\n"
-                "grown until it is; without it the paper's first-passing-subset answer can be wrong). Every subset is tested,\n"
-                "so best, average and worst differ only by noise. Errors uniform in [-1, 1] at each compromised node and step.\n");
-  }
-  return 0;
+  return finish_table(o, out,
+                      "Subsets exclude the observing node. 'ident.': every pair of subsets distinguishable at these steps (L is\n"
+                      "grown until it is; without it the paper's first-passing-subset answer can be wrong). Every subset is tested,\n"
+                      "so best, average and worst differ only by noise. Errors uniform in [-1, 1] at each compromised node and step.\n");
 }
 
 int table23(const exact_options& o, bool base_only) {
