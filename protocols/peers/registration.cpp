@@ -1,0 +1,53 @@
+#include "protocols/peers/registration.hpp"
+
+#include <algorithm>
+
+namespace confab::peers {
+
+void registration::start(time_point now, seam::random& rng, output& out) {
+  // ⌊n/2⌋+1 seeds chosen at random.
+  std::vector<node_id> order = ctx_.cfg.seeds;
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  order.resize(ctx_.cfg.seeds.size() / 2 + 1);
+  ++register_id_;
+  for (auto seed : order) out.to_seeds.emplace_back(seed, seeds::register_request{.request_id = register_id_});
+  next_register_at_ = now + ctx_.cfg.register_retry;
+}
+
+registration::reply registration::on_reply(time_point now, node_id from, const seeds::client_message& m, output& out) {
+  const auto* r = std::get_if<seeds::register_reply>(&m);
+  if (!r || r->status != seeds::register_status::ok) return reply::ignored;
+  for (std::size_t i = 0; i < r->peers.size(); ++i) {
+    if (r->peers[i] == ctx_.self) continue;
+    known_[r->peers[i]] = r->degrees.empty() ? 0 : r->degrees[i];
+  }
+  out.events.push_back({.kind = peer_event::registered, .at = now, .peer = from, .count = r->peers.size()});
+  if (registered_) return reply::again;
+  registered_ = true;
+  return reply::first;
+}
+
+void registration::tick(time_point now, seam::random& rng, output& out) {
+  if (!registered_ && now >= next_register_at_) start(now, rng, out);
+}
+
+void registration::declare(time_point now, const std::set<node_id>& neighbours, output& out) {
+  if (!declare_dirty_ || now < next_declare_at_) return;
+  declare_dirty_ = false;
+  next_declare_at_ = now + ctx_.cfg.declare_interval;
+  seeds::neighbours d;
+  for (auto id : neighbours) {
+    if (d.ids.size() >= seeds::max_neighbours) break;
+    d.ids.push_back(id);
+  }
+  for (auto seed : ctx_.cfg.seeds) out.to_seeds.emplace_back(seed, d);
+}
+
+time_point registration::next_deadline(time_point last_now) const {
+  time_point t = never;
+  if (!registered_) t = std::min(t, next_register_at_);
+  if (declare_dirty_) t = std::min(t, std::max(last_now, next_declare_at_));
+  return t;
+}
+
+}  // namespace confab::peers

@@ -1,0 +1,56 @@
+// confab peers: registration, the part of a peer that talks to the seeds.
+//
+// Registers with a majority of the seeds (retrying until one answers),
+// keeps the peer list (PL) they and the neighbours' pongs report, and tells
+// the seeds this peer's neighbours when they change, coalesced to one
+// declaration per declare_interval.
+//
+//   registration reg(ctx);
+//   reg.start(now, rng, out);                        // register_request to ⌊n/2⌋+1 seeds
+//   if (reg.on_reply(now, from, msg, out) == registration::reply::first) ...
+//   reg.tick(now, rng, out);                         // retry while unregistered
+//   reg.declare(now, neighbours, out);               // after neighbours_changed()
+//
+// Thread: one per peer core.
+#pragma once
+
+#include <map>
+#include <set>
+
+#include "protocols/peers/output.hpp"
+
+namespace confab::peers {
+
+class registration {
+ public:
+  explicit registration(const part_context& ctx) : ctx_(ctx) {}
+
+  void start(time_point now, seam::random& rng, output& out);
+  enum class reply : std::uint8_t { ignored, first, again };
+  // A seed's message: a register reply adds its PL; the first one registers
+  // this peer.
+  reply on_reply(time_point now, node_id from, const seeds::client_message& m, output& out);
+  // A peer heard of from a neighbour's pong.
+  void learn(node_id peer) {
+    if (peer != ctx_.self) known_.try_emplace(peer, 0);
+  }
+  void tick(time_point now, seam::random& rng, output& out);
+  void neighbours_changed() noexcept { declare_dirty_ = true; }
+  void declare(time_point now, const std::set<node_id>& neighbours, output& out);
+  time_point next_deadline(time_point last_now) const;
+
+  bool registered() const noexcept { return registered_; }
+  // The PL: peer -> the degree the seeds reported (0 when learnt from a pong).
+  const std::map<node_id, std::uint16_t>& known() const noexcept { return known_; }
+
+ private:
+  const part_context& ctx_;
+  bool registered_ = false;
+  time_point next_register_at_{};
+  std::uint64_t register_id_ = 0;
+  std::map<node_id, std::uint16_t> known_;
+  bool declare_dirty_ = false;
+  time_point next_declare_at_{};
+};
+
+}  // namespace confab::peers
