@@ -29,7 +29,7 @@ fixture& get(const std::string& spec, int f) {
   auto& slot = cache[{spec, f}];
   if (!slot) {
     slot = std::make_unique<fixture>();
-    slot->g = std::get<graph>(parse_topology(spec, 1));
+    slot->g = parse_topology(spec, 1).value();
     slot->W = random_weights(slot->g, 1);
     slot->plan = plan_attack_recovery(slot->g, slot->W, 0, f);
   }
@@ -72,7 +72,7 @@ void BM_recover(benchmark::State& state, const char* spec, int f) {
 // node and run, observations gathered from the trajectory), same inputs.
 template <bool Gemm>
 void BM_all_nodes(benchmark::State& state, const char* spec) {
-  const graph g = std::get<graph>(parse_topology(spec, 1));
+  const graph g = parse_topology(spec, 1).value();
   const matrix W = random_weights(g, 1);
   const auto plan = all_nodes_recovery(g, W);
   const int n = g.n(), T = 64;

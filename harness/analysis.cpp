@@ -319,7 +319,7 @@ std::string summary_text(const report& rep, const std::string& out_dir) {
   return out;
 }
 
-bool write_trace(const run_record& run, const report& rep, const std::string& path, std::string& error) {
+result<void, problem> write_trace(const run_record& run, const report& rep, const std::string& path) {
   using json = nlohmann::ordered_json;
   const auto killed_at = kill_times(run.plan);
   std::vector<std::pair<double, json>> lines;
@@ -370,10 +370,9 @@ bool write_trace(const run_record& run, const report& rep, const std::string& pa
   std::ofstream out(path);
   for (const auto& [t, line] : lines) out << line.dump() << "\n";
   if (!out) {
-    error = path + ": cannot be written";
-    return false;
+    return problem{path + ": cannot be written"};
   }
-  return true;
+  return {};
 }
 
 }  // namespace confab::harness

@@ -36,6 +36,6 @@ std::string summary_text(const report& rep, const std::string& out_dir);
 // DIR/trace.jsonl: every fault (planned and applied time, its nodes), every
 // gossip origination, failure-detection step and removal, and every
 // incomplete message with the live peers it missed, by time.
-bool write_trace(const run_record& run, const report& rep, const std::string& path, std::string& error);
+result<void, problem> write_trace(const run_record& run, const report& rep, const std::string& path);
 
 }  // namespace confab::harness

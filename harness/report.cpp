@@ -371,23 +371,17 @@ std::string report_html(const report& r) {
   return h;
 }
 
-bool write_report(const report& r, const std::string& dir, std::string& error) {
+result<void, problem> write_report(const report& r, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    error = dir + ": cannot create the report folder: " + ec.message();
-    return false;
-  }
+  if (ec) return problem{dir + ": cannot create the report folder: " + ec.message()};
   for (auto [name, body] : {std::pair{"report.json", report_json(r)}, std::pair{"report.html", report_html(r)}}) {
     const auto path = (std::filesystem::path(dir) / name).string();
     std::ofstream out(path, std::ios::binary);
     out << body;
-    if (!out) {
-      error = path + ": cannot be written";
-      return false;
-    }
+    if (!out) return problem{path + ": cannot be written"};
   }
-  return true;
+  return {};
 }
 
 }  // namespace confab::harness

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/core/result.hpp"
+
 namespace confab::harness {
 
 struct quantiles {
@@ -77,6 +79,6 @@ struct report {
 std::string report_json(const report& r);
 std::string report_html(const report& r);
 // Writes DIR/report.json and DIR/report.html; false (with `error`) when it cannot.
-bool write_report(const report& r, const std::string& dir, std::string& error);
+result<void, problem> write_report(const report& r, const std::string& dir);
 
 }  // namespace confab::harness

@@ -124,92 +124,13 @@ std::size_t tcp_descriptors_needed(const scenario& s) {
 
 namespace {
 
-bool number(const toml::table& t, const std::string& table, const char* key, double lo, double hi, double& out,
-            std::string& error, const std::string& file) {
-  const auto* node = t.get(key);
-  if (!node) return true;
-  const auto v = node->value<double>();
-  if (!v || !(node->is_floating_point() || node->is_integer())) {
-    error = file + ": " + table + key + " must be a number";
-    return false;
-  }
-  if (!(*v >= lo && *v <= hi)) {
-    error = file + ": " + table + key + " = " + std::to_string(*v) + " is outside " + std::to_string(lo) + ".." +
-            std::to_string(hi);
-    return false;
-  }
-  out = *v;
-  return true;
-}
-
-bool boolean(const toml::table& t, const std::string& table, const char* key, bool& out, std::string& error,
-             const std::string& file) {
-  const auto* node = t.get(key);
-  if (!node) return true;
-  if (!node->is_boolean()) {
-    error = file + ": " + table + key + " must be true or false";
-    return false;
-  }
-  out = *node->value<bool>();
-  return true;
-}
-
-template <class E>
-bool choice(const toml::table& t, const std::string& table, const char* key,
-            std::initializer_list<std::pair<const char*, E>> choices, E& out, std::string& error,
-            const std::string& file) {
-  const auto* node = t.get(key);
-  if (!node) return true;
-  auto v = node->value<std::string>();
-  std::string names;
-  for (auto& [n, e] : choices) {
-    if (v && *v == n) {
-      out = e;
-      return true;
-    }
-    names += names.empty() ? n : std::string(", ") + n;
-  }
-  error = file + ": " + table + key + " must be one of " + names;
-  return false;
-}
-
-bool transport_choice(const toml::table& t, const std::string& table, host::transport_kind& out, std::string& error,
-                      const std::string& file) {
-  const auto* node = t.get("transport");
-  if (!node) return true;
-  const auto v = node->value<std::string>();
-  const auto kind = v ? host::transport_from_name(*v) : std::nullopt;
-  if (!kind) {
-    error = file + ": " + table + "transport must be one of tcp, inproc";
-    return false;
-  }
-  out = *kind;
-  return true;
-}
-
-bool text(const toml::table& t, const std::string& table, const char* key, std::string& out, std::string& error,
-          const std::string& file) {
-  const auto* node = t.get(key);
-  if (!node) return true;
-  auto v = node->value<std::string>();
-  if (!v) {
-    error = file + ": " + table + key + " must be a string";
-    return false;
-  }
-  out = *v;
-  return true;
-}
-
 // A latency matrix: R lines of R one-way delays in milliseconds, separated
 // by spaces or commas; '#' starts a comment.
-bool load_matrix(const std::string& path, std::vector<std::vector<double>>& m, std::string& error) {
-  std::string err;
-  const std::string body = read_file(path, err);
-  if (!err.empty()) {
-    error = "latency matrix " + err;
-    return false;
-  }
-  std::istringstream in(body);
+result<std::vector<std::vector<double>>, problem> load_matrix(const std::string& path) {
+  const auto body = read_file(path);
+  if (!body) return problem{"latency matrix " + body.error().text};
+  std::vector<std::vector<double>> m;
+  std::istringstream in(*body);
   std::string line;
   int lineno = 0;
   while (std::getline(in, line)) {
@@ -222,167 +143,139 @@ bool load_matrix(const std::string& path, std::vector<std::vector<double>>& m, s
     while (ls >> tok) {
       char* end = nullptr;
       const double v = std::strtod(tok.c_str(), &end);
-      if (end == tok.c_str() || *end != '\0' || !(v >= 0 && v <= 600000)) {
-        error = path + ":" + std::to_string(lineno) + ": '" + tok + "' is not a delay in milliseconds (0..600000)";
-        return false;
-      }
+      if (end == tok.c_str() || *end != '\0' || !(v >= 0 && v <= 600000))
+        return problem{path + ":" + std::to_string(lineno) + ": '" + tok + "' is not a delay in milliseconds (0..600000)"};
       row.push_back(v);
     }
     if (!row.empty()) m.push_back(std::move(row));
   }
-  if (m.empty()) {
-    error = path + ": the latency matrix is empty";
-    return false;
-  }
+  if (m.empty()) return problem{path + ": the latency matrix is empty"};
   for (std::size_t i = 0; i < m.size(); ++i)
-    if (m[i].size() != m.size()) {
-      error = path + ": row " + std::to_string(i + 1) + " has " + std::to_string(m[i].size()) + " entries, the matrix has " +
-              std::to_string(m.size()) + " rows (it must be square)";
-      return false;
-    }
-  return true;
+    if (m[i].size() != m.size())
+      return problem{path + ": row " + std::to_string(i + 1) + " has " + std::to_string(m[i].size()) +
+                     " entries, the matrix has " + std::to_string(m.size()) + " rows (it must be square)"};
+  return m;
 }
 
 }  // namespace
 
-scenario load_scenario(const std::string& path) {
+result<scenario, problem> load_scenario(const std::string& path) {
+  auto root = read_toml(path);
+  if (!root) return root.error();
   scenario s;
-  std::string& error = s.error;
-  const std::string body = read_file(path, error);
-  if (!error.empty()) return s;
-  toml::table root;
-  if (!parse_toml(body, path, root, error)) return s;
-  if (!only_known(root, "", {"cluster", "network", "time", "workload", "fault"}, error, path)) return s;
-  auto table = [&](const char* name) -> const toml::table* {
-    const auto* n = root.get(name);
-    if (!n) return nullptr;
-    if (!n->is_table()) {
-      error = path + ": " + name + " must be a table ([" + name + "])";
-      return nullptr;
-    }
-    return n->as_table();
-  };
+  table_reader top(*root, "", path);
+  top.only({"cluster", "network", "time", "workload", "fault"});
+  for (const char* name : {"cluster", "network", "time", "workload"})
+    top.check(!root->get(name) || root->get(name)->is_table(),
+              std::string(name) + " must be a table ([" + name + "])");
+  if (auto done = top.done(); !done) return done.error();
+  auto table = [&](const char* name) { return (*root)[name].as_table(); };
   if (const auto* t = table("cluster")) {
-    if (!only_known(*t, "cluster.", {"seeds", "peers", "transport", "threads", "base_port", "seed", "pl_sample_max"}, error, path)) return s;
-    if (!integer(*t, "cluster.", "seeds", 1, 7, s.seeds, error, path) ||
-        !integer(*t, "cluster.", "peers", 2, 1000000, s.peers, error, path) ||
-        !transport_choice(*t, "cluster.", s.transport, error, path) ||
-        !integer(*t, "cluster.", "threads", 0, 64, s.threads, error, path) ||
-        !integer(*t, "cluster.", "base_port", 1024, 65000, s.base_port, error, path) ||
-        !integer(*t, "cluster.", "seed", 0, LLONG_MAX, s.seed, error, path) ||
-        !integer(*t, "cluster.", "pl_sample_max", 8, 4096, s.pl_sample_max, error, path))
-      return s;
+    table_reader r(*t, "cluster.", path);
+    r.only({"seeds", "peers", "transport", "threads", "base_port", "seed", "pl_sample_max"})
+        .integer("seeds", 1, 7, s.seeds)
+        .integer("peers", 2, 1000000, s.peers);
+    if (const auto* node = t->get("transport"); node && !r.failed()) {
+      const auto v = node->value<std::string>();
+      const auto kind = v ? host::transport_from_name(*v) : std::nullopt;
+      r.check(kind.has_value(), "cluster.transport must be one of tcp, inproc");
+      if (kind) s.transport = *kind;
+    }
+    r.integer("threads", 0, 64, s.threads)
+        .integer("base_port", 1024, 65000, s.base_port)
+        .integer("seed", 0, LLONG_MAX, s.seed)
+        .integer("pl_sample_max", 8, 4096, s.pl_sample_max);
+    if (auto done = r.done(); !done) return done.error();
   }
-  if (!error.empty()) return s;
   if (const auto* t = table("network")) {
-    if (!only_known(*t, "network.", {"delay_ms", "jitter_ms", "jitter", "jitter_shape", "loss", "duplicate", "latency_matrix", "wake_quantum_us"},
-                    error, path))
-      return s;
-    if (!number(*t, "network.", "delay_ms", 0, 600000, s.delay_ms, error, path) ||
-        !number(*t, "network.", "jitter_ms", 0, 600000, s.jitter_ms, error, path) ||
-        !choice<delay::jitter_kind>(*t, "network.", "jitter",
+    table_reader r(*t, "network.", path);
+    r.only({"delay_ms", "jitter_ms", "jitter", "jitter_shape", "loss", "duplicate", "latency_matrix", "wake_quantum_us"})
+        .number("delay_ms", 0, 600000, s.delay_ms)
+        .number("jitter_ms", 0, 600000, s.jitter_ms)
+        .choice<delay::jitter_kind>("jitter",
                                     {{"constant", delay::jitter_kind::constant},
                                      {"uniform", delay::jitter_kind::uniform},
                                      {"normal", delay::jitter_kind::normal},
                                      {"pareto", delay::jitter_kind::pareto},
                                      {"lognormal", delay::jitter_kind::lognormal}},
-                                    s.jitter, error, path) ||
-        !number(*t, "network.", "jitter_shape", 0, 100, s.jitter_shape, error, path) ||
-        !number(*t, "network.", "loss", 0, 0.5, s.loss, error, path) ||
-        !number(*t, "network.", "duplicate", 0, 0.5, s.duplicate, error, path) ||
-        !text(*t, "network.", "latency_matrix", s.latency_matrix, error, path) ||
-        !integer(*t, "network.", "wake_quantum_us", 0, 100000, s.wake_quantum_us, error, path))
-      return s;
+                                    s.jitter)
+        .number("jitter_shape", 0, 100, s.jitter_shape)
+        .number("loss", 0, 0.5, s.loss)
+        .number("duplicate", 0, 0.5, s.duplicate)
+        .text("latency_matrix", s.latency_matrix)
+        .integer("wake_quantum_us", 0, 100000, s.wake_quantum_us);
+    if (auto done = r.done(); !done) return done.error();
     if (!s.latency_matrix.empty()) {
       auto p = std::filesystem::path(s.latency_matrix);
       if (p.is_relative()) p = std::filesystem::path(path).parent_path() / p;
       s.latency_matrix = p.string();
     }
   }
-  if (!error.empty()) return s;
   if (const auto* t = table("time")) {
-    if (!only_known(*t, "time.", {"scale", "join_window_s", "duration_s"}, error, path)) return s;
-    if (!number(*t, "time.", "scale", 0.01, 100, s.scale, error, path) ||
-        !number(*t, "time.", "join_window_s", 0, 86400, s.join_window_s, error, path) ||
-        !number(*t, "time.", "duration_s", 0, 86400, s.duration_s, error, path))
-      return s;
+    table_reader r(*t, "time.", path);
+    r.only({"scale", "join_window_s", "duration_s"})
+        .number("scale", 0.01, 100, s.scale)
+        .number("join_window_s", 0, 86400, s.join_window_s)
+        .number("duration_s", 0, 86400, s.duration_s);
+    if (auto done = r.done(); !done) return done.error();
   }
-  if (!error.empty()) return s;
   if (const auto* t = table("workload")) {
-    if (!only_known(*t, "workload.", {"originators", "messages", "message_bytes", "mode", "overlay", "attach"}, error, path))
-      return s;
-    if (!integer(*t, "workload.", "originators", 0, 1000000, s.originators, error, path) ||
-        !integer(*t, "workload.", "messages", 0, 1000000, s.messages, error, path) ||
-        !integer(*t, "workload.", "message_bytes", 0, 65536, s.message_bytes, error, path) ||
-        !choice<peers::dissemination>(*t, "workload.", "mode",
-                                      {{"flood", peers::dissemination::flood}, {"plumtree", peers::dissemination::plumtree}},
-                                      s.mode, error, path) ||
-        !choice<peers::overlay_model>(*t, "workload.", "overlay",
-                                      {{"preferential", peers::overlay_model::preferential},
-                                       {"exponential", peers::overlay_model::exponential}},
-                                      s.overlay, error, path) ||
-        !integer(*t, "workload.", "attach", 1, 64, s.attach, error, path))
-      return s;
+    table_reader r(*t, "workload.", path);
+    r.only({"originators", "messages", "message_bytes", "mode", "overlay", "attach"})
+        .integer("originators", 0, 1000000, s.originators)
+        .integer("messages", 0, 1000000, s.messages)
+        .integer("message_bytes", 0, 65536, s.message_bytes)
+        .choice<peers::dissemination>("mode", {{"flood", peers::dissemination::flood}, {"plumtree", peers::dissemination::plumtree}},
+                                      s.mode)
+        .choice<peers::overlay_model>(
+            "overlay", {{"preferential", peers::overlay_model::preferential}, {"exponential", peers::overlay_model::exponential}},
+            s.overlay)
+        .integer("attach", 1, 64, s.attach);
+    if (auto done = r.done(); !done) return done.error();
   }
-  if (!error.empty()) return s;
-  if (const auto* n = root.get("fault")) {
+  if (const auto* n = root->get("fault")) {
     const auto* arr = n->as_array();
-    if (!arr) {
-      error = path + ": fault must be an array of tables ([[fault]])";
-      return s;
-    }
+    if (!arr) return problem{path + ": fault must be an array of tables ([[fault]])"};
     s.default_faults = false;
     std::size_t i = 0;
     for (const auto& el : *arr) {
       ++i;
       const std::string tn = "fault[" + std::to_string(i) + "].";
       const auto* t = el.as_table();
-      if (!t) {
-        error = path + ": " + tn.substr(0, tn.size() - 1) + " must be a table";
-        return s;
-      }
-      if (!only_known(*t, tn, {"at_s", "kind", "count", "pause_s", "seed_index", "fraction", "symmetric", "include_seeds"},
-                      error, path))
-        return s;
+      if (!t) return problem{path + ": " + tn.substr(0, tn.size() - 1) + " must be a table"};
       fault f{};
       f.kind = fault::kill;
-      if (!t->get("kind")) {
-        error = path + ": " + tn + "kind is required (kill, pause, crash_seed, restart_seed, partition, heal, clog, unclog)";
-        return s;
-      }
-      if (!t->get("at_s")) {
-        error = path + ": " + tn + "at_s is required";
-        return s;
-      }
-      if (!choice<fault::kind_t>(*t, tn, "kind",
-                                     {{"kill", fault::kill},
-                                      {"pause", fault::pause},
-                                      {"crash_seed", fault::crash_seed},
-                                      {"restart_seed", fault::restart_seed},
-                                      {"partition", fault::partition},
-                                      {"heal", fault::heal},
-                                      {"clog", fault::clog},
-                                      {"unclog", fault::unclog}},
-                                     f.kind, error, path) ||
-          !number(*t, tn, "at_s", 0, 86400, f.at_s, error, path) ||
-          !integer(*t, tn, "count", 0, 1000000, f.count, error, path) ||
-          !number(*t, tn, "pause_s", 0, 86400, f.pause_s, error, path) ||
-          !integer(*t, tn, "seed_index", 0, 6, f.seed_index, error, path) ||
-          !number(*t, tn, "fraction", 0.01, 0.99, f.fraction, error, path) ||
-          !boolean(*t, tn, "symmetric", f.symmetric, error, path) ||
-          !boolean(*t, tn, "include_seeds", f.include_seeds, error, path))
-        return s;
+      table_reader r(*t, tn, path);
+      r.only({"at_s", "kind", "count", "pause_s", "seed_index", "fraction", "symmetric", "include_seeds"})
+          .require("kind", "kill, pause, crash_seed, restart_seed, partition, heal, clog, unclog")
+          .require("at_s")
+          .choice<fault::kind_t>("kind",
+                                 {{"kill", fault::kill},
+                                  {"pause", fault::pause},
+                                  {"crash_seed", fault::crash_seed},
+                                  {"restart_seed", fault::restart_seed},
+                                  {"partition", fault::partition},
+                                  {"heal", fault::heal},
+                                  {"clog", fault::clog},
+                                  {"unclog", fault::unclog}},
+                                 f.kind)
+          .number("at_s", 0, 86400, f.at_s)
+          .integer("count", 0, 1000000, f.count)
+          .number("pause_s", 0, 86400, f.pause_s)
+          .integer("seed_index", 0, 6, f.seed_index)
+          .number("fraction", 0.01, 0.99, f.fraction)
+          .boolean("symmetric", f.symmetric)
+          .boolean("include_seeds", f.include_seeds);
+      if (auto done = r.done(); !done) return done.error();
       s.faults.push_back(f);
     }
   }
-  validate(s);
-  if (!s.error.empty() && s.error.rfind(path, 0) != 0) s.error = path + ": " + s.error;
+  if (auto valid = validate(s); !valid) return problem{path + ": " + valid.error().text};
   return s;
 }
 
-void validate(scenario& s) {
-  if (!s.error.empty()) return;
-  auto fail = [&](std::string e) { s.error = std::move(e); };
+result<void, problem> validate(scenario& s) {
+  auto fail = [](std::string why) -> result<void, problem> { return problem{std::move(why)}; };
   if (s.seeds < 1 || s.seeds > 7) return fail("seeds must be 1..7 (got " + std::to_string(s.seeds) + ")");
   if (s.peers < 2) return fail("peers must be at least 2");
   if (s.originators > s.peers) return fail("originators (" + std::to_string(s.originators) + ") exceeds peers (" +
@@ -393,8 +286,9 @@ void validate(scenario& s) {
   if ((s.jitter == delay::jitter_kind::pareto || s.jitter == delay::jitter_kind::lognormal) && s.jitter_shape <= 0)
     return fail("jitter = pareto or lognormal needs jitter_shape > 0");
   if (!s.latency_matrix.empty() && s.matrix.empty()) {
-    std::string e;
-    if (!load_matrix(s.latency_matrix, s.matrix, e)) return fail(e);
+    auto m = load_matrix(s.latency_matrix);
+    if (!m) return m.error();
+    s.matrix = std::move(m).value();
   }
   if (s.attach >= s.peers) return fail("attach (" + std::to_string(s.attach) + ") must be below peers");
   if (s.default_faults && s.faults.empty()) {
@@ -434,6 +328,7 @@ void validate(scenario& s) {
                   "); use transport = inproc or fewer peers");
     if (s.seeds + s.peers > (1u << 24) - 2) return fail("too many nodes for 127.0.0.0/8");
   }
+  return {};
 }
 
 }  // namespace confab::harness

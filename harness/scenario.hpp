@@ -10,8 +10,8 @@
 // the peers killed part-way, the documents' intervals scaled to finish
 // within two minutes on two cores. docs/sim.md documents every key.
 //
-//   auto s = harness::load_scenario("scenario.toml");   // or default_scenario()
-//   if (!s.error.empty()) { fprintf(stderr, "%s\n", s.error.c_str()); return 2; }
+//   auto s = harness::load_scenario("scenario.toml");   // result<scenario, problem>; or default_scenario()
+//   if (!s) { fprintf(stderr, "%s\n", s.error().text.c_str()); return 2; }
 //
 // Errors (syntax, unknown keys, wrong types, impossible values, a broken
 // latency matrix, more peers than the descriptor limit allows over TCP)
@@ -75,7 +75,6 @@ struct scenario {
   // faults; default: 2% of the peers killed once gossip is under way
   std::vector<fault> faults;
   bool default_faults = true;
-  std::string error;  // empty when the scenario is valid
   // Set by the caller before `validate`: connection ends the reactors can
   // hold as io_uring direct descriptors (threads × table size), 0 without.
   std::size_t direct_capacity = 0;
@@ -113,11 +112,12 @@ std::string describe(const scenario& scen, unsigned threads);
 // The emulator's model of one link: `base_ms` one way, the scenario's
 // jitter, loss and duplication.
 delay::link_model link_model_of(const scenario& scen, double base_ms);
-// Reads a TOML scenario over the defaults; `error` names what was wrong.
-scenario load_scenario(const std::string& path);
+// Reads a TOML scenario over the defaults, and validates it.
+result<scenario, problem> load_scenario(const std::string& path);
 // Checks the values (also after command-line overrides): impossible
-// combinations, and the descriptor limit for `tcp`. Sets `error`.
-void validate(scenario& s);
+// combinations, and the descriptor limit for `tcp`. Derives the default
+// faults from the final peer count.
+result<void, problem> validate(scenario& s);
 // Descriptors a TCP run needs at most (connection ends: direct or not), and
 // how many this process may open.
 std::size_t tcp_descriptors_needed(const scenario& s);

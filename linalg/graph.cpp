@@ -146,7 +146,7 @@ graph barabasi_albert(int n, int m, std::uint64_t seed) {
   return from_edges("BA " + std::to_string(n), n, e);
 }
 
-outcome<graph> parse_edge_list(const std::string& text, const std::string& name) {
+result<graph, problem> parse_edge_list(const std::string& text, const std::string& name) {
   std::istringstream in(text);
   std::string line;
   std::set<std::pair<int, int>> e;
@@ -159,19 +159,19 @@ outcome<graph> parse_edge_list(const std::string& text, const std::string& name)
     std::string extra;
     if (!(ls >> a)) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      return graph_error{name + ": line " + std::to_string(lineno) + ": expected two node numbers"};
+      return problem{name + ": line " + std::to_string(lineno) + ": expected two node numbers"};
     }
-    if (!(ls >> b) || (ls >> extra)) return graph_error{name + ": line " + std::to_string(lineno) + ": expected exactly two node numbers"};
-    if (a < 0 || b < 0 || a > 100000 || b > 100000) return graph_error{name + ": line " + std::to_string(lineno) + ": node numbers must be 0 to 100000"};
-    if (a == b) return graph_error{name + ": line " + std::to_string(lineno) + ": self-loop " + std::to_string(a)};
+    if (!(ls >> b) || (ls >> extra)) return problem{name + ": line " + std::to_string(lineno) + ": expected exactly two node numbers"};
+    if (a < 0 || b < 0 || a > 100000 || b > 100000) return problem{name + ": line " + std::to_string(lineno) + ": node numbers must be 0 to 100000"};
+    if (a == b) return problem{name + ": line " + std::to_string(lineno) + ": self-loop " + std::to_string(a)};
     add(e, static_cast<int>(a), static_cast<int>(b));
     maxv = std::max<int>(maxv, static_cast<int>(std::max(a, b)));
   }
-  if (maxv < 1) return graph_error{name + ": no edges"};
+  if (maxv < 1) return problem{name + ": no edges"};
   return from_edges(name, maxv + 1, e);
 }
 
-outcome<graph> parse_topology(const std::string& spec, std::uint64_t seed) {
+result<graph, problem> parse_topology(const std::string& spec, std::uint64_t seed) {
   auto colon = spec.find(':');
   const std::string kind = spec.substr(0, colon);
   const std::string arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
@@ -211,12 +211,12 @@ outcome<graph> parse_topology(const std::string& spec, std::uint64_t seed) {
   }
   if (kind == "file" && !arg.empty()) {
     std::ifstream f(arg);
-    if (!f) return graph_error{"cannot read edge list " + arg};
+    if (!f) return problem{"cannot read edge list " + arg};
     std::stringstream ss;
     ss << f.rdbuf();
     return parse_edge_list(ss.str(), arg);
   }
-  return graph_error{"unknown or malformed topology '" + spec +
+  return problem{"unknown or malformed topology '" + spec +
                      "' (ring:N, torus:RxC, petersen, hypercube:D, complete:N, regular:NxD, er:NxP, ba:NxM, file:PATH)"};
 }
 

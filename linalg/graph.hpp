@@ -4,17 +4,19 @@
 // a few more, with diameter and vertex connectivity.
 //
 //   auto g = linalg::parse_topology("torus:5x5", seed);   // or ring:9, petersen, file:PATH
-//   if (!g) die(g.error());
+//   if (!g) die(g.error().text);
 //   int d = diameter(*g), k = vertex_connectivity(*g);
 //
-// Errors are values (`graph_error`) with a one-line message naming what was
-// wrong; linalg depends on nothing of the engine.
+// Errors are values, `result<graph, problem>`, with a one-line message
+// naming what was wrong. linalg depends on nothing of the engine but this
+// header-only error idiom (engine/core/result.hpp).
 #pragma once
 
 #include <cstdint>
 #include <string>
-#include <variant>
 #include <vector>
+
+#include "engine/core/result.hpp"
 
 namespace confab::linalg {
 
@@ -28,15 +30,6 @@ struct graph {
   std::size_t edges() const noexcept;
 };
 
-struct graph_error {
-  std::string message;
-};
-
-template <class T>
-using outcome = std::variant<T, graph_error>;
-
-template <class T>
-bool ok(const outcome<T>& o) noexcept { return o.index() == 0; }
 
 graph ring(int n);
 graph torus(int rows, int cols);
@@ -48,10 +41,10 @@ graph erdos_renyi(int n, double p, std::uint64_t seed);
 graph barabasi_albert(int n, int m, std::uint64_t seed);   // power law by preferential attachment
 
 // Edge list: one "a b" pair of 0-based node numbers per line; '#' comments.
-outcome<graph> parse_edge_list(const std::string& text, const std::string& name);
+result<graph, problem> parse_edge_list(const std::string& text, const std::string& name);
 // "ring:9", "torus:5x5", "petersen", "hypercube:4", "complete:6",
 // "regular:20x3" (n x degree), "er:30x0.2", "ba:50x2", "file:PATH".
-outcome<graph> parse_topology(const std::string& spec, std::uint64_t seed);
+result<graph, problem> parse_topology(const std::string& spec, std::uint64_t seed);
 
 bool connected(const graph& g);
 // Distances from `src` (BFS); -1 for unreachable.

@@ -146,16 +146,33 @@ inline error make_error(errc c, const char* detail = nullptr) noexcept {
   return error{c, 0, detail};
 }
 
-// ## result<T>
-// Holds either a T or an error. `[[nodiscard]]`: ignoring an outcome is a
-// compile warning (an error with -Werror).
-template <class T>
+// ## problem
+// A failure told in words to a person: which line of which file, which
+// option, which value was wrong ("seeds.txt: line 3: '10.0.0.1' has no
+// port"). Where a program acts on the kind of failure (the engine, the
+// protocols) the error is `error` above; where a person reads it (config
+// files, scenarios, topologies, command lines, reports) it is a `problem`.
+struct problem {
+  std::string text;
+  const std::string& message() const noexcept { return text; }
+};
+
+// ## result<T, E>
+// Holds either a T or an E: `error` by default, `problem` where a person
+// reads it. The one way, across engine, linalg, protocols, harness and
+// tools, to return something that can fail for an expected reason.
+// `[[nodiscard]]`: ignoring an outcome is a compile warning (an error with
+// -Werror).
+template <class T, class E = error>
 class [[nodiscard]] result {
  public:
   using value_type = T;
+  using error_type = E;
   result(T v) : v_(std::in_place_index<0>, std::move(v)) {}  // NOLINT implicit
-  result(confab::error e) : v_(std::in_place_index<1>, e) {}         // NOLINT implicit
-  result(errc c) : v_(std::in_place_index<1>, confab::error{c}) {}   // NOLINT implicit
+  result(E e) : v_(std::in_place_index<1>, std::move(e)) {}  // NOLINT implicit
+  template <class C>
+    requires(std::is_same_v<C, errc> && std::is_same_v<E, confab::error>)
+  result(C c) : v_(std::in_place_index<1>, confab::error{c}) {}  // NOLINT implicit
 
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -166,38 +183,49 @@ class [[nodiscard]] result {
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
-    const confab::error& error() const noexcept { return std::get<1>(v_); }
-  errc code() const noexcept { return has_value() ? errc::ok : std::get<1>(v_).code; }
+  const E& error() const noexcept { return std::get<1>(v_); }
+  errc code() const noexcept
+    requires std::is_same_v<E, confab::error>
+  {
+    return has_value() ? errc::ok : std::get<1>(v_).code;
+  }
 
  private:
   void check() const {
     if (!has_value()) {
-      std::fprintf(stderr, "confab: value() on error result: %s\n", error().message().c_str());
+      std::fprintf(stderr, "confab: value() on error result: %s\n", std::string(error().message()).c_str());
       std::abort();
     }
   }
-  std::variant<T, confab::error> v_;
+  std::variant<T, E> v_;
 };
 
-template <>
-class [[nodiscard]] result<void> {
+template <class E>
+class [[nodiscard]] result<void, E> {
  public:
+  using error_type = E;
   result() = default;
-  result(confab::error e) : e_(e), ok_(false) {}        // NOLINT implicit
-  result(errc c) : e_{c}, ok_(c == errc::ok) {}  // NOLINT implicit
+  result(E e) : e_(std::move(e)), ok_(false) {}  // NOLINT implicit
+  template <class C>
+    requires(std::is_same_v<C, errc> && std::is_same_v<E, confab::error>)
+  result(C c) : e_{c}, ok_(c == errc::ok) {}  // NOLINT implicit
   bool has_value() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }
-  const confab::error& error() const noexcept { return e_; }
-  errc code() const noexcept { return ok_ ? errc::ok : e_.code; }
+  const E& error() const noexcept { return e_; }
+  errc code() const noexcept
+    requires std::is_same_v<E, confab::error>
+  {
+    return ok_ ? errc::ok : e_.code;
+  }
   void value() const {
     if (!ok_) {
-      std::fprintf(stderr, "confab: value() on error result: %s\n", e_.message().c_str());
+      std::fprintf(stderr, "confab: value() on error result: %s\n", std::string(e_.message()).c_str());
       std::abort();
     }
   }
 
  private:
-  confab::error e_{};
+  E e_{};
   bool ok_ = true;
 };
 

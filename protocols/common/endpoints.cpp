@@ -49,8 +49,8 @@ result<seam::node_id> parse_endpoint(std::string_view text) {
   return seam::endpoint_id(ip, static_cast<std::uint16_t>(port));
 }
 
-seed_list_result parse_seed_list(std::string_view text) {
-  seed_list_result r;
+result<std::vector<seam::node_id>, problem> parse_seed_list(std::string_view text) {
+  std::vector<seam::node_id> seeds;
   std::size_t line_no = 0;
   while (!text.empty()) {
     ++line_no;
@@ -62,19 +62,14 @@ seed_list_result parse_seed_list(std::string_view text) {
     if (line.empty()) continue;
     auto id = parse_endpoint(line);
     if (!id) {
-      r.error_text = "line " + std::to_string(line_no) + ": '" + std::string(line) + "': " + id.error().detail;
-      r.seeds.clear();
-      return r;
+      return problem{"line " + std::to_string(line_no) + ": '" + std::string(line) + "': " + id.error().detail};
     }
-    if (std::find(r.seeds.begin(), r.seeds.end(), *id) != r.seeds.end()) {
-      r.error_text = "line " + std::to_string(line_no) + ": '" + std::string(line) + "' is listed twice";
-      r.seeds.clear();
-      return r;
-    }
-    r.seeds.push_back(*id);
+    if (std::find(seeds.begin(), seeds.end(), *id) != seeds.end())
+      return problem{"line " + std::to_string(line_no) + ": '" + std::string(line) + "' is listed twice"};
+    seeds.push_back(*id);
   }
-  if (r.seeds.empty()) r.error_text = "the seed list names no seed";
-  return r;
+  if (seeds.empty()) return problem{"the seed list names no seed"};
+  return seeds;
 }
 
 }  // namespace confab::endpoints

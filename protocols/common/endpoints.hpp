@@ -28,12 +28,7 @@ result<seam::node_id> parse_endpoint(std::string_view text);
 
 // ## parse_seed_list
 // The documents' seed file: one endpoint per line; blank lines and `#`
-// comments skipped. An error names the line number and what was wrong, in
-// `error_text` (result details are static strings).
-struct seed_list_result {
-  std::vector<seam::node_id> seeds;
-  std::string error_text;  // empty when the list parsed
-};
-seed_list_result parse_seed_list(std::string_view text);
+// comments skipped. A problem names the line number and what was wrong.
+result<std::vector<seam::node_id>, problem> parse_seed_list(std::string_view text);
 
 }  // namespace confab::endpoints

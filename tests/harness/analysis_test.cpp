@@ -181,8 +181,8 @@ TEST(scenario, command_line_overrides_apply_after_the_file_and_transport_names_p
   EXPECT_EQ(scen.peers, 300u);
   EXPECT_EQ(scen.transport, host::transport_kind::inproc);
   EXPECT_FALSE(host::transport_from_name("udp").has_value());
-  validate(scen);
-  EXPECT_TRUE(scen.error.empty()) << scen.error;
+  const auto valid = validate(scen);
+  EXPECT_TRUE(valid.has_value()) << valid.error().text;
   ASSERT_EQ(scen.faults.size(), 1u);  // the default kill, sized from the final peer count
   EXPECT_EQ(scen.faults[0].count, 6u);
 }

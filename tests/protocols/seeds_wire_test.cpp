@@ -126,16 +126,16 @@ TEST(seeds_wire, decoder_survives_300000_random_and_mutated_inputs) {
 
 TEST(endpoints, seed_lists_parse_and_errors_name_the_line) {
   auto r = endpoints::parse_seed_list("# seeds\n127.0.0.1:7000\n\n127.0.0.2, 7001  # second\n");
-  ASSERT_TRUE(r.error_text.empty()) << r.error_text;
-  ASSERT_EQ(r.seeds.size(), 2u);
-  EXPECT_EQ(endpoints::id_string(r.seeds[0]), "127.0.0.1:7000");
-  EXPECT_EQ(endpoints::id_string(r.seeds[1]), "127.0.0.2:7001");
-  EXPECT_EQ(endpoints::parse_seed_list("127.0.0.1:7000\n127.0.0.300:1\n").error_text,
+  ASSERT_TRUE(r.has_value()) << r.error().text;
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ(endpoints::id_string((*r)[0]), "127.0.0.1:7000");
+  EXPECT_EQ(endpoints::id_string((*r)[1]), "127.0.0.2:7001");
+  EXPECT_EQ(endpoints::parse_seed_list("127.0.0.1:7000\n127.0.0.300:1\n").error().text,
             "line 2: '127.0.0.300:1': the IP is not a dotted IPv4 address");
-  EXPECT_EQ(endpoints::parse_seed_list("127.0.0.1:0\n").error_text, "line 1: '127.0.0.1:0': the port is not a number in 1..65535");
-  EXPECT_EQ(endpoints::parse_seed_list("127.0.0.1:1\n127.0.0.1,1\n").error_text, "line 2: '127.0.0.1,1' is listed twice");
-  EXPECT_EQ(endpoints::parse_seed_list("# nothing\n").error_text, "the seed list names no seed");
-  EXPECT_EQ(endpoints::parse_seed_list("localhost\n").error_text, "line 1: 'localhost': expected IP:PORT or IP,PORT");
+  EXPECT_EQ(endpoints::parse_seed_list("127.0.0.1:0\n").error().text, "line 1: '127.0.0.1:0': the port is not a number in 1..65535");
+  EXPECT_EQ(endpoints::parse_seed_list("127.0.0.1:1\n127.0.0.1,1\n").error().text, "line 2: '127.0.0.1,1' is listed twice");
+  EXPECT_EQ(endpoints::parse_seed_list("# nothing\n").error().text, "the seed list names no seed");
+  EXPECT_EQ(endpoints::parse_seed_list("localhost\n").error().text, "line 1: 'localhost': expected IP:PORT or IP,PORT");
 }
 
 TEST(file_store, saves_survive_reopen_and_a_torn_tail_is_cut) {

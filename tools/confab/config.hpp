@@ -6,8 +6,8 @@
 // types and impossible values are errors naming the file, the key and what
 // was wrong, before anything starts.
 //
-//   auto c = tools::load_seed_settings("seed.toml");
-//   if (!c.error.empty()) { fprintf(stderr, "%s\n", c.error.c_str()); return 2; }
+//   auto c = tools::load_seed_settings("seed.toml");   // result<seed_settings, problem>
+//   if (!c) { fprintf(stderr, "%s\n", c.error().text.c_str()); return 2; }
 #pragma once
 
 #include <string>
@@ -27,10 +27,9 @@ struct seed_settings {
   std::uint16_t legacy_port = 0;  // 0: the legacy text dialect is off
   std::size_t legacy_min_reporters = 2;
   std::optional<protocols::cluster_key> key;  // from cluster_key_file
-  std::string error;  // empty when the settings loaded
 };
 
-seed_settings load_seed_settings(const std::string& path);
+result<seed_settings, problem> load_seed_settings(const std::string& path);
 
 struct peer_settings {
   peers::peer_config peer;
@@ -38,13 +37,12 @@ struct peer_settings {
   std::string seeds_file;
   std::string data_dir = ".";
   std::optional<protocols::cluster_key> key;
-  std::string error;
 };
 
 // A cluster key file: 64 hexadecimal digits. An error names the file.
-std::optional<protocols::cluster_key> load_cluster_key(const std::string& path, std::string& error);
+result<protocols::cluster_key, problem> load_cluster_key(const std::string& path);
 
 // The same file may hold [seed] and [peer] tables; each command reads its own.
-peer_settings load_peer_settings(const std::string& path);
+result<peer_settings, problem> load_peer_settings(const std::string& path);
 
 }  // namespace confab::tools

@@ -10,6 +10,7 @@
 #include "tools/confab/exact_cmd.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -62,12 +63,12 @@ int finish_table(const exact_options& o, const json& out, const char* note) {
 
 json timing_json(const timing& t) { return {{"best", t.n ? t.best : 0}, {"average", t.avg()}, {"worst", t.worst}}; }
 
-outcome<graph> load(const std::string& spec, std::uint64_t seed) {
-  if (spec.empty()) return graph_error{"--topology is required (ring:9, torus:5x5, petersen, file:PATH, ...)"};
+result<graph, problem> load(const std::string& spec, std::uint64_t seed) {
+  if (spec.empty()) return problem{"--topology is required (ring:9, torus:5x5, petersen, file:PATH, ...)"};
   auto g = parse_topology(spec, seed);
-  if (!ok(g)) return g;
-  if (!connected(std::get<graph>(g))) return graph_error{"topology '" + spec + "' is not connected"};
-  if (std::get<graph>(g).n() > 400) return graph_error{"topology '" + spec + "' has more than 400 nodes; exact consensus here is for up to 400"};
+  if (!g) return g;
+  if (!connected(*g)) return problem{"topology '" + spec + "' is not connected"};
+  if (g->n() > 400) return problem{"topology '" + spec + "' has more than 400 nodes; exact consensus here is for up to 400"};
   return g;
 }
 
@@ -94,7 +95,7 @@ int table1(const exact_options& o) {
                 "paper", "1e-2", "paper", "1e-10", "paper");
   }
   for (const auto& p : paper_table1) {
-    graph g = std::get<graph>(parse_topology(p.spec, o.seed));
+    graph g = parse_topology(p.spec, o.seed).value();
     matrix W = random_weights(g, o.seed);
     int steps = 0;
     for (int i = 0; i < g.n(); ++i) steps = std::max(steps, min_observations(g, W, i, g.n()).steps);
@@ -141,8 +142,8 @@ int table1(const exact_options& o) {
 
 int bounds_cmd(const exact_options& o) {
   auto go = load(o.topology, o.seed);
-  if (!ok(go)) return fail(std::get<graph_error>(go).message);
-  const graph& g = std::get<graph>(go);
+  if (!go) return fail(go.error().text);
+  const graph& g = *go;
   auto rows = bounds(g, random_weights(g, o.seed));
   const int kappa = vertex_connectivity(g);
   if (o.json) {
@@ -172,23 +173,19 @@ int bounds_cmd(const exact_options& o) {
   return 0;
 }
 
-std::vector<int> parse_nodes(const std::string& text, int n, std::string& err) {
+result<std::vector<int>, problem> parse_nodes(const std::string& text, int n) {
   std::vector<int> out;
   std::stringstream ss(text);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    try {
-      std::size_t used = 0;
-      long v = std::stol(item, &used);
-      if (used != item.size() || v < 0 || v >= n) throw 1;
-      out.push_back(static_cast<int>(v));
-    } catch (...) {
-      err = "--compromised: '" + item + "' is not a node number from 0 to " + std::to_string(n - 1);
-      return {};
-    }
+    long v = -1;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc{} || end != item.data() + item.size() || v < 0 || v >= n)
+      return problem{"--compromised: '" + item + "' is not a node number from 0 to " + std::to_string(n - 1)};
+    out.push_back(static_cast<int>(v));
   }
   std::sort(out.begin(), out.end());
-  if (std::adjacent_find(out.begin(), out.end()) != out.end()) err = "--compromised lists a node twice";
+  if (std::adjacent_find(out.begin(), out.end()) != out.end()) return problem{"--compromised lists a node twice"};
   return out;
 }
 
@@ -200,7 +197,7 @@ struct injected {
 
 // "node:value" / "node@step:value" items, comma-separated, or a file of
 // "node step value" lines ('#' comments).
-std::vector<injected> parse_injections(const std::string& spec, int n, std::string& err) {
+result<std::vector<injected>, problem> parse_injections(const std::string& spec, int n) {
   std::vector<injected> out;
   auto number = [](const std::string& t, double& v) {
     char* end = nullptr;
@@ -220,9 +217,8 @@ std::vector<injected> parse_injections(const std::string& spec, int n, std::stri
       double a = 0, b = 0, c = 0;
       if (words.size() != 3 || !number(words[0], a) || !number(words[1], b) || !number(words[2], c) || !node_ok(a) ||
           b != std::floor(b) || b < 0) {
-        err = "--inject " + spec + ":" + std::to_string(no) + ": expected 'node step value' (node 0.." + std::to_string(n - 1) +
-              ", step >= 0)";
-        return {};
+        return problem{"--inject " + spec + ":" + std::to_string(no) + ": expected 'node step value' (node 0.." +
+                       std::to_string(n - 1) + ", step >= 0)"};
       }
       out.push_back({static_cast<int>(a), static_cast<int>(b), c});
     }
@@ -238,8 +234,8 @@ std::vector<injected> parse_injections(const std::string& spec, int n, std::stri
                       (at == std::string::npos || (at < colon && number(item.substr(at + 1, colon - at - 1), step) &&
                                                    step == std::floor(step) && step >= 0));
     if (!good) {
-      err = "--inject: '" + item + "' is neither a file nor node:value or node@step:value (node 0.." + std::to_string(n - 1) + ")";
-      return {};
+      return problem{"--inject: '" + item + "' is neither a file nor node:value or node@step:value (node 0.." +
+                     std::to_string(n - 1) + ")"};
     }
     out.push_back({static_cast<int>(node), static_cast<int>(step), value});
   }
@@ -248,15 +244,16 @@ std::vector<injected> parse_injections(const std::string& spec, int n, std::stri
 
 int recover_cmd(const exact_options& o) {
   auto go = load(o.topology, o.seed);
-  if (!ok(go)) return fail(std::get<graph_error>(go).message);
-  const graph& g = std::get<graph>(go);
+  if (!go) return fail(go.error().text);
+  const graph& g = *go;
   if (o.node < 0 || o.node >= g.n()) return fail("--node must be from 0 to " + std::to_string(g.n() - 1));
-  std::string err;
-  auto att = o.compromised.empty() ? std::vector<int>{} : parse_nodes(o.compromised, g.n(), err);
-  if (!err.empty()) return fail(err);
+  auto compromised = o.compromised.empty() ? std::vector<int>{} : parse_nodes(o.compromised, g.n());
+  if (!compromised) return fail(compromised.error().text);
+  auto att = std::move(compromised).value();
   const bool crafted = o.inject == "crafted";
-  const auto injections = o.inject.empty() || crafted ? std::vector<injected>{} : parse_injections(o.inject, g.n(), err);
-  if (!err.empty()) return fail(err);
+  const auto parsed = o.inject.empty() || crafted ? std::vector<injected>{} : parse_injections(o.inject, g.n());
+  if (!parsed) return fail(parsed.error().text);
+  const std::vector<injected>& injections = *parsed;
   for (const auto& in : injections) att.push_back(in.node);
   std::sort(att.begin(), att.end());
   att.erase(std::unique(att.begin(), att.end()), att.end());
@@ -374,7 +371,7 @@ int table4(const exact_options& o) {
   }
   json out = {{"table", 4}, {"seed", o.seed}, {"runs", runs}, {"rows", json::array()}};
   for (const auto& row : paper_table4) {
-    graph g = std::get<graph>(parse_topology(row.spec, o.seed));
+    graph g = parse_topology(row.spec, o.seed).value();
     matrix W = random_weights(g, o.seed);
     auto plan = plan_attack_recovery(g, W, 0, row.f);
     timing tb, tn;
@@ -454,7 +451,7 @@ int table23(const exact_options& o, bool base_only) {
       {-10.4, -10.6, -9.8, -8.9, -7.0, -6.0, -5.6, -4.2, -3.4, -1.1, -2.0, -1.0, 0.3, 2.1}};
   int row_i = 0;
   for (const auto& p : paper_table1) {
-    graph g = std::get<graph>(parse_topology(p.spec, o.seed));
+    graph g = parse_topology(p.spec, o.seed).value();
     matrix W = random_weights(g, o.seed);
     const int steps = min_observations(g, W, 0, g.n()).steps;
     const matrix gamma = recovery_matrix(observability(g, W, 0, steps));

@@ -28,11 +28,12 @@ task<void> serve_legacy_peer(host::text_host& host, io::reactor& r, int& exit_co
 }  // namespace
 
 int run_peer_command(const peer_options& o) {
-  auto s = load_peer_settings(o.config);
-  if (!s.error.empty()) {
-    std::fprintf(stderr, "confab peer: %s\n", s.error.c_str());
+  auto loaded = load_peer_settings(o.config);
+  if (!loaded) {
+    std::fprintf(stderr, "confab peer: %s\n", loaded.error().text.c_str());
     return 2;
   }
+  auto& s = *loaded;
   auto self = endpoints::parse_endpoint(o.listen);
   if (!self) {
     std::fprintf(stderr, "confab peer: --listen '%s': %s\n", o.listen.c_str(), self.error().detail);

@@ -33,11 +33,12 @@ task<void> serve_legacy_port(io::reactor& r, legacy_gateway_options o, int& exit
 }  // namespace
 
 int run_seed_command(const seed_options& o) {
-  auto s = load_seed_settings(o.config);
-  if (!s.error.empty()) {
-    std::fprintf(stderr, "confab seed: %s\n", s.error.c_str());
+  auto loaded = load_seed_settings(o.config);
+  if (!loaded) {
+    std::fprintf(stderr, "confab seed: %s\n", loaded.error().text.c_str());
     return 2;
   }
+  auto& s = *loaded;
   auto self = endpoints::parse_endpoint(o.listen);
   if (!self) {
     std::fprintf(stderr, "confab seed: --listen '%s': %s\n", o.listen.c_str(), self.error().detail);

@@ -18,6 +18,7 @@
 #include "protocols/common/codec.hpp"
 #include "protocols/common/endpoints.hpp"
 #include "protocols/seeds/wire.hpp"
+#include "harness/toml_util.hpp"
 #include "tools/confab/config.hpp"
 
 namespace confab::tools {
@@ -27,17 +28,12 @@ namespace {
 using namespace std::chrono_literals;
 using seam::node_id;
 
-std::vector<node_id> read_seeds(const std::string& path, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
-    error = path + ": cannot be read";
-    return {};
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto r = endpoints::parse_seed_list(ss.str());
-  if (!r.error_text.empty()) error = path + ": " + r.error_text;
-  return r.seeds;
+result<std::vector<node_id>, problem> read_seeds(const std::string& path) {
+  const auto text = harness::read_file(path);
+  if (!text) return text.error();
+  auto seeds = endpoints::parse_seed_list(*text);
+  if (!seeds) return problem{path + ": " + seeds.error().text};
+  return seeds;
 }
 
 
@@ -266,11 +262,10 @@ int with_reactor(const char* what, Fn fn) {
 
 bool set_key(const std::string& key_file, const char* who) {
   if (key_file.empty()) return true;
-  std::string error;
   static std::optional<protocols::cluster_auth> auth;
-  auto k = load_cluster_key(key_file, error);
+  auto k = load_cluster_key(key_file);
   if (!k) {
-    std::fprintf(stderr, "confab %s: %s\n", who, error.c_str());
+    std::fprintf(stderr, "confab %s: %s\n", who, k.error().text.c_str());
     return false;
   }
   auth.emplace(*k);
@@ -280,12 +275,12 @@ bool set_key(const std::string& key_file, const char* who) {
 
 int run_seed_load_command(const seed_load_options& o) {
   if (!set_key(o.key_file, "seed-load")) return 2;
-  std::string error;
-  auto ids = read_seeds(o.seeds_file, error);
-  if (!error.empty()) {
-    std::fprintf(stderr, "confab seed-load: %s\n", error.c_str());
+  auto seeds_read = read_seeds(o.seeds_file);
+  if (!seeds_read) {
+    std::fprintf(stderr, "confab seed-load: %s\n", seeds_read.error().text.c_str());
     return 2;
   }
+  const auto& ids = *seeds_read;
   load L;
   for (auto id : ids) L.seeds.push_back({.id = id});
   L.peers.resize(o.peers);
@@ -299,12 +294,12 @@ int run_seed_load_command(const seed_load_options& o) {
 
 int run_seed_query_command(const seed_query_options& o) {
   if (!set_key(o.key_file, "seed-query")) return 2;
-  std::string error;
-  auto ids = read_seeds(o.seeds_file, error);
-  if (!error.empty()) {
-    std::fprintf(stderr, "confab seed-query: %s\n", error.c_str());
+  auto seeds_read = read_seeds(o.seeds_file);
+  if (!seeds_read) {
+    std::fprintf(stderr, "confab seed-query: %s\n", seeds_read.error().text.c_str());
     return 2;
   }
+  const auto& ids = *seeds_read;
   load L;
   for (auto id : ids) L.seeds.push_back({.id = id});
   L.replies.resize(ids.size());

@@ -9,14 +9,16 @@
 namespace confab::tools {
 
 int run_sim_command(const sim_options& o) {
-  auto scen = o.config.empty() ? harness::default_scenario() : harness::load_scenario(o.config);
-  if (scen.error.empty()) {
-    harness::apply(o.set, scen);
-    harness::prepare(scen, o.backend);
-    harness::validate(scen);
+  auto loaded = o.config.empty() ? harness::default_scenario() : harness::load_scenario(o.config);
+  if (!loaded) {
+    std::fprintf(stderr, "confab sim: %s\n", loaded.error().text.c_str());
+    return 2;
   }
-  if (!scen.error.empty()) {
-    std::fprintf(stderr, "confab sim: %s\n", scen.error.c_str());
+  harness::scenario scen = std::move(loaded).value();
+  harness::apply(o.set, scen);
+  harness::prepare(scen, o.backend);
+  if (auto valid = harness::validate(scen); !valid) {
+    std::fprintf(stderr, "confab sim: %s\n", valid.error().text.c_str());
     return 2;
   }
   auto record = harness::run_cluster(scen, {.backend = o.backend, .progress = !o.quiet});
@@ -25,9 +27,10 @@ int run_sim_command(const sim_options& o) {
     return 1;
   }
   const auto rep = harness::analyse(*record);
-  std::string error;
-  if (!harness::write_report(rep, o.out, error) || !harness::write_trace(*record, rep, o.out + "/trace.jsonl", error)) {
-    std::fprintf(stderr, "confab sim: %s\n", error.c_str());
+  auto written = harness::write_report(rep, o.out);
+  if (written) written = harness::write_trace(*record, rep, o.out + "/trace.jsonl");
+  if (!written) {
+    std::fprintf(stderr, "confab sim: %s\n", written.error().text.c_str());
     return 1;
   }
   std::fputs(harness::summary_text(rep, o.out).c_str(), stdout);
