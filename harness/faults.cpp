@@ -75,28 +75,26 @@ std::map<std::uint32_t, double> kill_times(const std::vector<planned_fault>& pla
   return out;
 }
 
-namespace {
-void apply(const planned_fault& p, host::fabric& fab,
-           const std::function<std::unique_ptr<seam::node>(std::uint32_t)>& restart_seed) {
+confab::fault::action<std::uint32_t> action_of(const planned_fault& p) {
+  confab::fault::action<std::uint32_t> a;
+  a.symmetric = p.what.symmetric;
   switch (p.what.kind) {
-    case fault::kill:
-    case fault::crash_seed:
-      for (auto g : p.nodes) fab.kill(g);
-      break;
-    case fault::pause:
-      for (auto g : p.nodes) fab.pause(g, seconds(p.what.pause_s));
-      break;
-    case fault::restart_seed:
-      for (auto g : p.nodes)
-        if (fab.get(g) && !fab.alive(g)) fab.restart(g, restart_seed(g));
-      break;
-    case fault::partition: fab.partition(p.side_a, p.side_b, p.what.symmetric); break;
-    case fault::heal: fab.heal(); break;
-    case fault::clog: fab.clog(p.side_a, p.side_b, p.what.symmetric); break;
-    case fault::unclog: fab.unclog(); break;
+    case harness::fault::kill:
+    case harness::fault::crash_seed: a.what = confab::fault::kind::crash; break;
+    case harness::fault::restart_seed: a.what = confab::fault::kind::restart; break;
+    case harness::fault::pause: a.what = confab::fault::kind::pause; break;
+    case harness::fault::partition: a.what = confab::fault::kind::partition; break;
+    case harness::fault::heal: a.what = confab::fault::kind::heal; break;
+    case harness::fault::clog: a.what = confab::fault::kind::clog; break;
+    case harness::fault::unclog: a.what = confab::fault::kind::unclog; break;
   }
+  a.nodes = p.nodes;
+  a.side_a = p.side_a;
+  a.side_b = p.side_b;
+  a.pause_for = std::chrono::duration_cast<seam::duration>(seconds(p.what.pause_s));
+  return a;
 }
-}  // namespace
+
 
 task<void> play_faults(std::vector<planned_fault> plan, host::fabric& fab, io::clock::time_point epoch,
                        std::stop_token st, std::function<std::unique_ptr<seam::node>(std::uint32_t)> restart_seed,
@@ -105,7 +103,7 @@ task<void> play_faults(std::vector<planned_fault> plan, host::fabric& fab, io::c
     auto slept = co_await io::sleep_until(epoch + seconds(p.what.at_s), st);
     if (!slept) co_return;
     if (applied_at_s) applied_at_s->push_back(std::chrono::duration<double>(io::clock::now() - epoch).count());
-    apply(p, fab, restart_seed);
+    fab.apply(action_of(p), restart_seed);
   }
 }
 

@@ -52,6 +52,12 @@ std::string describe(const planned_fault& p);
 // Each killed peer and the planned time (s) of its kill.
 std::map<std::uint32_t, double> kill_times(const std::vector<planned_fault>& plan);
 
+// ## action_of
+// A planned fault in the engine's vocabulary (engine/fault/fault.hpp): a
+// kill or a seed crash is a crash, a seed restart a restart, the rest by
+// their own names.
+confab::fault::action<std::uint32_t> action_of(const planned_fault& p);
+
 // ## play_faults
 // Applies `plan` to the nodes and links of `fab` at `epoch` + each fault's
 // time, until `st` is triggered. `restart_seed(g)` makes the node a

@@ -63,6 +63,7 @@
 #include "engine/net/connection.hpp"
 #include "engine/net/listener.hpp"
 #include "engine/host/link.hpp"
+#include "engine/fault/fault.hpp"
 #include "engine/seam/env.hpp"
 
 namespace confab::host {
@@ -113,7 +114,7 @@ class fabric_group {
 };
 
 struct fabric_options {
-  std::uint32_t max_message_bytes = 1u << 20;
+  std::uint32_t message_bytes_max = 1u << 20;
   std::size_t send_high_water = 4u << 20;  // tcp: a link above it drops new frames (counted)
   std::size_t pending_max = 4096;          // tcp: frames held while a link connects
   duration connect_timeout = std::chrono::seconds(2);
@@ -185,6 +186,10 @@ class fabric {
   // stalled path rather than a cut one.
   void clog(std::vector<std::uint32_t> a, std::vector<std::uint32_t> b, bool symmetric);
   void unclog();
+  // Any fault of the shared vocabulary (engine/fault/fault.hpp), by slot
+  // number; a restart builds its fresh node with `make` (none: no restart).
+  using node_factory = std::function<std::unique_ptr<node>(std::uint32_t)>;
+  void apply(const fault::action<std::uint32_t>& a, const node_factory& make = {});
 
   // ## queries
   node* get(std::uint32_t g) noexcept;  // nullptr when not hosted here
@@ -254,7 +259,7 @@ class fabric {
   task<void> pump(std::stop_token st);
   void drop_connections(slot& s);
 
-  fabric_group& g_;
+  fabric_group& group_;
   unsigned thread_;
   io::reactor& r_;
   fabric_options o_;

@@ -104,6 +104,45 @@ void simulator::partition(const std::vector<seam::node_id>& a, const std::vector
 
 void simulator::heal() { cut_.clear(); }
 
+void simulator::clog(const std::vector<seam::node_id>& a, const std::vector<seam::node_id>& b, bool symmetric) {
+  for (auto x : a) {
+    for (auto y : b) {
+      clogged_.insert({x, y});
+      if (symmetric) clogged_.insert({y, x});
+    }
+  }
+}
+
+void simulator::unclog() {
+  clogged_.clear();
+  // Released in the order they fell due; push gives each a later sequence
+  // number, so that order holds among equal times.
+  auto held = std::move(held_);
+  held_.clear();
+  for (auto& e : held) {
+    e.at = now_;
+    push(std::move(e));
+  }
+}
+
+void simulator::apply(const fault::action<seam::node_id>& a) {
+  switch (a.what) {
+    case fault::kind::crash:
+      for (auto id : a.nodes) crash(id);
+      break;
+    case fault::kind::restart:
+      for (auto id : a.nodes) restart(id);
+      break;
+    case fault::kind::pause:
+      for (auto id : a.nodes) pause(id, a.pause_for);
+      break;
+    case fault::kind::partition: partition(a.side_a, a.side_b, a.symmetric); break;
+    case fault::kind::heal: heal(); break;
+    case fault::kind::clog: clog(a.side_a, a.side_b, a.symmetric); break;
+    case fault::kind::unclog: unclog(); break;
+  }
+}
+
 bool simulator::blocked(seam::node_id from, seam::node_id to) const { return cut_.count({from, to}) != 0; }
 
 result<void> simulator::send_from(seam::node_id from, seam::node_id to, std::span<const std::byte> payload) {
@@ -114,7 +153,7 @@ result<void> simulator::send_from(seam::node_id from, seam::node_id to, std::spa
     push(event{now_ + model_.delay_min, 0, 2, to, from, nodes_[from]->incarnation, {}});
     return {};
   }
-  if (payload.size() > model_.max_message_bytes) return make_error(errc::too_large, "message over the model's limit");
+  if (payload.size() > model_.message_bytes_max) return make_error(errc::too_large, "message over the model's limit");
   ++stats_.sent;
   // Draw every random number whether or not it is used, so the sequence
   // does not depend on the outcome of earlier draws.
@@ -181,6 +220,11 @@ bool simulator::step() {
   }
   if (blocked(e.from, e.to)) {
     ++stats_.partitioned;
+    return true;
+  }
+  if (clogged_.count({e.from, e.to})) {
+    ++stats_.clogged;
+    held_.push_back(std::move(e));
     return true;
   }
   ++stats_.delivered;

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/fault/fault.hpp"
 #include "engine/seam/env.hpp"
 
 namespace confab::sim {
@@ -37,7 +38,7 @@ struct network_model {
   bool retransmit = false;
   seam::duration rto = 200ms;
   double duplicate = 0.0;  // probability it is delivered twice
-  std::size_t max_message_bytes = 1 << 20;
+  std::size_t message_bytes_max = 1 << 20;
   // A crash resets every connection to the node (peers get on_link_down),
   // and a send to a crashed node is refused the same way, as on TCP.
   bool reset_on_crash = true;
@@ -45,7 +46,7 @@ struct network_model {
 
 struct sim_stats {
   std::uint64_t sent = 0, delivered = 0, lost = 0, retransmitted = 0, duplicated = 0, partitioned = 0, to_crashed = 0,
-                timers = 0, rejected = 0;
+                timers = 0, rejected = 0, clogged = 0;
 };
 
 class simulator {
@@ -72,6 +73,13 @@ class simulator {
   // Messages from any node of `a` to any of `b` (and back, when symmetric) are dropped.
   void partition(const std::vector<seam::node_id>& a, const std::vector<seam::node_id>& b, bool symmetric = true);
   void heal();
+  // Messages between the sets (both ways when symmetric) are held when due
+  // and delivered in order, at once, when `unclog` lifts it: a stalled path
+  // rather than a cut one.
+  void clog(const std::vector<seam::node_id>& a, const std::vector<seam::node_id>& b, bool symmetric = true);
+  void unclog();
+  // Any fault of the shared vocabulary (engine/fault/fault.hpp).
+  void apply(const fault::action<seam::node_id>& a);
   void set_model(network_model m) noexcept { model_ = m; }
 
   // ## running
@@ -114,6 +122,8 @@ class simulator {
   std::priority_queue<event, std::vector<event>, std::greater<>> events_;
   std::vector<std::unique_ptr<slot>> nodes_;
   std::set<std::pair<seam::node_id, seam::node_id>> cut_;
+  std::set<std::pair<seam::node_id, seam::node_id>> clogged_;
+  std::vector<event> held_;  // clogged deliveries, in the order they fell due
   sim_stats stats_;
 };
 

@@ -17,7 +17,7 @@ using confab::testing::flood_node;
 
 struct outcome {
   std::uint64_t hash;
-  std::size_t min_seen;
+  std::size_t seen_min;
   sim::sim_stats stats;
 };
 
@@ -25,9 +25,9 @@ outcome run_flood(std::uint64_t seed, sim::network_model m, std::size_t n, int r
   sim::simulator s(seed, m);
   for (std::size_t i = 0; i < n; ++i) s.add_node([n, rumours](seam::node_id) { return std::make_unique<flood_node>(n, rumours); });
   s.run_for(2s);
-  std::size_t min_seen = SIZE_MAX;
-  for (seam::node_id i = 0; i < n; ++i) min_seen = std::min(min_seen, static_cast<flood_node*>(s.get(i))->seen.size());
-  return {s.trace_hash(), min_seen, s.stats()};
+  std::size_t seen_min = SIZE_MAX;
+  for (seam::node_id i = 0; i < n; ++i) seen_min = std::min(seen_min, static_cast<flood_node*>(s.get(i))->seen.size());
+  return {s.trace_hash(), seen_min, s.stats()};
 }
 
 TEST(simulator, a_seed_replays_bit_for_bit_and_another_seed_differs) {
@@ -45,7 +45,7 @@ TEST(simulator, a_seed_replays_bit_for_bit_and_another_seed_differs) {
 TEST(simulator, flooding_reaches_everyone_over_a_lossless_network_across_many_seeds) {
   for (std::uint64_t seed = 1; seed <= 200; ++seed) {
     auto o = run_flood(seed, {.delay_min = 1ms, .delay_max = 30ms}, 8, 5);
-    ASSERT_EQ(o.min_seen, 5u) << "seed " << seed;
+    ASSERT_EQ(o.seen_min, 5u) << "seed " << seed;
   }
 }
 
@@ -87,3 +87,22 @@ TEST(simulator, a_crashed_node_receives_nothing_and_restarts_empty) {
 }
 
 }  // namespace
+
+// The fault vocabulary the fabric shares (engine/fault/fault.hpp): a clog
+// holds what a partition would drop, and lets it go, in order, when lifted.
+TEST(simulator, a_clog_holds_frames_that_a_partition_drops_and_releases_them) {
+  for (auto cut : {fault::kind::partition, fault::kind::clog}) {
+    sim::simulator s(7, {.delay_min = 1ms, .delay_max = 2ms});
+    for (int i = 0; i < 6; ++i) s.add_node([](seam::node_id) { return std::make_unique<flood_node>(6, 1); });
+    s.apply({.what = cut, .side_a = {0, 1, 2}, .side_b = {3, 4, 5}});
+    s.run_for(100ms);
+    for (seam::node_id i = 3; i < 6; ++i) EXPECT_EQ(static_cast<flood_node*>(s.get(i))->seen.size(), 0u) << fault::name(cut);
+    s.apply({.what = cut == fault::kind::clog ? fault::kind::unclog : fault::kind::heal});
+    s.run_for(100ms);
+    const std::size_t expect = cut == fault::kind::clog ? 1u : 0u;  // flooding never resends what a cut dropped
+    for (seam::node_id i = 3; i < 6; ++i) EXPECT_EQ(static_cast<flood_node*>(s.get(i))->seen.size(), expect) << fault::name(cut);
+    EXPECT_GT(cut == fault::kind::clog ? s.stats().clogged : s.stats().partitioned, 0u);
+  }
+  EXPECT_EQ(fault::from_name("clog"), fault::kind::clog);
+  EXPECT_FALSE(fault::from_name("kill").has_value());
+}
