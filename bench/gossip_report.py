@@ -55,12 +55,12 @@ def main():
             "messages": [r["messages"] for r in rows],
         }
         if mode == "flood":
-            res["overlay_preferential"] = {k: rows[0][k] for k in ("mean_degree", "max_degree", "powerlaw_alpha", "k_min",
+            res["overlay_preferential"] = {k: rows[0][k] for k in ("mean_degree", "degree_max", "powerlaw_alpha", "k_min",
                                                                    "connected", "degree_histogram")}
             res["overlay_preferential"]["alpha_runs"] = summ([r["powerlaw_alpha"] for r in rows])
             res["overlay_preferential"]["connected_runs"] = [r["connected"] for r in rows]
     e = run(a.build, a.peers, "flood", "exponential", 1, a.ihave_timeout_ms)
-    res["overlay_exponential"] = {k: e[k] for k in ("mean_degree", "max_degree", "powerlaw_alpha", "k_min", "connected",
+    res["overlay_exponential"] = {k: e[k] for k in ("mean_degree", "degree_max", "powerlaw_alpha", "k_min", "connected",
                                                     "degree_histogram")}
     res["peers"] = a.peers
     res["ihave_timeout_ms"] = a.ihave_timeout_ms
@@ -76,7 +76,7 @@ def main():
     kmin, alpha = pk["k_min"], pk["powerlaw_alpha"]
     h = pk["degree_histogram"]
     frac_kmin = next((c for k, c in h if k == kmin), 1) / sum(c for _, c in h)
-    fit = [(k, frac_kmin * (k / kmin) ** (-alpha)) for k in range(kmin, pk["max_degree"] + 1)]
+    fit = [(k, frac_kmin * (k / kmin) ** (-alpha)) for k in range(kmin, pk["degree_max"] + 1)]
     series.append((f"fit k^-{alpha:.2f}", fit))
     svgplot.lines(os.path.join(a.out, "gossip_degrees.svg"), f"Overlay degree distribution, {a.peers} peers (log-log)",
                   series, "degree k", "fraction of peers", loglog=True)
@@ -95,7 +95,7 @@ def main():
               f"{min(r['messages_complete'])}/{r['messages'][0]} |")
     for key in ("overlay_preferential", "overlay_exponential"):
         o = res[key]
-        print(f"{key}: mean degree {o['mean_degree']:.2f}, max {o['max_degree']}, alpha {o['powerlaw_alpha']:.2f} "
+        print(f"{key}: mean degree {o['mean_degree']:.2f}, max {o['degree_max']}, alpha {o['powerlaw_alpha']:.2f} "
               f"(k >= {o['k_min']}), connected {o['connected']}")
 
 

@@ -67,25 +67,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   sim::simulator s(seed, {.delay_min = std::chrono::milliseconds(delay_min_ms), .delay_max = std::chrono::milliseconds(delay_max_ms)});
-  seeds::seed_config scfg;
-  scfg.seeds = {0, 1, 2};
-  scfg.pl_sample_max = 256;
-  peers::peer_config pcfg;
-  pcfg.seeds = scfg.seeds;
-  pcfg.mode = mode == "plumtree" ? peers::dissemination::plumtree : peers::dissemination::flood;
-  pcfg.overlay = overlay == "exponential" ? peers::overlay_model::exponential : peers::overlay_model::preferential;
-  pcfg.gossip_count = 1;
-  pcfg.ihave_timeout = std::chrono::milliseconds(ihave_ms);
+  seeds::seed_config seed_cfg;
+  seed_cfg.seeds = {0, 1, 2};
+  seed_cfg.pl_sample_max = 256;
+  peers::peer_config peer_cfg;
+  peer_cfg.seeds = seed_cfg.seeds;
+  peer_cfg.mode = mode == "plumtree" ? peers::dissemination::plumtree : peers::dissemination::flood;
+  peer_cfg.overlay = overlay == "exponential" ? peers::overlay_model::exponential : peers::overlay_model::preferential;
+  peer_cfg.gossip_count = 1;
+  peer_cfg.ihave_timeout = std::chrono::milliseconds(ihave_ms);
   // Peers join over the first 2/3 of a window; every one gossips once after
   // all have joined, messages spread over 20 s so they do not overlap much.
   const auto join_window = std::chrono::milliseconds(static_cast<long>(n) * 20);
-  pcfg.gossip_interval = join_window + 5s;
+  peer_cfg.gossip_interval = join_window + 5s;
   peers::dedup_table seen({.capacity = n * n + 1024, .generations = 4, .bucket = 300s});
   std::vector<std::unique_ptr<seeds::memory_store>> disks;
   for (int i = 0; i < 3; ++i) {
     disks.push_back(std::make_unique<seeds::memory_store>());
     auto* d = disks.back().get();
-    s.add_node([&scfg, d](seam::node_id) { return std::make_unique<seeds::seed_node>(scfg, *d); });
+    s.add_node([&seed_cfg, d](seam::node_id) { return std::make_unique<seeds::seed_node>(seed_cfg, *d); });
   }
   s.run_for(1s);
   std::map<std::pair<seam::node_id, std::uint64_t>, seam::time_point> sent;
@@ -96,8 +96,8 @@ int main(int argc, char** argv) {
     // Stagger joins: each peer starts a little after the previous one.
     s.run_for(std::chrono::milliseconds(static_cast<long>(stagger.below(20)) + 10));
     const auto offset = std::chrono::milliseconds(static_cast<long>(stagger.below(20000)));
-    auto cfg = pcfg;
-    cfg.gossip_interval = pcfg.gossip_interval + offset - std::chrono::milliseconds(static_cast<long>(i) * 20);
+    auto cfg = peer_cfg;
+    cfg.gossip_interval = peer_cfg.gossip_interval + offset - std::chrono::milliseconds(static_cast<long>(i) * 20);
     ids.push_back(s.add_node([&, cfg](seam::node_id id) {
       return std::make_unique<peers::peer_node>(cfg, seen, [&, id](const peers::peer_event& e) {
         if (e.kind == peers::peer_event::gossip_sent) sent[{id, e.seq}] = e.at;
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   for (auto d : degree) ++hist[d];
   // Discrete power-law MLE (Clauset, Shalizi and Newman 2009, eq. 3.7):
   // alpha = 1 + m / sum ln(k / (k_min - 1/2)), over degrees k >= k_min.
-  const std::size_t k_min = pcfg.overlay == peers::overlay_model::preferential ? pcfg.attach : 1;
+  const std::size_t k_min = peer_cfg.overlay == peers::overlay_model::preferential ? peer_cfg.attach : 1;
   double sum = 0;
   std::size_t m = 0;
   for (auto d : degree)
@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
                 "\"messages_complete\":%zu,\"time_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p100\":%.2f,\"p100_worst\":%.2f},"
                 "\"hops\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p100\":%.1f,\"p100_worst\":%.1f},"
                 "\"gossip_frames\":%llu,\"control_frames\":%llu,\"deliveries\":%llu,\"sent_per_delivery_minus_one\":%.3f,"
-                "\"mean_degree\":%.3f,\"max_degree\":%zu,\"powerlaw_alpha\":%.3f,\"k_min\":%zu,\"connected\":%s,"
+                "\"mean_degree\":%.3f,\"degree_max\":%zu,\"powerlaw_alpha\":%.3f,\"k_min\":%zu,\"connected\":%s,"
                 "\"degree_histogram\":[%s]}",
                 n, ihave_ms, mode.c_str(), overlay.c_str(), static_cast<unsigned long long>(seed), delay_min_ms, delay_max_ms,
                 got.size(), complete, pct(t50, 0.5), pct(t90, 0.5), pct(t99, 0.5), pct(t100, 0.5), pct(t100, 1.0),

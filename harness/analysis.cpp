@@ -118,7 +118,7 @@ void analyse_overlay(const run_record& run, const std::vector<bool>& live, repor
   const auto attach = run.scen.attach;
   for (auto d : degrees) {
     sum += static_cast<double>(d);
-    rep.max_degree = std::max(rep.max_degree, d);
+    rep.degree_max = std::max(rep.degree_max, d);
     if (d >= attach && attach > 0) {
       log_sum += std::log(static_cast<double>(d) / (static_cast<double>(attach) - 0.5));
       ++above;
@@ -232,7 +232,7 @@ void analyse_cost(const run_record& run, report& rep) {
   // Faithful when frames leave on time to within a fraction of the
   // shortest emulated delay: beyond it the run measures the emulator's
   // host, not the protocol over the links it was asked to emulate.
-  rep.lateness_budget_us = std::max(lateness_budget_floor_us, lateness_budget_fraction * run.min_one_way_ms * 1000.0);
+  rep.lateness_budget_us = std::max(lateness_budget_floor_us, lateness_budget_fraction * run.one_way_ms_min * 1000.0);
   rep.faithful = rep.lateness_p99_us <= rep.lateness_budget_us;
 }
 
@@ -242,7 +242,7 @@ void list_problems(const run_record& run, report& rep) {
     char b[200];
     std::snprintf(b, sizeof b,
                   "emulation not faithful: lateness p99 %.0f us is over %.0f us (%.0f%% of the shortest one-way delay, %.1f ms)",
-                  rep.lateness_p99_us, rep.lateness_budget_us, lateness_budget_fraction * 100, run.min_one_way_ms);
+                  rep.lateness_p99_us, rep.lateness_budget_us, lateness_budget_fraction * 100, run.one_way_ms_min);
     rep.problems.push_back(b);
   }
   if (rep.frames_lost_on_links)

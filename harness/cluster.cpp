@@ -405,8 +405,8 @@ result<run_record> run_cluster(const scenario& scen, const run_options& o) {
   if (failure) return *failure;
   out.scen = scen;
   out.threads = threads;
-  out.min_one_way_ms = one_way_ms[0];
-  out.max_one_way_ms = one_way_ms[1];
+  out.one_way_ms_min = one_way_ms[0];
+  out.one_way_ms_max = one_way_ms[1];
   out.plan = c.plan;
   out.applied_at_s = c.applied_at_s;
   snapshot(c, one_way_ms, out);

@@ -57,7 +57,7 @@ struct run_record {
   std::string backend;
   double wall_s = 0;
   bool interrupted = false;
-  double min_one_way_ms = 0, max_one_way_ms = 0;
+  double one_way_ms_min = 0, one_way_ms_max = 0;
   std::vector<planned_fault> plan;
   std::vector<double> applied_at_s;     // when each planned fault was applied
   std::vector<seam::node_id> ids;       // each node's id (its address)

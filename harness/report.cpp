@@ -253,7 +253,7 @@ std::string report_json(const report& r) {
   json degrees = json::array();
   for (auto& [k, count] : r.degree_histogram) degrees.push_back({k, count});
   o["overlay"] = {{"mean_degree", fig(r.mean_degree)},
-                  {"max_degree", r.max_degree},
+                  {"degree_max", r.degree_max},
                   {"powerlaw_alpha", fig(r.powerlaw_alpha)},
                   {"connected", r.overlay_connected},
                   {"degree_histogram", std::move(degrees)}};
@@ -343,7 +343,7 @@ std::string report_html(const report& r) {
   h += "<h2>Membership</h2><p>" + std::to_string(r.live_seeds) + " live seeds hold " + std::to_string(r.distinct_pls) +
        " distinct PL(s) of " + std::to_string(r.pl_size) + " peers; " + std::to_string(r.pl_missing_live) +
        " live peers missing, " + std::to_string(r.pl_holding_dead) + " killed peers still listed.</p>";
-  h += "<h2>Overlay</h2><p>mean degree " + num(r.mean_degree, 2) + ", max " + std::to_string(r.max_degree) +
+  h += "<h2>Overlay</h2><p>mean degree " + num(r.mean_degree, 2) + ", max " + std::to_string(r.degree_max) +
        ", power-law exponent (MLE) " + num(r.powerlaw_alpha, 2) + ", " + (r.overlay_connected ? "connected" : "NOT connected") + ".</p>";
   h += "<h2>Traffic and cost</h2><table><tr><th>measure</th><th>value</th></tr>"
        "<tr><td>frames per peer per second</td><td>" + num(r.frames_per_peer_s, 2) + "</td></tr>"

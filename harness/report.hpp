@@ -56,7 +56,7 @@ struct report {
   // overlay
   std::vector<std::pair<std::size_t, std::size_t>> degree_histogram;
   double mean_degree = 0, powerlaw_alpha = 0;
-  std::size_t max_degree = 0;
+  std::size_t degree_max = 0;
   bool overlay_connected = false;
   // cost
   double cpu_s = 0, cpu_s_per_1000 = 0, rss_mb = 0, rss_mb_per_1000 = 0;

@@ -99,7 +99,7 @@ rank_report numerical_rank(const matrix& a) {
   return rep;
 }
 
-observation_steps min_observations(const graph& g, const matrix& W, int i, int vmax) {
+observation_steps observations_min(const graph& g, const matrix& W, int i, int vmax) {
   observation_steps out;
   for (int v = 1; v <= vmax; ++v) {
     auto rep = numerical_rank(observability(g, W, i, v));
@@ -139,7 +139,7 @@ all_nodes_plan all_nodes_recovery(const graph& g, const matrix& W, int steps) {
   if (steps < 0) {
     steps = 0;
     for (int i = 0; i < n; ++i) {
-      const int v = min_observations(g, W, i, n).steps;
+      const int v = observations_min(g, W, i, n).steps;
       if (v < 0) return p;
       steps = std::max(steps, v);
     }
@@ -235,7 +235,7 @@ int largest_branch(const graph& g, int i, int tries) {
 std::vector<node_bounds> bounds(const graph& g, const matrix& W_random) {
   const int n = g.n();
   const int diam = diameter(g);
-  const int intake = (n - 1 + g.min_degree() - 1) / g.min_degree();
+  const int intake = (n - 1 + g.degree_min() - 1) / g.degree_min();
   std::vector<node_bounds> out;
   for (int i = 0; i < n; ++i) {
     node_bounds b;
@@ -245,13 +245,13 @@ std::vector<node_bounds> bounds(const graph& g, const matrix& W_random) {
     b.node_intake = (n + g.degree(i)) / (g.degree(i) + 1);
     b.upper = n - g.degree(i);
     b.largest_branch = largest_branch(g, i);
-    b.exact = min_observations(g, W_random, i, n).steps;
+    b.exact = observations_min(g, W_random, i, n).steps;
     out.push_back(b);
   }
   return out;
 }
 
-int asymptotic_iterations(const matrix& W, const std::vector<double>& x0, double tol, int max_iter) {
+int asymptotic_iterations(const matrix& W, const std::vector<double>& x0, double tol, int iter_max) {
   double avg = 0;
   for (double v : x0) avg += v;
   avg /= static_cast<double>(x0.size());
@@ -263,7 +263,7 @@ int asymptotic_iterations(const matrix& W, const std::vector<double>& x0, double
   const double s0 = spread(x0);
   if (s0 == 0) return 0;
   std::vector<double> x = x0;
-  for (int k = 1; k <= max_iter; ++k) {
+  for (int k = 1; k <= iter_max; ++k) {
     x = W.apply(x);
     if (spread(x) <= tol * s0) return k;
   }

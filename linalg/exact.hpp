@@ -8,7 +8,7 @@
 //
 //   auto g = linalg::petersen();
 //   auto W = linalg::random_weights(g, seed);
-//   int v = linalg::min_observations(g, W, node, g.n()).steps;  // 3
+//   int v = linalg::observations_min(g, W, node, g.n()).steps;  // 3
 //   auto gamma = linalg::recovery_matrix(linalg::observability(g, W, node, v));
 //   auto x0 = gamma.apply(linalg::observe(g, W, node, x, v));
 //
@@ -71,7 +71,7 @@ struct observation_steps {
   int steps = -1;  // smallest v with rank n, or -1 when not reached by vmax
   rank_report at_steps;
 };
-observation_steps min_observations(const graph& g, const matrix& W, int i, int vmax);
+observation_steps observations_min(const graph& g, const matrix& W, int i, int vmax);
 
 // Gamma = Q O^+ by SVD with the rank tolerance above (Q = I when empty).
 matrix recovery_matrix(const matrix& O, const matrix& Q = {});
@@ -85,7 +85,7 @@ matrix recovery_matrix(const matrix& O, const matrix& Q = {});
 // recovers x(0) at every node for T runs at once,
 //   X0hat (n*n x T) = R * [vec X_1 ... vec X_T],
 // node i's estimate in rows i*n .. i*n+n-1. `steps` is shared by all nodes
-// (at least the largest min_observations); -1 when some node cannot
+// (at least the largest observations_min); -1 when some node cannot
 // recover x(0) within n steps.
 struct all_nodes_plan {
   int n = 0, steps = -1;
@@ -126,7 +126,7 @@ int largest_branch(const graph& g, int i, int tries = 300);
 
 // ## asymptotic baseline
 // Iterations of x(k+1) = W x(k) until ||x(k) - avg 1||_inf <= tol *
-// ||x(0) - avg 1||_inf (relative to the initial spread), or -1 by max_iter.
-int asymptotic_iterations(const matrix& W, const std::vector<double>& x0, double tol, int max_iter = 1000000);
+// ||x(0) - avg 1||_inf (relative to the initial spread), or -1 by iter_max.
+int asymptotic_iterations(const matrix& W, const std::vector<double>& x0, double tol, int iter_max = 1000000);
 
 }  // namespace confab::linalg

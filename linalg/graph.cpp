@@ -29,7 +29,7 @@ void add(std::set<std::pair<int, int>>& e, int a, int b) {
 
 }  // namespace
 
-int graph::min_degree() const noexcept {
+int graph::degree_min() const noexcept {
   int m = n() > 0 ? degree(0) : 0;
   for (int i = 1; i < n(); ++i) m = std::min(m, degree(i));
   return m;

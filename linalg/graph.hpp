@@ -25,7 +25,7 @@ struct graph {
   std::vector<std::vector<int>> adj;  // sorted neighbour lists
   int n() const noexcept { return static_cast<int>(adj.size()); }
   int degree(int i) const noexcept { return static_cast<int>(adj[static_cast<std::size_t>(i)].size()); }
-  int min_degree() const noexcept;
+  int degree_min() const noexcept;
   bool has_edge(int a, int b) const noexcept;
   std::size_t edges() const noexcept;
 };

@@ -59,16 +59,16 @@ void fabric_group::attach(unsigned thread, fabric* f) { fabrics_[thread].store(f
 
 class fabric::env_impl final : public env {
  public:
-  env_impl(fabric& f, slot& s, std::uint64_t seed) : f_(f), s_(s), rng_(seed) {}
+  env_impl(fabric& f, slot& node_slot, std::uint64_t seed) : fabric_(f), slot_(node_slot), rng_(seed) {}
   node_id self() const noexcept override;
-  time_point now() const noexcept override { return f_.now(); }
+  time_point now() const noexcept override { return fabric_.now(); }
   random& rng() noexcept override { return rng_; }
-  result<void> send(node_id to, std::span<const std::byte> payload) override { return f_.send(s_, to, payload); }
-  void set_timer(time_point at) override { f_.set_timer(s_, at); }
+  result<void> send(node_id to, std::span<const std::byte> payload) override { return fabric_.send(slot_, to, payload); }
+  void set_timer(time_point at) override { fabric_.set_timer(slot_, at); }
 
  private:
-  fabric& f_;
-  slot& s_;
+  fabric& fabric_;
+  slot& slot_;
   random rng_;
 };
 
@@ -102,16 +102,16 @@ struct fabric::slot {
   std::uint64_t incarnation = 0;                                // restarts so far
 };
 
-node_id fabric::env_impl::self() const noexcept { return s_.id; }
+node_id fabric::env_impl::self() const noexcept { return slot_.id; }
 
 fabric::fabric(fabric_group& g, unsigned thread, io::reactor& r, std::uint64_t seed, fabric_options o)
-    : g_(g), thread_(thread), r_(r), o_(std::move(o)), delay_(seed), rng_(seed ^ 0x5eedf00dull) {
-  outbox_.resize(g_.options().threads);
+    : group_(g), thread_(thread), r_(r), o_(std::move(o)), delay_(seed), rng_(seed ^ 0x5eedf00dull) {
+  outbox_.resize(group_.options().threads);
   // The pump's timer must wake the reactor at the due time; a batched wait
   // would hold it up to batch_wait_us (measured: lateness p50 36 -> 110 us
   // for 1,000 peers over TCP).
   r_.io().disable_batched_waits();
-  g_.attach(thread, this);
+  group_.attach(thread, this);
 }
 
 fabric::~fabric() = default;
@@ -123,16 +123,16 @@ std::uint64_t fabric::now_ns() const noexcept {
 }
 
 void fabric::add(std::uint32_t g, std::unique_ptr<node> n, time_point start_at) {
-  CONFAB_ASSERT(g_.thread_of(g) == thread_);
-  const std::size_t li = g / g_.options().threads;
+  CONFAB_ASSERT(group_.thread_of(g) == thread_);
+  const std::size_t li = g / group_.options().threads;
   if (slots_.size() <= li) slots_.resize(li + 1);
-  auto s = std::make_unique<slot>();
-  s->g = g;
-  s->id = g_.id_of(g);
-  s->n = std::move(n);
-  s->env = std::make_unique<env_impl>(*this, *s, rng_.next());
-  s->start_at = start_at.count();
-  slots_[li] = std::move(s);
+  auto node_slot = std::make_unique<slot>();
+  node_slot->g = g;
+  node_slot->id = group_.id_of(g);
+  node_slot->n = std::move(n);
+  node_slot->env = std::make_unique<env_impl>(*this, *node_slot, rng_.next());
+  node_slot->start_at = start_at.count();
+  slots_[li] = std::move(node_slot);
   auto& sl = *slots_[li];
   sl.queued_at = sl.start_at;
   timers_.push({sl.start_at, static_cast<std::uint32_t>(li)});
@@ -140,27 +140,27 @@ void fabric::add(std::uint32_t g, std::unique_ptr<node> n, time_point start_at) 
 }
 
 fabric::slot* fabric::local_g(std::uint32_t g) noexcept {
-  if (g_.thread_of(g) != thread_) return nullptr;
-  const std::size_t li = g / g_.options().threads;
+  if (group_.thread_of(g) != thread_) return nullptr;
+  const std::size_t li = g / group_.options().threads;
   return li < slots_.size() ? slots_[li].get() : nullptr;
 }
 
 fabric::slot* fabric::local(node_id id) noexcept {
-  const auto g = g_.index_of(id);
+  const auto g = group_.index_of(id);
   return g < 0 ? nullptr : local_g(static_cast<std::uint32_t>(g));
 }
 
 node* fabric::get(std::uint32_t g) noexcept {
-  auto* s = local_g(g);
-  return s ? s->n.get() : nullptr;
+  auto* node_slot = local_g(g);
+  return node_slot ? node_slot->n.get() : nullptr;
 }
 bool fabric::alive(std::uint32_t g) const noexcept {
-  const std::size_t li = g / g_.options().threads;
-  return g_.thread_of(g) == thread_ && li < slots_.size() && slots_[li] && slots_[li]->state != slot::dead;
+  const std::size_t li = g / group_.options().threads;
+  return group_.thread_of(g) == thread_ && li < slots_.size() && slots_[li] && slots_[li]->state != slot::dead;
 }
 bool fabric::started(std::uint32_t g) const noexcept {
-  const std::size_t li = g / g_.options().threads;
-  return g_.thread_of(g) == thread_ && li < slots_.size() && slots_[li] && slots_[li]->state != slot::waiting;
+  const std::size_t li = g / group_.options().threads;
+  return group_.thread_of(g) == thread_ && li < slots_.size() && slots_[li] && slots_[li]->state != slot::waiting;
 }
 
 void fabric::wake() noexcept {
@@ -169,34 +169,34 @@ void fabric::wake() noexcept {
 
 // ---------------------------------------------------------------- timers
 
-void fabric::set_timer(slot& s, time_point at) {
-  s.timer_at = at.count();
-  if (s.state != slot::running) return;  // resume / start look at it
-  if (s.timer_at < s.queued_at) {
-    s.queued_at = s.timer_at;
-    timers_.push({s.timer_at, static_cast<std::uint32_t>(s.g / g_.options().threads)});
-    if (running_ && armed_ns_ >= 0 && s.timer_at < armed_ns_) wake();
+void fabric::set_timer(slot& node_slot, time_point at) {
+  node_slot.timer_at = at.count();
+  if (node_slot.state != slot::running) return;  // resume / start look at it
+  if (node_slot.timer_at < node_slot.queued_at) {
+    node_slot.queued_at = node_slot.timer_at;
+    timers_.push({node_slot.timer_at, static_cast<std::uint32_t>(node_slot.g / group_.options().threads)});
+    if (running_ && armed_ns_ >= 0 && node_slot.timer_at < armed_ns_) wake();
   }
 }
 
-void fabric::start_node(slot& s) {
-  s.state = slot::running;
+void fabric::start_node(slot& node_slot) {
+  node_slot.state = slot::running;
   bump(stats_.nodes_up);
-  s.n->on_start(*s.env);
+  node_slot.n->on_start(*node_slot.env);
 }
 
-void fabric::resume_node(slot& s) {
-  s.state = slot::running;
-  auto held = std::move(s.backlog);
-  s.backlog.clear();
+void fabric::resume_node(slot& node_slot) {
+  node_slot.state = slot::running;
+  auto held = std::move(node_slot.backlog);
+  node_slot.backlog.clear();
   for (auto& h : held) {
-    if (s.state != slot::running) break;  // paused or killed again by what it handled
+    if (node_slot.state != slot::running) break;  // paused or killed again by what it handled
     if (h.link_down) {
       bump(stats_.link_downs);
-      s.n->on_link_down(*s.env, h.from);
+      node_slot.n->on_link_down(*node_slot.env, h.from);
     } else {
       bump(stats_.frames_delivered);
-      (void)s.n->on_message(*s.env, h.from, h.payload);
+      (void)node_slot.n->on_message(*node_slot.env, h.from, h.payload);
     }
   }
 }
@@ -206,31 +206,31 @@ void fabric::fire_timers(time_point now_tp) {
   while (!timers_.empty() && timers_.top().first <= now) {
     const auto [at, li] = timers_.top();
     timers_.pop();
-    auto& s = *slots_[li];
-    if (at != s.queued_at) continue;  // superseded by an earlier entry
-    s.queued_at = never;
+    auto& node_slot = *slots_[li];
+    if (at != node_slot.queued_at) continue;  // superseded by an earlier entry
+    node_slot.queued_at = never;
     std::int64_t again = never;
-    switch (s.state) {
-      case slot::waiting: start_node(s); again = s.state == slot::running ? s.timer_at : never; break;
+    switch (node_slot.state) {
+      case slot::waiting: start_node(node_slot); again = node_slot.state == slot::running ? node_slot.timer_at : never; break;
       case slot::paused:
-        if (now >= s.paused_until) {
-          resume_node(s);
-          again = s.state == slot::running ? s.timer_at : never;
+        if (now >= node_slot.paused_until) {
+          resume_node(node_slot);
+          again = node_slot.state == slot::running ? node_slot.timer_at : never;
         } else {
-          again = s.paused_until;
+          again = node_slot.paused_until;
         }
         break;
-      case slot::running: again = s.timer_at; break;
+      case slot::running: again = node_slot.timer_at; break;
       case slot::dead: break;
     }
-    if (s.state == slot::running && s.timer_at <= now) {
-      s.timer_at = never;
+    if (node_slot.state == slot::running && node_slot.timer_at <= now) {
+      node_slot.timer_at = never;
       bump(stats_.timers);
-      s.n->on_timer(*s.env);
-      again = s.timer_at;
+      node_slot.n->on_timer(*node_slot.env);
+      again = node_slot.timer_at;
     }
-    if (again != never && again < s.queued_at) {
-      s.queued_at = again;
+    if (again != never && again < node_slot.queued_at) {
+      node_slot.queued_at = again;
       timers_.push({again, li});
     }
   }
@@ -242,12 +242,12 @@ delay::link_id fabric::link_for(std::uint32_t from_g, std::uint32_t to_g) {
   const auto key = pair_key(from_g, to_g);
   auto it = links_.find(key);
   if (it != links_.end()) return it->second;
-  auto m = g_.link_model_for ? g_.link_model_for(from_g, to_g) : g_.default_link;
+  auto m = group_.link_model_for ? group_.link_model_for(from_g, to_g) : group_.default_link;
   if (cut(from_g, to_g)) m.flags |= delay::partitioned;
   if (matches(clogs_, from_g, to_g)) m.flags |= delay::clogged;
   const auto l = delay_.add_link(m);
   links_.emplace(key, l);
-  if (slot* s = local_g(from_g)) s->out.push_back(to_g);
+  if (slot* node_slot = local_g(from_g)) node_slot->out.push_back(to_g);
   link_keys_.push_back(key);
   return l;
 }
@@ -260,11 +260,11 @@ bool fabric::matches(const std::vector<partition_rule>& rules, std::uint32_t fro
   return false;
 }
 
-result<void> fabric::send(slot& s, node_id to, std::span<const std::byte> payload) {
-  if (s.state != slot::running) return make_error(errc::unreachable, "sender is not running");
-  const auto to_g = g_.index_of(to);
-  if (to_g < 0 || to == s.id) return make_error(errc::unreachable, "unknown peer");
-  if (payload.size() + sender_header_bytes + sequence_header_bytes > o_.max_message_bytes) return make_error(errc::too_large, "message over the limit");
+result<void> fabric::send(slot& node_slot, node_id to, std::span<const std::byte> payload) {
+  if (node_slot.state != slot::running) return make_error(errc::unreachable, "sender is not running");
+  const auto to_g = group_.index_of(to);
+  if (to_g < 0 || to == node_slot.id) return make_error(errc::unreachable, "unknown peer");
+  if (payload.size() + sender_header_bytes + sequence_header_bytes > o_.message_bytes_max) return make_error(errc::too_large, "message over the limit");
   std::uint32_t h;
   if (free_frame_ != ~std::uint32_t{0}) {
     h = free_frame_;
@@ -274,20 +274,20 @@ result<void> fabric::send(slot& s, node_id to, std::span<const std::byte> payloa
     h = static_cast<std::uint32_t>(frames_.size() - 1);
   }
   auto& f = frames_[h];
-  f.from = s.id;
+  f.from = node_slot.id;
   f.to = to;
-  const auto l = link_for(s.g, static_cast<std::uint32_t>(to_g));
+  const auto l = link_for(node_slot.g, static_cast<std::uint32_t>(to_g));
   f.link = l;
-  const bool tcp = g_.options().transport == transport_kind::tcp;
+  const bool tcp = group_.options().transport == transport_kind::tcp;
   const auto bytes = static_cast<std::uint32_t>(payload.size() + (tcp ? 4 + sender_header_bytes + sequence_header_bytes : 0));
   const auto v = delay_.submit(l, now_ns(), bytes, h);
   if (v == delay::verdict::queued || v == delay::verdict::duplicated) {
     // Only a frame that goes on the wire takes a sequence number: one the
     // emulated network drops at the sender (loss, partition) leaves no gap.
     if (tcp) {
-      auto& out = s.seq_out.try_emplace(to, slot::sent_seq{s.incarnation << incarnation_shift, 0}).first->second;
+      auto& out = node_slot.seq_out.try_emplace(to, slot::sent_seq{node_slot.incarnation << incarnation_shift, 0}).first->second;
       out.at_ns = static_cast<std::int64_t>(now_ns());
-      f.bytes = sequenced_frame(s.id, ++out.seq, payload);
+      f.bytes = sequenced_frame(node_slot.id, ++out.seq, payload);
     } else {
       f.bytes.assign(payload.begin(), payload.end());
     }
@@ -326,14 +326,14 @@ void fabric::release(std::uint64_t handle) {
   } else {
     bytes = f.bytes;  // the first of a duplicated pair
   }
-  slot* s = local(from);
-  if (!s || s->state == slot::dead) return;  // the sender died with the frame on the wire
-  if (g_.options().transport == transport_kind::tcp) {
-    tcp_write(*s, to, std::move(bytes));
+  slot* node_slot = local(from);
+  if (!node_slot || node_slot->state == slot::dead) return;  // the sender died with the frame on the wire
+  if (group_.options().transport == transport_kind::tcp) {
+    tcp_write(*node_slot, to, std::move(bytes));
     return;
   }
-  const auto to_g = static_cast<std::uint32_t>(g_.index_of(to));
-  const unsigned t = g_.thread_of(to_g);
+  const auto to_g = static_cast<std::uint32_t>(group_.index_of(to));
+  const unsigned t = group_.thread_of(to_g);
   if (t == thread_) deliver(from, to, bytes);
   else outbox_[t].push_back({from, to, std::move(bytes), false});
 }
@@ -343,10 +343,10 @@ void fabric::deliver(node_id from, node_id to, std::span<const std::byte> payloa
   slot* d = local(to);
   if (!d || d->state == slot::dead || d->state == slot::waiting) {
     bump(stats_.dropped_dead);
-    if (g_.options().transport == transport_kind::inproc) {
+    if (group_.options().transport == transport_kind::inproc) {
       // As a refused connect or a reset: the sender learns the link is down.
-      const auto from_g = static_cast<std::uint32_t>(g_.index_of(from));
-      const unsigned t = g_.thread_of(from_g);
+      const auto from_g = static_cast<std::uint32_t>(group_.index_of(from));
+      const unsigned t = group_.thread_of(from_g);
       if (t == thread_) deliver_link_down(to, from);
       else outbox_[t].push_back({to, from, {}, true});
     }
@@ -396,9 +396,9 @@ std::uint64_t fabric::frames_never_delivered(const fabric_group& g, duration set
     const fabric* f = g.at(t);
     if (!f) continue;
     const auto end_ns = static_cast<std::int64_t>(f->now_ns());
-    for (const auto& s : f->slots_) {
-      if (!s || s->state == slot::dead || s->state == slot::waiting) continue;
-      for (const auto& [to, out] : s->seq_out) {
+    for (const auto& node_slot : f->slots_) {
+      if (!node_slot || node_slot->state == slot::dead || node_slot->state == slot::waiting) continue;
+      for (const auto& [to, out] : node_slot->seq_out) {
         if (out.at_ns > end_ns - settle.count()) continue;  // may still be on its way
         const auto to_g = g.index_of(to);
         if (to_g < 0) continue;
@@ -406,7 +406,7 @@ std::uint64_t fabric::frames_never_delivered(const fabric_group& g, duration set
         const std::size_t li = static_cast<std::uint32_t>(to_g) / g.options().threads;
         const slot* r = rf && li < rf->slots_.size() ? rf->slots_[li].get() : nullptr;  // an id never added: no receiver
         if (!r || r->state == slot::dead || r->state == slot::waiting) continue;
-        auto in = r->seq_in.find(s->id);
+        auto in = r->seq_in.find(node_slot->id);
         // A restarted receiver that has heard nothing from this sender
         // since: what went to its former self is not comparable.
         if (in == r->seq_in.end() && r->incarnation > 0) continue;
@@ -417,7 +417,7 @@ std::uint64_t fabric::frames_never_delivered(const fabric_group& g, duration set
         const std::uint64_t missing = inc_in == inc_out ? (out.seq > got ? out.seq - got : 0) : inc_in < inc_out ? (out.seq & mask) : 0;
         if (missing && trace_links)
           std::fprintf(stderr, "fabric: link %s -> %s: %llu frames accepted, never delivered (last sent %.3f s, end %.3f s)\n",
-                       endpoint_address(s->id).to_string().c_str(), endpoint_address(to).to_string().c_str(),
+                       endpoint_address(node_slot->id).to_string().c_str(), endpoint_address(to).to_string().c_str(),
                        static_cast<unsigned long long>(missing), static_cast<double>(out.at_ns) / 1e9, static_cast<double>(end_ns) / 1e9);
         lost += missing;
       }
@@ -429,51 +429,51 @@ std::uint64_t fabric::frames_never_delivered(const fabric_group& g, duration set
 // ---------------------------------------------------------------- faults
 
 void fabric::kill(std::uint32_t g) {
-  slot* s = local_g(g);
-  if (!s || s->state == slot::dead) return;
-  if (s->state != slot::waiting) drop(stats_.nodes_up);
-  s->state = slot::dead;
-  s->backlog.clear();
-  if (g_.options().transport == transport_kind::tcp) {
-    drop_connections(*s);
+  slot* node_slot = local_g(g);
+  if (!node_slot || node_slot->state == slot::dead) return;
+  if (node_slot->state != slot::waiting) drop(stats_.nodes_up);
+  node_slot->state = slot::dead;
+  node_slot->backlog.clear();
+  if (group_.options().transport == transport_kind::tcp) {
+    drop_connections(*node_slot);
   } else {
     // Its "connections" reset: every peer it has a link to hears at once
     // (one that only ever sent to it learns on its next send, as a refusal).
-    for (auto pg : s->out) {
-      const auto p = g_.id_of(pg);
-      const unsigned t = g_.thread_of(pg);
-      if (t == thread_) deliver_link_down(s->id, p);
-      else outbox_[t].push_back({s->id, p, {}, true});
+    for (auto pg : node_slot->out) {
+      const auto p = group_.id_of(pg);
+      const unsigned t = group_.thread_of(pg);
+      if (t == thread_) deliver_link_down(node_slot->id, p);
+      else outbox_[t].push_back({node_slot->id, p, {}, true});
     }
   }
   wake();  // flush the outbox
 }
 
 void fabric::restart(std::uint32_t g, std::unique_ptr<node> n) {
-  slot* s = local_g(g);
-  if (!s || s->state != slot::dead) return;
-  s->n = std::move(n);
-  s->env = std::make_unique<env_impl>(*this, *s, rng_.next());
-  s->state = slot::waiting;
-  s->timer_at = never;
-  s->start_at = now().count();
-  s->links.clear();
-  s->seq_out.clear();
-  s->seq_in.clear();
-  ++s->incarnation;
-  s->queued_at = s->start_at;
-  timers_.push({s->start_at, g / g_.options().threads});
+  slot* node_slot = local_g(g);
+  if (!node_slot || node_slot->state != slot::dead) return;
+  node_slot->n = std::move(n);
+  node_slot->env = std::make_unique<env_impl>(*this, *node_slot, rng_.next());
+  node_slot->state = slot::waiting;
+  node_slot->timer_at = never;
+  node_slot->start_at = now().count();
+  node_slot->links.clear();
+  node_slot->seq_out.clear();
+  node_slot->seq_in.clear();
+  ++node_slot->incarnation;
+  node_slot->queued_at = node_slot->start_at;
+  timers_.push({node_slot->start_at, g / group_.options().threads});
   wake();
 }
 
 void fabric::pause(std::uint32_t g, duration d) {
-  slot* s = local_g(g);
-  if (!s || s->state != slot::running) return;
-  s->state = slot::paused;
-  s->paused_until = now().count() + d.count();
-  if (s->paused_until < s->queued_at) {
-    s->queued_at = s->paused_until;
-    timers_.push({s->paused_until, g / g_.options().threads});
+  slot* node_slot = local_g(g);
+  if (!node_slot || node_slot->state != slot::running) return;
+  node_slot->state = slot::paused;
+  node_slot->paused_until = now().count() + d.count();
+  if (node_slot->paused_until < node_slot->queued_at) {
+    node_slot->queued_at = node_slot->paused_until;
+    timers_.push({node_slot->paused_until, g / group_.options().threads});
   }
   wake();
 }
@@ -494,6 +494,25 @@ void fabric::clog(std::vector<std::uint32_t> a, std::vector<std::uint32_t> b, bo
   }
 }
 
+void fabric::apply(const fault::action<std::uint32_t>& a, const node_factory& make) {
+  switch (a.what) {
+    case fault::kind::crash:
+      for (auto g : a.nodes) kill(g);
+      break;
+    case fault::kind::restart:
+      for (auto g : a.nodes)
+        if (make && get(g) && !alive(g)) restart(g, make(g));
+      break;
+    case fault::kind::pause:
+      for (auto g : a.nodes) pause(g, a.pause_for);
+      break;
+    case fault::kind::partition: partition(a.side_a, a.side_b, a.symmetric); break;
+    case fault::kind::heal: heal(); break;
+    case fault::kind::clog: clog(a.side_a, a.side_b, a.symmetric); break;
+    case fault::kind::unclog: unclog(); break;
+  }
+}
+
 void fabric::unclog() {
   clogs_.clear();
   for (delay::link_id l = 0; l < link_keys_.size(); ++l) delay_.link(l).flags &= static_cast<std::uint8_t>(~delay::clogged);
@@ -511,8 +530,8 @@ void fabric::heal() {
 
 // ---------------------------------------------------------------- tcp
 
-void fabric::tcp_write(slot& s, node_id to, std::vector<std::byte>&& framed) {
-  auto& l = s.links[to];
+void fabric::tcp_write(slot& node_slot, node_id to, std::vector<std::byte>&& framed) {
+  auto& l = node_slot.links[to];
   if (!l) l = std::make_unique<tcp_link>();
   l->last_active_ns = static_cast<std::int64_t>(now_ns());
   if (l->conn && l->conn->open()) {
@@ -530,20 +549,20 @@ void fabric::tcp_write(slot& s, node_id to, std::vector<std::byte>&& framed) {
   l->pending.push_back(std::move(framed));
   if (!l->connecting && !stop_.stop_requested()) {
     l->connecting = true;
-    tasks_.spawn(connect_link(s.g, to, stop_));
+    tasks_.spawn(connect_link(node_slot.g, to, stop_));
   }
 }
 
-task<void> fabric::connect_link(std::uint32_t lg, node_id to, std::stop_token st) {
+task<void> fabric::connect_link(std::uint32_t self_g, node_id to, std::stop_token st) {
   net::connect_options o;
   o.deadline = io::clock::now() + o_.connect_timeout;
   o.stop = st;
-  o.bind_ip = endpoint_address(g_.id_of(lg));
+  o.bind_ip = endpoint_address(group_.id_of(self_g));
   o.connection.direct = o_.direct;
   auto c = co_await net::connect(r_, endpoint_address(to), std::move(o));
-  slot* s = local_g(lg);
-  auto it = s->links.find(to);
-  if (it == s->links.end() || !it->second || s->state == slot::dead) {  // killed meanwhile
+  slot* node_slot = local_g(self_g);
+  auto it = node_slot->links.find(to);
+  if (it == node_slot->links.end() || !it->second || node_slot->state == slot::dead) {  // killed meanwhile
     if (c) co_await (*c)->close();
     co_return;
   }
@@ -552,16 +571,16 @@ task<void> fabric::connect_link(std::uint32_t lg, node_id to, std::stop_token st
   if (!c) {
     if (trace_links)
       std::fprintf(stderr, "fabric: connect %s -> %s failed (%s), %zu frames dropped at %.3f s\n",
-                   endpoint_address(s->id).to_string().c_str(), endpoint_address(to).to_string().c_str(), c.error().message().c_str(),
+                   endpoint_address(node_slot->id).to_string().c_str(), endpoint_address(to).to_string().c_str(), c.error().message().c_str(),
                    l.pending.size(), static_cast<double>(now_ns()) / 1e9);
     bump(stats_.connect_failures);
     bump(stats_.dropped_dead, l.pending.size());
     l.pending.clear();
-    if (c.code() != errc::cancelled && !st.stop_requested() && s->state != slot::dead) {
-      if (s->state == slot::paused) s->backlog.push_back({to, s->id, {}, true});
+    if (c.code() != errc::cancelled && !st.stop_requested() && node_slot->state != slot::dead) {
+      if (node_slot->state == slot::paused) node_slot->backlog.push_back({to, node_slot->id, {}, true});
       else {
         bump(stats_.link_downs);
-        s->n->on_link_down(*s->env, to);
+        node_slot->n->on_link_down(*node_slot->env, to);
       }
     }
     co_return;
@@ -571,12 +590,12 @@ task<void> fabric::connect_link(std::uint32_t lg, node_id to, std::stop_token st
   l.conn = std::shared_ptr<net::connection>(std::move(*c));
   for (auto& f : l.pending) (void)l.conn->send(f);
   l.pending.clear();
-  tasks_.spawn(read_loop(l.conn, lg, to, st));
+  tasks_.spawn(read_loop(l.conn, self_g, to, st));
 }
 
-task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t lg, node_id peer, std::stop_token st) {
-  net::frame_reader in(*c, {.max_frame_bytes = o_.max_message_bytes});
-  if (slot* s0 = local_g(lg)) s0->conns.insert(c.get());
+task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t self_g, node_id peer, std::stop_token st) {
+  net::frame_reader in(*c, {.frame_bytes_max = o_.message_bytes_max});
+  if (slot* s0 = local_g(self_g)) s0->conns.insert(c.get());
   bool farewell = false;  // ended by a goodbye, not a failure
   auto refuse = [&](const error& e) {
     bump(stats_.bad_input);
@@ -588,8 +607,8 @@ task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t l
       if (net::bad_end_of_stream(f.error())) refuse(f.error());
       break;
     }
-    slot* s = local_g(lg);
-    if (!s || s->state == slot::dead || s->state == slot::waiting) break;
+    slot* node_slot = local_g(self_g);
+    if (!node_slot || node_slot->state == slot::dead || node_slot->state == slot::waiting) break;
     const auto sender = read_sender(*f);
     const auto sequence = read_sequence(*f);
     if (!sender || (*sender != goodbye && !sequence)) {
@@ -601,35 +620,35 @@ task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t l
       farewell = true;
       // The other side closes an idle connection: answer, then close ours.
       if (peer != 0) {
-        auto it = s->links.find(peer);
-        if (it != s->links.end() && it->second->conn == c) it->second->conn.reset();
+        auto it = node_slot->links.find(peer);
+        if (it != node_slot->links.end() && it->second->conn == c) it->second->conn.reset();
       }
       auto bye = frame(goodbye, {});
       (void)c->send(bye);
       co_await c->flush(st);
       break;
     }
-    if (g_.index_of(from) < 0) {
+    if (group_.index_of(from) < 0) {
       refuse(make_error(errc::malformed, "frame names a sender that is not a node of this cluster"));
       break;
     }
     if (peer == 0) {
       peer = from;
-      auto& l = s->links[from];
+      auto& l = node_slot->links[from];
       if (!l) l = std::make_unique<tcp_link>();
       // One connection per pair: reply on theirs, unless our own dial is
       // in flight with frames queued behind it; frames sent meanwhile must
       // queue after those, or the pair's frames arrive out of order.
       if ((!l->conn || !l->conn->open()) && !l->connecting) l->conn = c;
     }
-    if (auto it = s->links.find(peer); it != s->links.end()) it->second->last_active_ns = static_cast<std::int64_t>(now_ns());
+    if (auto it = node_slot->links.find(peer); it != node_slot->links.end()) it->second->last_active_ns = static_cast<std::int64_t>(now_ns());
     {
       const std::uint64_t seq = *sequence;
-      auto [in, first] = s->seq_in.try_emplace(from, 0);
+      auto [in, first] = node_slot->seq_in.try_emplace(from, 0);
       auto& last = in->second;
       // A restarted node cannot know what its peers sent its former self:
       // their first frame to it sets where it starts.
-      if (first && s->incarnation > 0) last = seq - 1;
+      if (first && node_slot->incarnation > 0) last = seq - 1;
       // The top bits count the sender's restarts: a new incarnation starts
       // its links afresh.
       if ((seq >> incarnation_shift) > (last >> incarnation_shift)) last = (seq >> incarnation_shift) << incarnation_shift;
@@ -637,41 +656,41 @@ task<void> fabric::read_loop(std::shared_ptr<net::connection> c, std::uint32_t l
       if (seq <= last) bump(stats_.frames_late);
       if (seq != last + 1 && trace_links)
         std::fprintf(stderr, "fabric: link %s -> %s: expected frame %llu, got %llu at %.3f s\n",
-                     endpoint_address(from).to_string().c_str(), endpoint_address(s->id).to_string().c_str(),
+                     endpoint_address(from).to_string().c_str(), endpoint_address(node_slot->id).to_string().c_str(),
                      static_cast<unsigned long long>(last + 1), static_cast<unsigned long long>(seq), static_cast<double>(now_ns()) / 1e9);
       last = std::max(last, seq);
     }
-    if (s->state == slot::paused) {
-      if (s->backlog.size() < o_.backlog_max) s->backlog.push_back({from, s->id, {payload_of(*f, true).begin(), payload_of(*f, true).end()}, false});
+    if (node_slot->state == slot::paused) {
+      if (node_slot->backlog.size() < o_.backlog_max) node_slot->backlog.push_back({from, node_slot->id, {payload_of(*f, true).begin(), payload_of(*f, true).end()}, false});
       else bump(stats_.dropped_queue);
       continue;
     }
     bump(stats_.frames_delivered);
-    if (auto ok = s->n->on_message(*s->env, from, payload_of(*f, true)); !ok) {
+    if (auto ok = node_slot->n->on_message(*node_slot->env, from, payload_of(*f, true)); !ok) {
       bump(stats_.bad_input);
       if (o_.on_bad_input) o_.on_bad_input(c->peer(), ok.error());
       break;  // the node refused the message: close this connection only
     }
   }
-  slot* s = local_g(lg);
-  if (s) s->conns.erase(c.get());
-  if (s && peer != 0) {
-    auto it = s->links.find(peer);
-    if (it != s->links.end() && it->second->conn == c) it->second->conn.reset();
+  slot* node_slot = local_g(self_g);
+  if (node_slot) node_slot->conns.erase(c.get());
+  if (node_slot && peer != 0) {
+    auto it = node_slot->links.find(peer);
+    if (it != node_slot->links.end() && it->second->conn == c) it->second->conn.reset();
   }
-  if (trace_links && !farewell && s && s->state != slot::dead && !st.stop_requested())
+  if (trace_links && !farewell && node_slot && node_slot->state != slot::dead && !st.stop_requested())
     std::fprintf(stderr, "fabric: connection %s <-> %s ended under a live node at %.3f s\n",
-                 endpoint_address(s->id).to_string().c_str(), peer ? endpoint_address(peer).to_string().c_str() : "?",
+                 endpoint_address(node_slot->id).to_string().c_str(), peer ? endpoint_address(peer).to_string().c_str() : "?",
                  static_cast<double>(now_ns()) / 1e9);
   co_await c->close();
   drop(stats_.open_connections);
   // A connection to a live peer ended under us: the node hears of it.
-  if (!farewell && s && peer != 0 && !st.stop_requested()) {
-    if (s->state == slot::running) {
+  if (!farewell && node_slot && peer != 0 && !st.stop_requested()) {
+    if (node_slot->state == slot::running) {
       bump(stats_.link_downs);
-      s->n->on_link_down(*s->env, peer);
-    } else if (s->state == slot::paused) {
-      s->backlog.push_back({peer, s->id, {}, true});
+      node_slot->n->on_link_down(*node_slot->env, peer);
+    } else if (node_slot->state == slot::paused) {
+      node_slot->backlog.push_back({peer, node_slot->id, {}, true});
     }
   }
 }
@@ -686,26 +705,26 @@ task<void> fabric::accept_loop(net::listener& l, std::stop_token st) {
     // Route by the address the peer dialled.
     const auto dst = (*c)->local();
     const auto id = endpoint_id(dst.ipv4_host_order(), dst.port());
-    slot* s = local(id);
+    slot* node_slot = local(id);
     std::shared_ptr<net::connection> conn(std::move(*c));
-    if (!s || s->state == slot::dead || s->state == slot::waiting) {
+    if (!node_slot || node_slot->state == slot::dead || node_slot->state == slot::waiting) {
       // Nobody listens there: the dialler sees the connection end, as a refusal.
       bump(stats_.dropped_dead);
       tasks_.spawn([](std::shared_ptr<net::connection> cc) -> task<void> { co_await cc->close(); }(conn));
       continue;
     }
     bump(stats_.open_connections);
-    tasks_.spawn(read_loop(std::move(conn), s->g, 0, st));
+    tasks_.spawn(read_loop(std::move(conn), node_slot->g, 0, st));
   }
 }
 
-void fabric::drop_connections(slot& s) {
+void fabric::drop_connections(slot& node_slot) {
   // Shut the sockets down: each read loop sees the end of its stream and
   // closes its connection (one closer per connection); the peers see the
   // end too, as when a process dies.
-  for (auto* c : s.conns)
+  for (auto* c : node_slot.conns)
     if (c->open()) c->shutdown();
-  s.links.clear();
+  node_slot.links.clear();
 }
 
 task<void> fabric::idle_sweeper(std::stop_token st) {
@@ -715,12 +734,12 @@ task<void> fabric::idle_sweeper(std::stop_token st) {
     auto slept = co_await io::sleep_for(period, st);
     if (!slept) break;
     const auto now = static_cast<std::int64_t>(now_ns());
-    for (auto& s : slots_) {
-      if (!s || s->state != slot::running) continue;
-      for (auto& [peer, l] : s->links) {
+    for (auto& node_slot : slots_) {
+      if (!node_slot || node_slot->state != slot::running) continue;
+      for (auto& [peer, l] : node_slot->links) {
         if (!l || !l->conn || !l->conn->open() || l->conn->send_queued() > 0) continue;
-        const auto pg = g_.index_of(peer);
-        const bool quick = s->g < o_.quick_below || (pg >= 0 && static_cast<std::uint64_t>(pg) < o_.quick_below);
+        const auto pg = group_.index_of(peer);
+        const bool quick = node_slot->g < o_.quick_below || (pg >= 0 && static_cast<std::uint64_t>(pg) < o_.quick_below);
         if (l->last_active_ns > now - (quick ? o_.idle_close_quick : o_.idle_close).count()) continue;
         // Say goodbye; the read loop closes once the other side answers.
         auto bye = frame(goodbye, {});
@@ -743,7 +762,7 @@ task<void> fabric::pump(std::stop_token st) {
     fire_timers(now());
     for (unsigned t = 0; t < outbox_.size(); ++t) {
       if (outbox_[t].empty()) continue;
-      fabric* f = g_.at(t);
+      fabric* f = group_.at(t);
       {
         std::lock_guard lk(f->inbox_mu_);
         for (auto& h : outbox_[t]) f->inbox_.push_back(std::move(h));
@@ -770,7 +789,7 @@ task<result<void>> fabric::run(io::clock::time_point epoch, std::stop_token st) 
   epoch_ = epoch;
   stop_ = st;
   running_ = true;
-  if (g_.options().transport == transport_kind::tcp) {
+  if (group_.options().transport == transport_kind::tcp) {
     // One listener for every node of this thread: any address, loopback
     // only (SO_BINDTODEVICE lo), routed by the destination address.
     net::listen_options lo;
@@ -778,7 +797,7 @@ task<result<void>> fabric::run(io::clock::time_point epoch, std::stop_token st) 
     lo.backlog = 4096;
     lo.queue_max = 4096;
     lo.connection.direct = o_.direct;
-    auto l = net::listener::bind(r_, net::address::ipv4(0, static_cast<std::uint16_t>(g_.options().base_port + thread_)), lo);
+    auto l = net::listener::bind(r_, net::address::ipv4(0, static_cast<std::uint16_t>(group_.options().base_port + thread_)), lo);
     if (!l) {
       running_ = false;
       co_return l.error();
@@ -789,8 +808,8 @@ task<result<void>> fabric::run(io::clock::time_point epoch, std::stop_token st) 
   }
   co_await pump(st);
   running_ = false;
-  for (auto& s : slots_)
-    if (s) drop_connections(*s);
+  for (auto& node_slot : slots_)
+    if (node_slot) drop_connections(*node_slot);
   co_await tasks_.join();
   if (listener_) {
     co_await listener_->close();

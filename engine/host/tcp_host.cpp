@@ -50,7 +50,7 @@ time_point tcp_host::now() const noexcept { return io::clock::now() - epoch_; }
 
 result<void> tcp_host::send(node_id to, std::span<const std::byte> payload) {
   if (to == self_ || !resolve(to)) return make_error(errc::unreachable, "unknown peer");
-  if (payload.size() + sender_header_bytes > opts_.max_message_bytes) return make_error(errc::too_large, "message over the limit");
+  if (payload.size() + sender_header_bytes > opts_.message_bytes_max) return make_error(errc::too_large, "message over the limit");
   auto& l = links_[to];
   if (!l) l = std::make_unique<link>();
   auto framed = frame(self_, payload);
@@ -105,7 +105,7 @@ task<void> tcp_host::connect_link(node_id to, std::stop_token st) {
 void tcp_host::set_timer(time_point at) { timer_.set(epoch_ + at); }
 
 task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, node_id peer, std::stop_token st) {
-  net::frame_reader in(*c, {.max_frame_bytes = opts_.max_message_bytes});
+  net::frame_reader in(*c, {.frame_bytes_max = opts_.message_bytes_max});
   auto refuse = [&](const error& e) {
     ++stats_.bad_frames;
     if (opts_.on_bad_input) opts_.on_bad_input(c->peer(), e);

@@ -42,7 +42,7 @@
 namespace confab::host {
 
 struct tcp_host_options {
-  std::uint32_t max_message_bytes = 1u << 20;
+  std::uint32_t message_bytes_max = 1u << 20;
   std::size_t send_high_water = 1u << 20;
   std::size_t pending_max = 1024;  // messages held while a link connects
   io::clock::duration connect_timeout = std::chrono::seconds(2);

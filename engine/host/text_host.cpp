@@ -30,7 +30,7 @@ task<result<std::unique_ptr<net::connection>>> connect_and_send(io::reactor& r, 
 }  // namespace
 
 task<result<std::string>> read_text_message(net::connection& c, std::stop_token st, std::chrono::milliseconds first_byte,
-                                            std::chrono::milliseconds quiet, std::size_t max_bytes) {
+                                            std::chrono::milliseconds quiet, std::size_t bytes_max) {
   std::string text;
   std::stop_source cut;
   std::stop_callback forward(st, [&cut] { cut.request_stop(); });
@@ -42,14 +42,14 @@ task<result<std::string>> read_text_message(net::connection& c, std::stop_token 
     if (!chunk) break;
     const auto b = chunk->bytes();
     text.append(reinterpret_cast<const char*>(b.data()), b.size());
-    if (text.size() > max_bytes) break;
+    if (text.size() > bytes_max) break;
     timer->request_stop();
     timer = std::make_unique<std::stop_source>();
     timers.spawn(stop_at(io::clock::now() + quiet, &cut, timer->get_token()));
   }
   timer->request_stop();
   co_await timers.join();
-  if (text.size() > max_bytes) co_return error{errc::too_large, 0, "text message over the limit", text.size(), max_bytes};
+  if (text.size() > bytes_max) co_return error{errc::too_large, 0, "text message over the limit", text.size(), bytes_max};
   co_return text;
 }
 
@@ -66,7 +66,7 @@ task<result<std::string>> text_request(io::reactor& r, node_id to, std::string t
                                        const text_options& o) {
   auto c = co_await connect_and_send(r, to, text, st, o);
   if (!c) co_return c.error();
-  auto answer = co_await read_text_message(**c, st, o.answer_first_byte, o.answer_quiet, o.max_message_bytes);
+  auto answer = co_await read_text_message(**c, st, o.answer_first_byte, o.answer_quiet, o.message_bytes_max);
   co_await (*c)->close();
   co_return answer;
 }
@@ -105,8 +105,8 @@ void text_host::deliver(node_id from, const std::string& text) {
 result<void> text_host::send(node_id to, std::span<const std::byte> text) {
   if (stop_.stop_requested()) return make_error(errc::cancelled, "stopping");
   if (!is_endpoint(to)) return make_error(errc::unreachable, "not an endpoint id");
-  if (text.size() > opts_.max_message_bytes)
-    return error{errc::too_large, 0, "text message over the limit", text.size(), opts_.max_message_bytes};
+  if (text.size() > opts_.message_bytes_max)
+    return error{errc::too_large, 0, "text message over the limit", text.size(), opts_.message_bytes_max};
   tasks_.spawn(send_one(to, std::string(reinterpret_cast<const char*>(text.data()), text.size()), stop_));
   return {};
 }
@@ -127,7 +127,7 @@ task<void> text_host::send_one(node_id to, std::string text, std::stop_token st)
 
 task<void> text_host::serve_connection(std::unique_ptr<net::connection> c, std::stop_token st) {
   const auto from = c->peer();
-  auto text = co_await read_text_message(*c, st, opts_.first_byte, opts_.quiet, opts_.max_message_bytes);
+  auto text = co_await read_text_message(*c, st, opts_.first_byte, opts_.quiet, opts_.message_bytes_max);
   co_await c->close();
   if (!text) {
     log("text: closed a connection from " + from.to_string() + ": " + text.error().message());

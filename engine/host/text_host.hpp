@@ -13,7 +13,7 @@
 //     sender closes, `quiet` after its last bytes, or `first_byte` without
 //     any; it reaches the node as a message from the endpoint id of the
 //     connection's source address and port.
-// A message over `max_message_bytes`, or one the node refuses, is logged
+// A message over `message_bytes_max`, or one the node refuses, is logged
 // and its connection closed; the host keeps serving. A send that cannot
 // connect is reported to the node (`node::on_link_down`). Protocols
 // translate their native messages to and from the text in a seam::node of
@@ -41,7 +41,7 @@
 namespace confab::host {
 
 struct text_options {
-  std::size_t max_message_bytes = 4096;
+  std::size_t message_bytes_max = 4096;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds first_byte{5000};  // an incoming connection's first bytes
   std::chrono::milliseconds quiet{50};         // the end of a message: this long without bytes
@@ -54,9 +54,9 @@ struct text_options {
 // ## read_text_message
 // One message from `c`: everything until the sender closes, or `quiet`
 // after the last bytes, or `first_byte` without any. `too_large` above
-// `max_bytes`.
+// `bytes_max`.
 task<result<std::string>> read_text_message(net::connection& c, std::stop_token st, std::chrono::milliseconds first_byte,
-                                            std::chrono::milliseconds quiet, std::size_t max_bytes);
+                                            std::chrono::milliseconds quiet, std::size_t bytes_max);
 
 // ## send_text / text_request
 // Connects to `to` (within `connect_timeout`), writes `text`; `send_text`

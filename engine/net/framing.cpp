@@ -15,18 +15,18 @@ result<std::size_t> frame_decoder::decode(std::span<const std::byte> in, std::sp
     const auto* p = reinterpret_cast<const unsigned char*>(in.data());
     const std::uint32_t len = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
                               (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
-    if (len > o_.max_frame_bytes) {
-      return error{errc::too_large, 0, "frame length exceeds the maximum", len, o_.max_frame_bytes};
+    if (len > o_.frame_bytes_max) {
+      return error{errc::too_large, 0, "frame length exceeds the maximum", len, o_.frame_bytes_max};
     }
     if (in.size() < 4 + static_cast<std::size_t>(len)) return std::size_t{0};
     payload = in.subspan(4, len);
     return 4 + static_cast<std::size_t>(len);
   }
-  const std::size_t limit = std::min<std::size_t>(in.size(), std::size_t{o_.max_frame_bytes} + 1);
+  const std::size_t limit = std::min<std::size_t>(in.size(), std::size_t{o_.frame_bytes_max} + 1);
   const void* nl = std::memchr(in.data(), '\n', limit);
   if (nl == nullptr) {
-    if (in.size() > o_.max_frame_bytes) {
-      return error{errc::too_large, 0, "line longer than the maximum", in.size(), o_.max_frame_bytes};
+    if (in.size() > o_.frame_bytes_max) {
+      return error{errc::too_large, 0, "line longer than the maximum", in.size(), o_.frame_bytes_max};
     }
     return std::size_t{0};
   }

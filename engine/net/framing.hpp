@@ -5,7 +5,7 @@
 // is `too_large` with the offending length in the message, reported as soon
 // as the header is read; the caller closes that connection only.
 //
-//   frame_reader in(conn, {.max_frame_bytes = 1 << 20});
+//   frame_reader in(conn, {.frame_bytes_max = 1 << 20});
 //   while (auto f = co_await in.next(stop)) handle(*f);   // span valid until next()
 //   co_await send_frame(conn, payload);
 //
@@ -27,7 +27,7 @@ enum class framing : unsigned char { length_prefixed, newline };
 
 struct frame_options {
   framing kind = framing::length_prefixed;
-  std::uint32_t max_frame_bytes = 1u << 20;
+  std::uint32_t frame_bytes_max = 1u << 20;
 };
 
 // Pure decoder state machine, shared by the reader and by tests/fuzzers:

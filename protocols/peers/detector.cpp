@@ -16,7 +16,7 @@ bool detector::on_message(time_point now, node_id from, const message& m, const 
   if (auto* p = std::get_if<ping>(&m)) {
     pong reply{.seq = p->seq, .incarnation = incarnation_};
     for (auto& [id, w] : watched_) {
-      if (reply.neighbours.size() >= max_neighbour_list) break;
+      if (reply.neighbours.size() >= neighbour_list_max) break;
       reply.neighbours.push_back(id);
     }
     out.to_peers.emplace_back(from, std::move(reply));
@@ -173,7 +173,7 @@ void detector::give_up(time_point now, node_id peer, output& out) {
 }
 
 void detector::report_to_seeds(time_point now, node_id peer, std::vector<node_id> confirmers, output& out) {
-  if (confirmers.size() > seeds::max_confirmers) confirmers.resize(seeds::max_confirmers);
+  if (confirmers.size() > seeds::confirmers_max) confirmers.resize(seeds::confirmers_max);
   const auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
   for (auto seed : ctx_.cfg.seeds)
     out.to_seeds.emplace_back(

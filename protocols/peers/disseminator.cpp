@@ -57,7 +57,7 @@ void disseminator::originate(time_point now, output& out) {
   std::string ip = endpoints::id_string(ctx_.self);
   ip = ip.substr(0, ip.rfind(':'));
   g.body = std::to_string(ms) + ":" + ip + ":" + std::to_string(g.seq);
-  if (ctx_.cfg.gossip_padding) g.body.append(std::min(ctx_.cfg.gossip_padding, max_body_bytes - g.body.size()), '.');
+  if (ctx_.cfg.gossip_padding) g.body.append(std::min(ctx_.cfg.gossip_padding, body_bytes_max - g.body.size()), '.');
   (void)seen_.insert(dedup_table::key(ctx_.self, ctx_.self, g.seq), now);
   ++ctx_.stats.originated;
   out.events.push_back({.kind = peer_event::gossip_sent, .at = now, .peer = ctx_.self, .seq = g.seq});

@@ -93,7 +93,7 @@ legacy_translator::inbound legacy_translator::seed_answer(node_id seed, std::str
     rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
     if (line.empty()) continue;
     auto id = endpoints::parse_endpoint(line);
-    if (id && reply.peers.size() < seeds::max_peers_per_reply) reply.peers.push_back(*id);
+    if (id && reply.peers.size() < seeds::peers_per_reply_max) reply.peers.push_back(*id);
   }
   reply.pl_size = reply.peers.size();
   return {seed, seeds::encode_client(reply)};
@@ -144,7 +144,7 @@ result<std::optional<legacy_translator::inbound>> legacy_translator::incoming(no
   }
   // Gossip: <timestamp>:<IP>:<Msg#>.
   const auto c1 = text.find(':'), c2 = text.rfind(':');
-  if (c1 == std::string_view::npos || c2 == c1 || text.size() > max_body_bytes)
+  if (c1 == std::string_view::npos || c2 == c1 || text.size() > body_bytes_max)
     return make_error(errc::malformed, "legacy: not a legacy peer message");
   return answer{gossip_text(from, text)};
 }

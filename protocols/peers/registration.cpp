@@ -37,7 +37,7 @@ void registration::declare(time_point now, const std::set<node_id>& neighbours, 
   next_declare_at_ = now + ctx_.cfg.declare_interval;
   seeds::neighbours d;
   for (auto id : neighbours) {
-    if (d.ids.size() >= seeds::max_neighbours) break;
+    if (d.ids.size() >= seeds::neighbours_max) break;
     d.ids.push_back(id);
   }
   for (auto seed : ctx_.cfg.seeds) out.to_seeds.emplace_back(seed, d);

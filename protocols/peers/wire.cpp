@@ -17,7 +17,7 @@ struct encoder {
   void operator()(const link_close&) { w.u8(3); }
   void operator()(const ping& m) { w.u8(4), w.u64(m.seq); }
   void operator()(const pong& m) {
-    CONFAB_ASSERT(m.neighbours.size() <= max_neighbour_list);
+    CONFAB_ASSERT(m.neighbours.size() <= neighbour_list_max);
     w.u8(5), w.u64(m.seq), w.u64(m.incarnation), ids(m.neighbours);
   }
   void operator()(const probe_request& m) { w.u8(6), w.u64(m.suspect), w.u64(m.round); }
@@ -27,7 +27,7 @@ struct encoder {
   void operator()(const suspect_notice& m) { w.u8(10), w.u64(m.incarnation); }
   void operator()(const alive_notice& m) { w.u8(11), w.u64(m.incarnation); }
   void operator()(const gossip& m) {
-    CONFAB_ASSERT(m.body.size() <= max_body_bytes);
+    CONFAB_ASSERT(m.body.size() <= body_bytes_max);
     w.u8(12), w.u64(m.origin), w.u64(m.seq), w.u32(m.hops), w.u64(m.created_ns), w.text(m.body);
   }
   void operator()(const ihave& m) { w.u8(13), w.u64(m.origin), w.u64(m.seq), w.u32(m.hops); }
@@ -57,7 +57,7 @@ result<message> decode(std::span<const std::byte> in) {
       pong p;
       p.seq = r.u64();
       p.incarnation = r.u64();
-      p.neighbours.resize(r.count(max_neighbour_list, 8, "pong: more neighbours than allowed"));
+      p.neighbours.resize(r.count(neighbour_list_max, 8, "pong: more neighbours than allowed"));
       for (auto& id : p.neighbours) id = r.u64();
       m = std::move(p);
       break;
@@ -95,7 +95,7 @@ result<message> decode(std::span<const std::byte> in) {
       g.seq = r.u64();
       g.hops = r.u32();
       g.created_ns = r.u64();
-      g.body = std::string(r.text(max_body_bytes, "gossip: body over 16 KiB"));
+      g.body = std::string(r.text(body_bytes_max, "gossip: body over 16 KiB"));
       m = std::move(g);
       break;
     }

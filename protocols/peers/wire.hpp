@@ -22,8 +22,8 @@ namespace confab::peers {
 
 using seam::node_id;
 inline constexpr std::uint8_t wire_version = 0x81;
-inline constexpr std::size_t max_neighbour_list = 64;
-inline constexpr std::size_t max_body_bytes = 16384;
+inline constexpr std::size_t neighbour_list_max = 64;
+inline constexpr std::size_t body_bytes_max = 16384;
 
 // ## overlay
 struct link_request {

@@ -27,9 +27,9 @@ inline constexpr node_id no_node = ~node_id{0};
 inline constexpr std::uint8_t wire_version = 1;
 
 // Limits a decoder enforces; a sender never exceeds them.
-inline constexpr std::size_t max_peers_per_reply = 4096;
-inline constexpr std::size_t max_confirmers = 256;
-inline constexpr std::size_t max_neighbours = 1024;
+inline constexpr std::size_t peers_per_reply_max = 4096;
+inline constexpr std::size_t confirmers_max = 256;
+inline constexpr std::size_t neighbours_max = 1024;
 
 // ### peer -> seed
 // A peer asks to join; the seed answers once the addition is committed.

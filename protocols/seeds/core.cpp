@@ -154,7 +154,7 @@ void seed_core::send_append(node_id to, output& out) {
   auto& ni = next_index_[to];
   const std::uint64_t prev = ni - 1;
   append_entries m{.term = hard_.term, .prev_index = prev, .prev_term = term_at(prev), .leader_commit = commit_};
-  const std::uint64_t last = std::min<std::uint64_t>(last_index(), prev + max_entries_per_append);
+  const std::uint64_t last = std::min<std::uint64_t>(last_index(), prev + entries_per_append_max);
   for (std::uint64_t i = prev + 1; i <= last; ++i) m.entries.push_back(log_[i - 1]);
   ni = last + 1;  // optimistic: a rejection brings it back
   out.sends.emplace_back(to, std::move(m));
@@ -216,7 +216,7 @@ bool seed_core::projected_member(node_id p) const {
 void seed_core::answer_register(time_point now, seam::random& rng, node_id peer, std::uint64_t request_id, output& out) {
   register_reply r{.request_id = request_id, .status = register_status::ok, .leader = leader_, .commit_index = commit_,
                    .pl_size = members_.size(), .pl_digest = digest_};
-  const std::size_t n = members_.size(), k = std::min(n, std::min(cfg_.pl_sample_max, max_peers_per_reply));
+  const std::size_t n = members_.size(), k = std::min(n, std::min(cfg_.pl_sample_max, peers_per_reply_max));
   r.peers.reserve(k);
   if (k == n) {
     r.peers.assign(members_.begin(), members_.end());

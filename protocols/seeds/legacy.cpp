@@ -16,7 +16,7 @@ std::string_view trim(std::string_view s) {
 result<message> parse(std::string_view text) {
   text = trim(text);
   if (text.empty()) return make_error(errc::malformed, "legacy: empty message");
-  if (text.size() > max_message_bytes) return make_error(errc::too_large, "legacy: message over 4096 bytes");
+  if (text.size() > message_bytes_max) return make_error(errc::too_large, "legacy: message over 4096 bytes");
   constexpr std::string_view dead = "Dead Node:";
   if (text.substr(0, dead.size()) == dead) {
     auto rest = text.substr(dead.size());

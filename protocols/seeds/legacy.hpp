@@ -33,7 +33,7 @@
 
 namespace confab::seeds::legacy {
 
-inline constexpr std::size_t max_message_bytes = 4096;
+inline constexpr std::size_t message_bytes_max = 4096;
 
 struct register_text {
   seam::node_id peer;

@@ -47,7 +47,7 @@ struct encoder {
     w.u8(m.pre_vote);
   }
   void operator()(const append_entries& m) {
-    CONFAB_ASSERT(m.entries.size() <= max_entries_per_append);
+    CONFAB_ASSERT(m.entries.size() <= entries_per_append_max);
     w.u8(t_append_entries);
     w.u64(m.term);
     w.u64(m.prev_index);
@@ -71,7 +71,7 @@ struct encoder {
     w.u64(m.request_id);
   }
   void operator()(const dead_report& m) {
-    CONFAB_ASSERT(m.confirmers.size() <= max_confirmers);
+    CONFAB_ASSERT(m.confirmers.size() <= confirmers_max);
     w.u8(t_dead_report);
     w.u64(m.suspect);
     w.u64(m.reporter);
@@ -79,12 +79,12 @@ struct encoder {
     ids(w, m.confirmers);
   }
   void operator()(const neighbours& m) {
-    CONFAB_ASSERT(m.ids.size() <= max_neighbours);
+    CONFAB_ASSERT(m.ids.size() <= neighbours_max);
     w.u8(t_neighbours);
     ids(w, m.ids);
   }
   void operator()(const register_reply& m) {
-    CONFAB_ASSERT(m.peers.size() <= max_peers_per_reply);
+    CONFAB_ASSERT(m.peers.size() <= peers_per_reply_max);
     w.u8(t_register_reply);
     w.u64(m.request_id);
     w.u8(static_cast<std::uint8_t>(m.status));
@@ -137,7 +137,7 @@ result<message> decode_body(codec::reader& r, std::uint8_t t, bool nested) {
       m.prev_index = r.u64();
       m.prev_term = r.u64();
       m.leader_commit = r.u64();
-      m.entries.resize(r.count(max_entries_per_append, 17, "append_entries: more entries than allowed"));
+      m.entries.resize(r.count(entries_per_append_max, 17, "append_entries: more entries than allowed"));
       for (auto& e : m.entries) {
         e.term = r.u64();
         const auto k = r.u8();
@@ -164,12 +164,12 @@ result<message> decode_body(codec::reader& r, std::uint8_t t, bool nested) {
       m.suspect = r.u64();
       m.reporter = r.u64();
       m.timestamp_ms = r.u64();
-      m.confirmers = ids(r, max_confirmers, "dead_report: more confirmers than allowed");
+      m.confirmers = ids(r, confirmers_max, "dead_report: more confirmers than allowed");
       return message{std::move(m)};
     }
     case t_neighbours: {
       neighbours m;
-      m.ids = ids(r, max_neighbours, "neighbours: more ids than allowed");
+      m.ids = ids(r, neighbours_max, "neighbours: more ids than allowed");
       return message{std::move(m)};
     }
     case t_register_reply: {
@@ -182,8 +182,8 @@ result<message> decode_body(codec::reader& r, std::uint8_t t, bool nested) {
       m.commit_index = r.u64();
       m.pl_size = r.u64();
       m.pl_digest = r.u64();
-      m.peers = ids(r, max_peers_per_reply, "register_reply: more peers than allowed");
-      m.degrees.resize(r.count(max_peers_per_reply, 2, "register_reply: more degrees than allowed"));
+      m.peers = ids(r, peers_per_reply_max, "register_reply: more peers than allowed");
+      m.degrees.resize(r.count(peers_per_reply_max, 2, "register_reply: more degrees than allowed"));
       for (auto& d : m.degrees) d = r.u16();
       if (!m.degrees.empty() && m.degrees.size() != m.peers.size()) r.fail("register_reply: degrees do not match peers");
       return message{std::move(m)};

@@ -28,7 +28,7 @@
 namespace confab::seeds {
 
 // A decoder's limit for the Raft side; the client side's are in client.hpp.
-inline constexpr std::size_t max_entries_per_append = 256;
+inline constexpr std::size_t entries_per_append_max = 256;
 
 // ## entry
 // One entry of the replicated membership log. `noop` is the entry a new

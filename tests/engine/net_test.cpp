@@ -157,7 +157,7 @@ struct frame_server_log {
 };
 
 task<void> frame_session(std::unique_ptr<net::connection> c, frame_server_log* log) {
-  net::frame_reader in(*c, {.max_frame_bytes = 1024});
+  net::frame_reader in(*c, {.frame_bytes_max = 1024});
   for (;;) {
     auto f = co_await in.next();
     if (!f) {
@@ -237,7 +237,7 @@ TEST_P(net_test, mid_frame_close_and_oversized_frame_close_only_that_connection)
 }
 
 TEST(frame_decoder, newline_and_limits) {
-  net::frame_decoder d({.kind = net::framing::newline, .max_frame_bytes = 8});
+  net::frame_decoder d({.kind = net::framing::newline, .frame_bytes_max = 8});
   std::span<const std::byte> p;
   auto r = d.decode(net::as_bytes("abc\r\nrest"), p);
   ASSERT_TRUE(r);

@@ -17,7 +17,7 @@ extern "C" int confab_fuzz_frame_decoder(const std::uint8_t* data, std::size_t s
   using namespace confab;
   if (size < 1) return 0;
   const bool lines = (data[0] & 1) != 0;
-  net::frame_decoder d({.kind = lines ? net::framing::newline : net::framing::length_prefixed, .max_frame_bytes = 256});
+  net::frame_decoder d({.kind = lines ? net::framing::newline : net::framing::length_prefixed, .frame_bytes_max = 256});
   std::span<const std::byte> in(reinterpret_cast<const std::byte*>(data + 1), size - 1);
   while (!in.empty()) {
     std::span<const std::byte> payload;

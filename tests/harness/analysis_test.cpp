@@ -21,8 +21,8 @@ run_record small_cluster() {
   run.scen.faults.clear();
   run.threads = 1;
   run.backend = "test";
-  run.min_one_way_ms = 10;
-  run.max_one_way_ms = 20;
+  run.one_way_ms_min = 10;
+  run.one_way_ms_max = 20;
   run.wall_s = 20;
   for (std::uint32_t g = 0; g < 8; ++g) run.ids.push_back(seam::endpoint_id(0x7f000001 + g, 9000));
   run.nodes.resize(8);

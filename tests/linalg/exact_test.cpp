@@ -77,7 +77,7 @@ TEST(exact, table1_step_counts_hold_at_every_node_with_random_weights) {
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
       matrix W = random_weights(g, seed);
       for (int i = 0; i < g.n(); ++i) {
-        EXPECT_EQ(min_observations(g, W, i, g.n()).steps, r.steps) << r.spec << " node " << i << " seed " << seed;
+        EXPECT_EQ(observations_min(g, W, i, g.n()).steps, r.steps) << r.spec << " node " << i << " seed " << seed;
       }
     }
   }
@@ -143,13 +143,13 @@ TEST(exact, metropolis_hastings_leaves_highly_symmetric_graphs_unobservable) {
   for (const char* spec : {"torus:3x3", "torus:5x5", "petersen", "hypercube:4"}) {
     graph g = parse_topology(spec, 1).value();
     for (int i = 0; i < g.n(); ++i) {
-      EXPECT_EQ(min_observations(g, metropolis_hastings(g), i, g.n()).steps, -1) << spec << " node " << i;
+      EXPECT_EQ(observations_min(g, metropolis_hastings(g), i, g.n()).steps, -1) << spec << " node " << i;
     }
-    EXPECT_GT(min_observations(g, random_weights(g, 1), 0, g.n()).steps, 0) << spec;
+    EXPECT_GT(observations_min(g, random_weights(g, 1), 0, g.n()).steps, 0) << spec;
   }
   // Rings have eigenvalues of multiplicity 2 only, within what a node sees.
   graph r = ring(9);
-  EXPECT_EQ(min_observations(r, metropolis_hastings(r), 0, r.n()).steps, 4);
+  EXPECT_EQ(observations_min(r, metropolis_hastings(r), 0, r.n()).steps, 4);
 }
 
 TEST(exact, bounds_bracket_the_exact_step_count) {

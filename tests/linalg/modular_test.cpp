@@ -13,7 +13,7 @@ TEST(modular, float_step_counts_without_attacks_equal_the_exact_ones_at_every_no
     graph g = parse_topology(spec, 1).value();
     matrix W = random_weights(g, 1);
     for (int i = 0; i < g.n(); ++i)
-      EXPECT_EQ(min_observations(g, W, i, g.n()).steps, exact_min_observations(g, i, 11)) << spec << " node " << i;
+      EXPECT_EQ(observations_min(g, W, i, g.n()).steps, exact_min_observations(g, i, 11)) << spec << " node " << i;
   }
 }
 

@@ -108,7 +108,7 @@ TEST(legacy_translator, unreadable_texts_are_malformed_with_a_reason) {
     ASSERT_FALSE(in) << text;
     EXPECT_EQ(in.error().code, errc::malformed) << text;
   }
-  EXPECT_FALSE(t.incoming(neighbour, std::string(max_body_bytes + 10, ':')));
+  EXPECT_FALSE(t.incoming(neighbour, std::string(body_bytes_max + 10, ':')));
 }
 
 TEST(legacy_translator, every_copy_of_a_text_is_one_message_and_an_echo_of_our_own_keeps_its_identity) {

@@ -30,8 +30,8 @@ using namespace std::chrono_literals;
 struct world {
   std::uint64_t seed;
   sim::simulator s;
-  seeds::seed_config scfg;
-  peer_config pcfg;
+  seeds::seed_config seed_cfg;
+  peer_config peer_cfg;
   std::vector<std::unique_ptr<seeds::memory_store>> disks;
   dedup_table seen{{.capacity = 1 << 16, .generations = 4, .bucket = 60s}};
   std::size_t n_seeds = 3, n_peers;
@@ -51,25 +51,25 @@ struct world {
   world(std::uint64_t sd, std::size_t peers, sim::network_model m, dissemination mode,
         const protocols::cluster_auth* key = nullptr)
       : seed(sd), s(sd, m), n_peers(peers), auth(key) {
-    scfg.seeds = {0, 1, 2};
-    scfg.heartbeat = 50ms;
-    scfg.election_timeout_min = 300ms;
-    scfg.election_timeout_max = 600ms;
-    pcfg.seeds = scfg.seeds;
-    pcfg.mode = mode;
-    pcfg.gossip_interval = 700ms;
-    pcfg.gossip_count = 1000;  // bounded by the run's length
-    pcfg.ping_interval = 1s;
-    pcfg.ping_misses = 3;
-    pcfg.probe_timeout = 500ms;  // above two retransmission timeouts (200 ms) and the delays
-    pcfg.register_retry = 500ms;
-    pcfg.ihave_timeout = 100ms;
+    seed_cfg.seeds = {0, 1, 2};
+    seed_cfg.heartbeat = 50ms;
+    seed_cfg.election_timeout_min = 300ms;
+    seed_cfg.election_timeout_max = 600ms;
+    peer_cfg.seeds = seed_cfg.seeds;
+    peer_cfg.mode = mode;
+    peer_cfg.gossip_interval = 700ms;
+    peer_cfg.gossip_count = 1000;  // bounded by the run's length
+    peer_cfg.ping_interval = 1s;
+    peer_cfg.ping_misses = 3;
+    peer_cfg.probe_timeout = 500ms;  // above two retransmission timeouts (200 ms) and the delays
+    peer_cfg.register_retry = 500ms;
+    peer_cfg.ihave_timeout = 100ms;
     for (std::size_t i = 0; i < n_seeds; ++i) {
       disks.push_back(std::make_unique<seeds::memory_store>());
       auto* d = disks.back().get();
       s.add_node([this, d](seam::node_id id) {
         return std::make_unique<seeds::seed_node>(
-            scfg, *d,
+            seed_cfg, *d,
             [this, id](const seeds::seed_event& e) {
               if (trace()) std::fprintf(stderr, "%s\n", seeds::event_text(e, id).c_str());
               if (e.kind == seeds::seed_event::applied_remove) removed_at[{id, e.peer}] = e.at;
@@ -80,7 +80,7 @@ struct world {
     scanned.assign(n_seeds, 0);
     for (std::size_t i = 0; i < n_peers; ++i) {
       s.add_node([this](seam::node_id id) {
-        return std::make_unique<peer_node>(pcfg, seen, [this, id](const peer_event& e) { record(id, e); }, auth);
+        return std::make_unique<peer_node>(peer_cfg, seen, [this, id](const peer_event& e) { record(id, e); }, auth);
       });
     }
   }
@@ -206,7 +206,7 @@ void run_one(std::uint64_t seed, dissemination mode, const protocols::cluster_au
   // counted from the crash: the detection window (misses x ping interval),
   // a probe round, 2 s for the reports and the commit, and the longest
   // pause this scenario inflicts on a witness (1.5 s, rounded up to 2 s).
-  const auto bound = w.pcfg.ping_misses * w.pcfg.ping_interval + 2 * w.pcfg.probe_timeout + 2s + 2s;
+  const auto bound = w.peer_cfg.ping_misses * w.peer_cfg.ping_interval + 2 * w.peer_cfg.probe_timeout + 2s + 2s;
   for (node_id i = 0; i < w.n_seeds; ++i) {
     const auto& pl = w.seed_at(i)->core().members();
     for (auto p : w.crashed) {
@@ -361,7 +361,7 @@ TEST(peers_sim, a_peer_whose_neighbours_all_crash_links_again_and_gets_later_mes
     w.s.run_for(3s, checker);
     w.s.heal();
     // Detection (3 missed pings or the reset), then a PL refresh and a link.
-    const auto bound = 3s + w.pcfg.ping_misses * w.pcfg.ping_interval + 2 * w.pcfg.probe_timeout + 2 * w.pcfg.register_retry;
+    const auto bound = 3s + w.peer_cfg.ping_misses * w.peer_cfg.ping_interval + 2 * w.peer_cfg.probe_timeout + 2 * w.peer_cfg.register_retry;
     seam::time_point linked_at{};
     for (auto t = 0ms; t < 20s && linked_at == seam::time_point{}; t += 50ms) {
       w.s.run_for(50ms, checker);

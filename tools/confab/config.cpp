@@ -91,7 +91,7 @@ result<seed_settings, problem> load_seed_settings(const std::string& path) {
         .integer("election_timeout_max_ms", 2, 600000, election_max)
         .integer("forward_retry_ms", 1, 600000, forward_retry)
         .integer("report_window_ms", 1, 86400000, report_window)
-        .integer("pl_sample_max", 1, static_cast<long long>(seeds::max_peers_per_reply), c.pl_sample_max)
+        .integer("pl_sample_max", 1, static_cast<long long>(seeds::peers_per_reply_max), c.pl_sample_max)
         .integer("pending_max", 1, 1 << 20, c.pending_max)
         .integer("reporters_without_neighbours", 1, 1000, c.reporters_without_neighbours)
         .integer("legacy_port", 0, 65535, s.legacy_port)

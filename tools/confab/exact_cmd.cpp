@@ -98,7 +98,7 @@ int table1(const exact_options& o) {
     graph g = parse_topology(p.spec, o.seed).value();
     matrix W = random_weights(g, o.seed);
     int steps = 0;
-    for (int i = 0; i < g.n(); ++i) steps = std::max(steps, min_observations(g, W, i, g.n()).steps);
+    for (int i = 0; i < g.n(); ++i) steps = std::max(steps, observations_min(g, W, i, g.n()).steps);
     // Recovery cost x(0) = Gamma_i y_i with Gamma precomputed, as the paper times it.
     std::vector<matrix> gammas;
     std::vector<std::vector<double>> ys;
@@ -453,7 +453,7 @@ int table23(const exact_options& o, bool base_only) {
   for (const auto& p : paper_table1) {
     graph g = parse_topology(p.spec, o.seed).value();
     matrix W = random_weights(g, o.seed);
-    const int steps = min_observations(g, W, 0, g.n()).steps;
+    const int steps = observations_min(g, W, 0, g.n()).steps;
     const matrix gamma = recovery_matrix(observability(g, W, 0, steps));
     std::vector<int> all(static_cast<std::size_t>(g.n()));
     for (int v = 0; v < g.n(); ++v) all[static_cast<std::size_t>(v)] = v;

@@ -43,7 +43,7 @@ std::vector<std::byte> frame(const gateway& g, node_id sender, const seeds::mess
 
 // Reads the native replies of the local seed.
 task<void> native_reader(gateway& g, std::shared_ptr<net::connection> c, std::stop_token st) {
-  net::frame_reader in(*c, {.max_frame_bytes = 1u << 20});
+  net::frame_reader in(*c, {.frame_bytes_max = 1u << 20});
   for (;;) {
     auto f = co_await in.next(st);
     if (!f || f->size() < 8) break;
@@ -79,7 +79,7 @@ task<void> notify(io::reactor& r, node_id to, std::string text, std::stop_token 
 task<void> handle(gateway& g, std::unique_ptr<net::connection> c, std::stop_token st) {
   const auto from = c->peer();
   auto text = co_await host::read_text_message(*c, st, std::chrono::seconds(5), std::chrono::milliseconds(50),
-                                               seeds::legacy::max_message_bytes);
+                                               seeds::legacy::message_bytes_max);
   if (!text) {
     g.o.log("legacy: closed a connection from " + from.to_string() + ": " + text.error().message());
     co_await c->close();

@@ -82,7 +82,7 @@ int run_seed_command(const seed_options& o) {
     logs.flush();
   };
   host::tcp_host_options ho;
-  ho.max_message_bytes = 1u << 20;
+  ho.message_bytes_max = 1u << 20;
   ho.on_bad_input = [&logs](const net::address& from, const error& e) {
     logs.line("closed a connection from " + from.to_string() + ": " + e.message());
     std::fprintf(stderr, "confab seed: closed a connection from %s: %s\n", from.to_string().c_str(), e.message().c_str());

@@ -84,7 +84,7 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
     }
     s.conn = std::shared_ptr<net::connection>(std::move(*c));
     s.up = true;
-    net::frame_reader in(*s.conn, {.max_frame_bytes = 1u << 20});
+    net::frame_reader in(*s.conn, {.frame_bytes_max = 1u << 20});
     for (;;) {
       auto f = co_await in.next(st);
       if (!f || !host::read_sender(*f)) break;
