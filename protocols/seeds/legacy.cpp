@@ -1,5 +1,7 @@
 #include "protocols/seeds/legacy.hpp"
 
+#include <algorithm>
+
 #include "protocols/common/endpoints.hpp"
 
 namespace confab::seeds::legacy {
@@ -51,6 +53,51 @@ std::string pl_text(const std::vector<seam::node_id>& pl) {
 
 std::string added_text(std::uint16_t seed_port, seam::node_id peer) {
   return "(SEED)ADDED NEW NODE TO NETWORK:" + std::to_string(seed_port) + ":" + endpoints::id_string(peer);
+}
+
+gateway_core::step gateway_core::on_text(std::uint64_t conn, std::uint32_t source_ip, std::uint16_t source_port,
+                                         std::string_view text) {
+  const std::string from = endpoints::id_string(seam::endpoint_id(source_ip, source_port));
+  auto m = parse(text);
+  if (!m) return {.log = "legacy: closed a connection from " + from + ": " + m.error().message()};
+  if (auto* d = std::get_if<dead_text>(&*m)) {
+    if (d->reporter_ip != source_ip)
+      return {.log = "legacy: refused a Dead Node report from " + from + " naming another reporter IP"};
+    const seam::node_id reporter = reporter_id(d->reporter_ip);
+    return {.native = to_seed{reporter, dead_report{.suspect = d->suspect, .reporter = reporter}},
+            .log = "legacy: Dead Node:" + endpoints::id_string(d->suspect) + ":" + d->timestamp + ":" + from.substr(0, from.rfind(':'))};
+  }
+  const seam::node_id peer = std::get<register_text>(*m).peer;
+  const std::uint64_t id = next_request_++;
+  pending_[id] = {conn, peer};
+  return {.native = to_seed{peer, register_request{.request_id = id}},
+          .awaits_reply = true,
+          .log = "legacy: registration of " + endpoints::id_string(peer) + " from " + from};
+}
+
+std::optional<gateway_core::answer> gateway_core::on_reply(const register_reply& r) {
+  auto it = pending_.find(r.request_id);
+  if (it == pending_.end()) return std::nullopt;
+  const auto [conn, peer] = it->second;
+  pending_.erase(it);
+  answer a{.conn = conn};
+  if (r.status != register_status::ok) {
+    a.log = "legacy: registration of " + endpoints::id_string(peer) + " was not committed (the seed is busy)";
+    return a;
+  }
+  auto pl = r.peers;
+  if (std::find(pl.begin(), pl.end(), peer) == pl.end()) pl.push_back(peer);
+  a.reply = pl_text(pl);
+  // Tell the other legacy peers this seed registered, each on a new connection.
+  const auto notice = added_text(seed_port_, peer);
+  for (auto other : legacy_peers_)
+    if (other != peer && std::find(pl.begin(), pl.end(), other) != pl.end()) a.notices.emplace_back(other, notice);
+  legacy_peers_.insert(peer);
+  return a;
+}
+
+void gateway_core::forget(std::uint64_t conn) {
+  std::erase_if(pending_, [conn](const auto& kv) { return kv.second.conn == conn; });
 }
 
 }  // namespace confab::seeds::legacy

@@ -16,13 +16,17 @@
 //
 // Legacy peers carry no confirmations, so their reports are weighed by
 // distinct reporter addresses: see seed_config::legacy_min_reporters and
-// docs/seeds.md. Parsing is pure; the gateway that serves the port lives in
-// tools/confab/legacy_gateway.
+// docs/seeds.md. Parsing and the gateway's decisions (`gateway_core`) are
+// pure; the driver that serves the port (tools/confab/legacy_gateway) only
+// carries texts and frames.
 //
 // Thread: values.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -30,6 +34,7 @@
 
 #include "engine/core/result.hpp"
 #include "engine/seam/env.hpp"
+#include "protocols/seeds/client.hpp"
 
 namespace confab::seeds::legacy {
 
@@ -55,5 +60,60 @@ bool is_reporter_id(seam::node_id id) noexcept;
 
 std::string pl_text(const std::vector<seam::node_id>& pl);
 std::string added_text(std::uint16_t seed_port, seam::node_id peer);
+
+// ## gateway_core
+// What the legacy port decides, without I/O. A legacy connection (an id
+// the driver picks) brings one text; the core answers with what to send
+// to the local seed, on whose behalf, and, once the seed commits a
+// registration, the PL text for that connection and the notices for the
+// other legacy peers.
+//
+//   gateway_core gw(seed_port);
+//   auto step = gw.on_text(conn, ip, port, text);   // step.native: send to the seed
+//   auto done = gw.on_reply(reply);                  // done.conn gets done.reply; done.notices go out
+//
+// Thread: one driver.
+class gateway_core {
+ public:
+  explicit gateway_core(std::uint16_t seed_port) : seed_port_(seed_port) {}
+
+  struct to_seed {
+    seam::node_id sender;  // the legacy peer, or a reporter's id (its IP, port 0)
+    client_message message;
+  };
+  struct step {
+    std::optional<to_seed> native;  // to the local seed
+    bool awaits_reply = false;      // a registration: keep the connection for the PL
+    std::string log;                // one line for the seed's log
+  };
+  // A text from connection `conn`, whose source address is
+  // `source_ip`:`source_port` (host order).
+  step on_text(std::uint64_t conn, std::uint32_t source_ip, std::uint16_t source_port, std::string_view text);
+
+  struct answer {
+    std::uint64_t conn = 0;
+    std::optional<std::string> reply;                           // the PL text; none: not committed
+    std::vector<std::pair<seam::node_id, std::string>> notices;  // to other legacy peers, each on a new connection
+    std::string log;
+  };
+  // The local seed's reply to a registration; none when it answers no
+  // connection still waiting.
+  std::optional<answer> on_reply(const register_reply& r);
+  // The driver gave up waiting for connection `conn` (the seed did not commit in time).
+  void forget(std::uint64_t conn);
+
+  std::size_t waiting() const noexcept { return pending_.size(); }
+  const std::set<seam::node_id>& legacy_peers() const noexcept { return legacy_peers_; }
+
+ private:
+  struct pending {
+    std::uint64_t conn;
+    seam::node_id peer;
+  };
+  std::uint16_t seed_port_;
+  std::uint64_t next_request_ = 1;
+  std::map<std::uint64_t, pending> pending_;  // request id -> who waits
+  std::set<seam::node_id> legacy_peers_;      // registered through this gateway
+};
 
 }  // namespace confab::seeds::legacy

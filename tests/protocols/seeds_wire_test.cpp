@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "protocols/common/endpoints.hpp"
+#include "protocols/seeds/legacy.hpp"
 #include "protocols/seeds/storage.hpp"
 
 extern "C" int confab_fuzz_seeds_decoder(const std::uint8_t* data, std::size_t size);
@@ -182,6 +183,90 @@ TEST(file_store, saves_survive_reopen_and_a_torn_tail_is_cut) {
   }
   EXPECT_EQ(std::filesystem::file_size(path), size);
   std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace confab::seeds
+
+namespace confab::seeds {
+namespace {
+
+// The legacy port's decisions, case by case: what each text sends to the
+// local seed, and what a registration's connection and the other legacy
+// peers are told once the seed commits it.
+TEST(legacy_gateway_core, each_text_becomes_a_native_message_or_a_logged_refusal) {
+  const auto ip = [](const char* text) { return seam::endpoint_ipv4(*endpoints::parse_endpoint(std::string(text) + ":1")); };
+  struct row {
+    std::string name, text, source;
+    bool native, awaits;
+    std::string log_has;
+  };
+  const std::vector<row> rows = {
+      {"a registration", "127.0.0.5:7100", "127.0.0.5", true, true, "registration of 127.0.0.5:7100"},
+      {"a dead report from its reporter", "Dead Node:127.0.0.6:7100:12:30:45:127.0.0.5", "127.0.0.5", true, false,
+       "Dead Node:127.0.0.6:7100:12:30:45:127.0.0.5"},
+      {"a dead report naming another reporter", "Dead Node:127.0.0.6:7100:1:127.0.0.9", "127.0.0.5", false, false,
+       "naming another reporter IP"},
+      {"garbage", "hello", "127.0.0.5", false, false, "neither IP:PORT nor a Dead Node report"},
+      {"an empty text", "", "127.0.0.5", false, false, "empty message"},
+  };
+  for (const auto& r : rows) {
+    legacy::gateway_core gw(7000);
+    auto step = gw.on_text(1, ip(r.source.c_str()), 40000, r.text);
+    EXPECT_EQ(step.native.has_value(), r.native) << r.name;
+    EXPECT_EQ(step.awaits_reply, r.awaits) << r.name;
+    EXPECT_NE(step.log.find(r.log_has), std::string::npos) << r.name << ": " << step.log;
+    EXPECT_EQ(gw.waiting(), r.awaits ? 1u : 0u) << r.name;
+    if (step.native && !r.awaits) {
+      const auto* report = std::get_if<dead_report>(&step.native->message);
+      ASSERT_NE(report, nullptr) << r.name;
+      EXPECT_EQ(report->reporter, legacy::reporter_id(ip(r.source.c_str()))) << r.name << ": the reporter counts by its IP";
+      EXPECT_EQ(step.native->sender, report->reporter) << r.name;
+    }
+  }
+}
+
+TEST(legacy_gateway_core, a_committed_registration_answers_its_connection_and_tells_the_others) {
+  legacy::gateway_core gw(7000);
+  const auto a = *endpoints::parse_endpoint("127.0.0.5:7100"), b = *endpoints::parse_endpoint("127.0.0.6:7100");
+  auto first = gw.on_text(11, seam::endpoint_ipv4(a), 1, "127.0.0.5:7100");
+  auto second = gw.on_text(12, seam::endpoint_ipv4(b), 1, "127.0.0.6:7100");
+  const auto id_of = [](const legacy::gateway_core::step& s) { return std::get<register_request>(s.native->message).request_id; };
+  struct row {
+    std::string name;
+    register_reply reply;
+    std::optional<std::uint64_t> conn;
+    std::optional<std::string> text;
+    std::size_t notices;
+  };
+  const std::vector<row> rows = {
+      {"an unknown request is nobody's", register_reply{.request_id = 99}, std::nullopt, std::nullopt, 0},
+      {"the first: its PL with itself added", register_reply{.request_id = id_of(first), .peers = {}}, 11,
+       "127.0.0.5:7100", 0},
+      {"the second: both, and the first is told", register_reply{.request_id = id_of(second), .peers = {a}}, 12,
+       "127.0.0.5:7100\n127.0.0.6:7100", 1},
+      {"an answer comes once", register_reply{.request_id = id_of(second), .peers = {a}}, std::nullopt, std::nullopt, 0},
+  };
+  for (const auto& r : rows) {
+    auto answer = gw.on_reply(r.reply);
+    ASSERT_EQ(answer.has_value(), r.conn.has_value()) << r.name;
+    if (!answer) continue;
+    EXPECT_EQ(answer->conn, *r.conn) << r.name;
+    EXPECT_EQ(answer->reply, r.text) << r.name;
+    ASSERT_EQ(answer->notices.size(), r.notices) << r.name;
+    if (r.notices) {
+      EXPECT_EQ(answer->notices[0].first, a) << r.name;
+      EXPECT_EQ(answer->notices[0].second, "(SEED)ADDED NEW NODE TO NETWORK:7000:127.0.0.6:7100") << r.name;
+    }
+  }
+  auto busy = gw.on_text(13, seam::endpoint_ipv4(a), 1, "127.0.0.7:7100");
+  auto refused = gw.on_reply(register_reply{.request_id = id_of(busy), .status = register_status::busy});
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_FALSE(refused->reply.has_value()) << "a busy seed's refusal answers nothing";
+  auto late = gw.on_text(14, seam::endpoint_ipv4(a), 1, "127.0.0.8:7100");
+  gw.forget(14);
+  EXPECT_EQ(gw.waiting(), 0u);
+  EXPECT_FALSE(gw.on_reply(register_reply{.request_id = id_of(late)}).has_value()) << "given up: the reply is nobody's";
 }
 
 }  // namespace

@@ -11,10 +11,9 @@
 #include "engine/host/tcp_host.hpp"
 #include "engine/host/text_host.hpp"
 #include "engine/net/listener.hpp"
-#include "protocols/common/codec.hpp"
 #include "protocols/common/endpoints.hpp"
 #include "protocols/seeds/legacy.hpp"
-#include "protocols/seeds/wire.hpp"
+#include "protocols/seeds/client.hpp"
 
 namespace confab::tools {
 
@@ -23,39 +22,49 @@ namespace {
 using namespace std::chrono_literals;
 using seam::node_id;
 
+// The driver: connections and frames. Every decision is the core's
+// (seeds::legacy::gateway_core).
 struct gateway {
   io::reactor& r;
   legacy_gateway_options o;
+  seeds::legacy::gateway_core core;
   std::shared_ptr<net::connection> native;  // to the local seed
-  bool native_connecting = false;
-  std::uint64_t next_request = 1;
-  std::unordered_map<std::uint64_t, seeds::register_reply> replies;
-  std::set<node_id> legacy_peers;
+  std::uint64_t next_conn = 1;
+  std::unordered_map<std::uint64_t, seeds::legacy::gateway_core::answer> answers;  // conn -> its answer
   task_scope tasks;
 };
 
-std::vector<std::byte> frame(const gateway& g, node_id sender, const seeds::message& m) {
-  auto bytes = seeds::encode(m);
-  if (g.o.auth) g.o.auth->seal(sender, bytes);
-  return host::frame(sender, bytes);
+std::vector<std::byte> frame(const gateway& g, const seeds::legacy::gateway_core::to_seed& t) {
+  auto bytes = seeds::encode_client(t.message);
+  if (g.o.auth) g.o.auth->seal(t.sender, bytes);
+  return host::frame(t.sender, bytes);
 }
 
+task<void> notify(io::reactor& r, node_id to, std::string text, std::stop_token st) {
+  (void)co_await host::send_text(r, to, std::move(text), st);
+}
 
-// Reads the native replies of the local seed.
+// Reads the native replies of the local seed and hands them to the core.
 task<void> native_reader(gateway& g, std::shared_ptr<net::connection> c, std::stop_token st) {
   net::frame_reader in(*c, {.frame_bytes_max = 1u << 20});
   for (;;) {
     auto f = co_await in.next(st);
-    if (!f || f->size() < 8) break;
-    auto payload = f->subspan(8);
+    if (!f || !host::read_sender(*f)) break;
+    auto payload = host::payload_of(*f, false);
     if (g.o.auth) {
       auto inner = g.o.auth->open(seam::node_id{g.o.seed}, payload);
       if (!inner) break;
       payload = *inner;
     }
-    auto m = seeds::decode(payload);
+    auto m = seeds::decode_client(payload);
     if (!m) break;
-    if (auto* rep = std::get_if<seeds::register_reply>(&*m)) g.replies[rep->request_id] = *rep;
+    auto* reply = std::get_if<seeds::register_reply>(&*m);
+    if (!reply) continue;
+    if (auto a = g.core.on_reply(*reply)) {
+      for (auto& [to, text] : a->notices) g.tasks.spawn(notify(g.r, to, text, st));
+      const auto conn = a->conn;
+      g.answers[conn] = std::move(*a);
+    }
   }
   co_await c->close();
 }
@@ -72,12 +81,9 @@ task<bool> ensure_native(gateway& g, std::stop_token st) {
   co_return true;
 }
 
-task<void> notify(io::reactor& r, node_id to, std::string text, std::stop_token st) {
-  (void)co_await host::send_text(r, to, std::move(text), st);
-}
-
 task<void> handle(gateway& g, std::unique_ptr<net::connection> c, std::stop_token st) {
   const auto from = c->peer();
+  const std::uint64_t conn = g.next_conn++;
   auto text = co_await host::read_text_message(*c, st, std::chrono::seconds(5), std::chrono::milliseconds(50),
                                                seeds::legacy::message_bytes_max);
   if (!text) {
@@ -85,57 +91,37 @@ task<void> handle(gateway& g, std::unique_ptr<net::connection> c, std::stop_toke
     co_await c->close();
     co_return;
   }
-  auto m = seeds::legacy::parse(*text);
-  if (!m) {
-    g.o.log("legacy: closed a connection from " + from.to_string() + ": " + m.error().message());
-    co_await c->close();
-    co_return;
-  }
-  const bool native_up = co_await ensure_native(g, st);
-  if (!native_up) {
-    g.o.log("legacy: the local seed is not reachable; dropped a message from " + from.to_string());
-    co_await c->close();
-    co_return;
-  }
-  if (auto* d = std::get_if<seeds::legacy::dead_text>(&*m)) {
-    if (from.ipv4_host_order() != d->reporter_ip) {
-      g.o.log("legacy: refused a Dead Node report from " + from.to_string() + " naming another reporter IP");
+  auto step = g.core.on_text(conn, from.ipv4_host_order(), from.port(), *text);
+  g.o.log(step.log);
+  if (step.native) {
+    if (!co_await ensure_native(g, st)) {
+      g.o.log("legacy: the local seed is not reachable; dropped a message from " + from.to_string());
+      g.core.forget(conn);
+      step.awaits_reply = false;
     } else {
-      const node_id rep = seeds::legacy::reporter_id(d->reporter_ip);
-      (void)g.native->send(frame(g, rep, seeds::dead_report{.suspect = d->suspect, .reporter = rep}));
-      g.o.log("legacy: Dead Node:" + endpoints::id_string(d->suspect) + ":" + d->timestamp + ":" + from.ip_string());
+      (void)g.native->send(frame(g, *step.native));
     }
-    co_await c->close();
-    co_return;
   }
-  const node_id peer = std::get<seeds::legacy::register_text>(*m).peer;
-  const std::uint64_t id = g.next_request++;
-  g.o.log("legacy: registration of " + endpoints::id_string(peer) + " from " + from.to_string());
-  (void)g.native->send(frame(g, peer, seeds::register_request{.request_id = id}));
-  const auto give_up = io::clock::now() + 10s;
-  while (!g.replies.count(id) && io::clock::now() < give_up && !st.stop_requested()) {
-    auto slept = co_await io::sleep_for(5ms, st);
-    if (!slept) break;
+  if (step.awaits_reply) {
+    const auto give_up = io::clock::now() + 10s;
+    while (!g.answers.count(conn) && io::clock::now() < give_up && !st.stop_requested()) {
+      auto slept = co_await io::sleep_for(5ms, st);
+      if (!slept) break;
+    }
+    auto it = g.answers.find(conn);
+    if (it == g.answers.end()) {
+      g.core.forget(conn);
+      g.o.log("legacy: a registration from " + from.to_string() + " was not committed in time");
+    } else {
+      if (!it->second.log.empty()) g.o.log(it->second.log);
+      if (it->second.reply) {
+        (void)co_await c->send(net::as_bytes(*it->second.reply));
+        (void)co_await c->flush();
+      }
+      g.answers.erase(it);
+    }
   }
-  auto it = g.replies.find(id);
-  if (it == g.replies.end() || it->second.status != seeds::register_status::ok) {
-    g.o.log("legacy: registration of " + endpoints::id_string(peer) + " was not committed in time");
-    g.replies.erase(id);
-    co_await c->close();
-    co_return;
-  }
-  auto pl = std::move(it->second.peers);
-  g.replies.erase(it);
-  if (std::find(pl.begin(), pl.end(), peer) == pl.end()) pl.push_back(peer);
-  const auto reply = seeds::legacy::pl_text(pl);
-  (void)co_await c->send(net::as_bytes(reply));
-  (void)co_await c->flush();
   co_await c->close();
-  // Tell the other legacy peers this seed registered, each on a new connection.
-  const auto notice = seeds::legacy::added_text(seam::endpoint_port(g.o.seed), peer);
-  for (auto other : g.legacy_peers)
-    if (other != peer && std::find(pl.begin(), pl.end(), other) != pl.end()) g.tasks.spawn(notify(g.r, other, notice, st));
-  g.legacy_peers.insert(peer);
 }
 
 task<void> accept_loop(gateway& g, net::listener& l, std::stop_token st) {
@@ -154,7 +140,8 @@ task<void> accept_loop(gateway& g, net::listener& l, std::stop_token st) {
 task<result<void>> serve_legacy(io::reactor& r, legacy_gateway_options o, std::stop_token st) {
   auto l = net::listener::bind(r, o.listen);
   if (!l) co_return l.error();
-  gateway g{r, std::move(o)};
+  const auto seed_port = seam::endpoint_port(o.seed);
+  gateway g{r, std::move(o), seeds::legacy::gateway_core(seed_port)};
   g.tasks.spawn(accept_loop(g, **l, st));
   co_await g.tasks.join();
   if (g.native) co_await g.native->close();

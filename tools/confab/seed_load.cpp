@@ -17,7 +17,7 @@
 #include "engine/host/tcp_host.hpp"
 #include "protocols/common/codec.hpp"
 #include "protocols/common/endpoints.hpp"
-#include "protocols/seeds/wire.hpp"
+#include "protocols/seeds/client.hpp"
 #include "harness/toml_util.hpp"
 #include "tools/confab/config.hpp"
 
@@ -37,13 +37,6 @@ result<std::vector<node_id>, problem> read_seeds(const std::string& path) {
 }
 
 
-const protocols::cluster_auth* g_auth = nullptr;  // --key-file; this tool runs one load at a time
-
-std::vector<std::byte> frame(node_id sender, const seeds::message& m) {
-  auto bytes = seeds::encode(m);
-  if (g_auth) g_auth->seal(sender, bytes);
-  return host::frame(sender, bytes);
-}
 
 struct seed_link {
   node_id id;
@@ -68,7 +61,15 @@ struct load {
   // query mode
   std::vector<seeds::register_reply> replies;
   std::vector<bool> answered;
+  std::optional<protocols::cluster_auth> auth;  // --key-file
 };
+
+// A client message as a peer `sender` would frame it, sealed with the cluster key when set.
+std::vector<std::byte> frame(const load& L, node_id sender, const seeds::client_message& m) {
+  auto bytes = seeds::encode_client(m);
+  if (L.auth) L.auth->seal(sender, bytes);
+  return host::frame(sender, bytes);
+}
 
 // One connection per seed, re-dialled while the run lasts; reads answers.
 task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token st) {
@@ -89,12 +90,12 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
       auto f = co_await in.next(st);
       if (!f || !host::read_sender(*f)) break;
       auto payload = host::payload_of(*f, false);
-      if (g_auth) {
-        auto inner = g_auth->open(s.id, payload);
+      if (L.auth) {
+        auto inner = L.auth->open(s.id, payload);
         if (!inner) break;
         payload = *inner;
       }
-      auto m = seeds::decode(payload);
+      auto m = seeds::decode_client(payload);
       if (!m) break;
       auto* rep = std::get_if<seeds::register_reply>(&*m);
       if (!rep) continue;
@@ -121,13 +122,13 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
   }
 }
 
-void send_to_majority(load& L, std::size_t pi, const seeds::message& m) {
+void send_to_majority(load& L, std::size_t pi, const seeds::client_message& m) {
   std::vector<std::size_t> up;
   for (std::size_t i = 0; i < L.seeds.size(); ++i)
     if (L.seeds[i].up && L.seeds[i].conn && L.seeds[i].conn->open()) up.push_back(i);
   for (std::size_t i = up.size(); i > 1; --i) std::swap(up[i - 1], up[L.rng.below(i)]);
   up.resize(std::min(up.size(), L.seeds.size() / 2 + 1));
-  const auto f = frame(L.peers[pi].id, m);
+  const auto f = frame(L, L.peers[pi].id, m);
   for (auto i : up) (void)L.seeds[i].conn->send(f);
 }
 
@@ -205,7 +206,7 @@ task<void> query(io::reactor& r, load& L, const seed_query_options& o, int& exit
     for (std::size_t i = 0; i < L.seeds.size(); ++i) {
       if (!asked[i] && L.seeds[i].up) {
         asked[i] = true;
-        (void)L.seeds[i].conn->send(frame(me, seeds::pl_request{.request_id = 1}));
+        (void)L.seeds[i].conn->send(frame(L, me, seeds::pl_request{.request_id = 1}));
       }
       all &= L.answered[i];
     }
@@ -260,21 +261,18 @@ int with_reactor(const char* what, Fn fn) {
 
 }  // namespace
 
-bool set_key(const std::string& key_file, const char* who) {
+static bool set_key(load& L, const std::string& key_file, const char* who) {
   if (key_file.empty()) return true;
-  static std::optional<protocols::cluster_auth> auth;
   auto k = load_cluster_key(key_file);
   if (!k) {
     std::fprintf(stderr, "confab %s: %s\n", who, k.error().text.c_str());
     return false;
   }
-  auth.emplace(*k);
-  g_auth = &*auth;
+  L.auth.emplace(*k);
   return true;
 }
 
 int run_seed_load_command(const seed_load_options& o) {
-  if (!set_key(o.key_file, "seed-load")) return 2;
   auto seeds_read = read_seeds(o.seeds_file);
   if (!seeds_read) {
     std::fprintf(stderr, "confab seed-load: %s\n", seeds_read.error().text.c_str());
@@ -282,6 +280,7 @@ int run_seed_load_command(const seed_load_options& o) {
   }
   const auto& ids = *seeds_read;
   load L;
+  if (!set_key(L, o.key_file, "seed-load")) return 2;
   for (auto id : ids) L.seeds.push_back({.id = id});
   L.peers.resize(o.peers);
   for (unsigned i = 0; i < o.peers; ++i) {
@@ -293,7 +292,6 @@ int run_seed_load_command(const seed_load_options& o) {
 }
 
 int run_seed_query_command(const seed_query_options& o) {
-  if (!set_key(o.key_file, "seed-query")) return 2;
   auto seeds_read = read_seeds(o.seeds_file);
   if (!seeds_read) {
     std::fprintf(stderr, "confab seed-query: %s\n", seeds_read.error().text.c_str());
@@ -301,6 +299,7 @@ int run_seed_query_command(const seed_query_options& o) {
   }
   const auto& ids = *seeds_read;
   load L;
+  if (!set_key(L, o.key_file, "seed-query")) return 2;
   for (auto id : ids) L.seeds.push_back({.id = id});
   L.replies.resize(ids.size());
   L.answered.assign(ids.size(), false);
