@@ -12,6 +12,7 @@
 // list and stops at the first wrong one.
 #pragma once
 
+#include <chrono>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -79,6 +80,16 @@ class table_reader {
     if (*v < lo || *v > hi)
       return fail(key, "= " + std::to_string(*v) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
     out = static_cast<T>(*v);
+    return *this;
+  }
+  // A duration given as an integer of milliseconds in [lo, hi] (keys end
+  // in `_ms`); the default stays exact when the key is absent.
+  template <class Rep, class Period>
+  table_reader& milliseconds(const char* key, long long lo, long long hi, std::chrono::duration<Rep, Period>& out) {
+    if (!find(key)) return *this;
+    long long ms = 0;
+    integer(key, lo, hi, ms);
+    if (!problem_) out = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(std::chrono::milliseconds(ms));
     return *this;
   }
   // A number (integer or floating point) in [lo, hi].

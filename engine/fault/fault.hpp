@@ -61,4 +61,27 @@ struct action {
   seam::duration pause_for{};
 };
 
+// ## play
+// Plays `a` on a host that has crash, pause, partition, heal, clog and
+// unclog of its own; `restart(node)` brings a node back (each host makes
+// its fresh nodes its own way). Both hosts' `apply` are this.
+template <class Host, class Node, class Restart>
+void play(Host& host, const action<Node>& a, Restart&& restart) {
+  switch (a.what) {
+    case kind::crash:
+      for (auto n : a.nodes) host.crash(n);
+      break;
+    case kind::restart:
+      for (auto n : a.nodes) restart(n);
+      break;
+    case kind::pause:
+      for (auto n : a.nodes) host.pause(n, a.pause_for);
+      break;
+    case kind::partition: host.partition(a.side_a, a.side_b, a.symmetric); break;
+    case kind::heal: host.heal(); break;
+    case kind::clog: host.clog(a.side_a, a.side_b, a.symmetric); break;
+    case kind::unclog: host.unclog(); break;
+  }
+}
+
 }  // namespace confab::fault

@@ -428,7 +428,7 @@ std::uint64_t fabric::frames_never_delivered(const fabric_group& g, duration set
 
 // ---------------------------------------------------------------- faults
 
-void fabric::kill(std::uint32_t g) {
+void fabric::crash(std::uint32_t g) {
   slot* node_slot = local_g(g);
   if (!node_slot || node_slot->state == slot::dead) return;
   if (node_slot->state != slot::waiting) drop(stats_.nodes_up);
@@ -495,22 +495,9 @@ void fabric::clog(std::vector<std::uint32_t> a, std::vector<std::uint32_t> b, bo
 }
 
 void fabric::apply(const fault::action<std::uint32_t>& a, const node_factory& make) {
-  switch (a.what) {
-    case fault::kind::crash:
-      for (auto g : a.nodes) kill(g);
-      break;
-    case fault::kind::restart:
-      for (auto g : a.nodes)
-        if (make && get(g) && !alive(g)) restart(g, make(g));
-      break;
-    case fault::kind::pause:
-      for (auto g : a.nodes) pause(g, a.pause_for);
-      break;
-    case fault::kind::partition: partition(a.side_a, a.side_b, a.symmetric); break;
-    case fault::kind::heal: heal(); break;
-    case fault::kind::clog: clog(a.side_a, a.side_b, a.symmetric); break;
-    case fault::kind::unclog: unclog(); break;
-  }
+  fault::play(*this, a, [&](std::uint32_t g) {
+    if (make && get(g) && !alive(g)) restart(g, make(g));
+  });
 }
 
 void fabric::unclog() {

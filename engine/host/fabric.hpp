@@ -27,7 +27,7 @@
 //   f.add(g.id_of(5), make_node(), start_at);
 //   co_await f.run(stop);
 //
-// Faults (on the owning thread, at the time the scenario says): `kill`
+// Faults (on the owning thread, at the time the scenario says): `crash`
 // closes a node's connections (its peers see the reset, as when a process
 // dies) and refuses later ones; `pause` holds its messages and timer (as
 // SIGSTOP; connections stay up); `partition` drops frames on the links
@@ -172,7 +172,7 @@ class fabric {
   task<result<void>> run(io::clock::time_point epoch, std::stop_token st);
 
   // ## faults (this thread's nodes and links)
-  void kill(std::uint32_t g);
+  void crash(std::uint32_t g);
   // A killed node comes back as `n` (a fresh start: its links are new; what
   // it kept on disk is the node's business), started now.
   void restart(std::uint32_t g, std::unique_ptr<node> n);

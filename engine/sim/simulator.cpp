@@ -126,21 +126,7 @@ void simulator::unclog() {
 }
 
 void simulator::apply(const fault::action<seam::node_id>& a) {
-  switch (a.what) {
-    case fault::kind::crash:
-      for (auto id : a.nodes) crash(id);
-      break;
-    case fault::kind::restart:
-      for (auto id : a.nodes) restart(id);
-      break;
-    case fault::kind::pause:
-      for (auto id : a.nodes) pause(id, a.pause_for);
-      break;
-    case fault::kind::partition: partition(a.side_a, a.side_b, a.symmetric); break;
-    case fault::kind::heal: heal(); break;
-    case fault::kind::clog: clog(a.side_a, a.side_b, a.symmetric); break;
-    case fault::kind::unclog: unclog(); break;
-  }
+  fault::play(*this, a, [this](seam::node_id id) { restart(id); });
 }
 
 bool simulator::blocked(seam::node_id from, seam::node_id to) const { return cut_.count({from, to}) != 0; }

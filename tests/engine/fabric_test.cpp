@@ -130,7 +130,7 @@ TEST_P(fabric_test, a_killed_node_resets_its_links_and_refuses_new_ones) {
     a->count = 1000;
     a->every = 5ms;
     co_await io::sleep_for(100ms);
-    f.kill(1);
+    f.crash(1);
     co_await io::sleep_for(300ms);
   });
   ASSERT_FALSE(a->downs.empty()) << "the sender never heard that its peer died";
@@ -268,7 +268,7 @@ TEST_P(fabric_test, links_torn_down_under_traffic_lose_nothing_accepted_for_a_li
     task_scope s;
     s.spawn([](fabric& f2, std::stop_source& st) -> task<void> {
       co_await io::sleep_for(330ms);
-      f2.kill(3);  // mid-run: its links reset under traffic
+      f2.crash(3);  // mid-run: its links reset under traffic
       f2.partition({2}, {0}, false);  // 2 -> 0 cut for a while
       co_await io::sleep_for(300ms);
       f2.heal();

@@ -80,31 +80,24 @@ result<seed_settings, problem> load_seed_settings(const std::string& path) {
   if (const auto* t = cs.root["seed"].as_table()) {
     auto& c = s.seed;
     // Every default is seeds::seed_config's own (protocols/seeds/api.hpp).
-    long long heartbeat = milliseconds_of(c.heartbeat), election_min = milliseconds_of(c.election_timeout_min),
-              election_max = milliseconds_of(c.election_timeout_max), forward_retry = milliseconds_of(c.forward_retry),
-              report_window = milliseconds_of(c.report_window);
     table_reader r(*t, "seed.", path);
     r.only({"heartbeat_ms", "election_timeout_min_ms", "election_timeout_max_ms", "forward_retry_ms", "report_window_ms",
             "pl_sample_max", "pending_max", "reporters_without_neighbours", "legacy_port", "legacy_min_reporters"})
-        .integer("heartbeat_ms", 1, 60000, heartbeat)
-        .integer("election_timeout_min_ms", 2, 600000, election_min)
-        .integer("election_timeout_max_ms", 2, 600000, election_max)
-        .integer("forward_retry_ms", 1, 600000, forward_retry)
-        .integer("report_window_ms", 1, 86400000, report_window)
+        .milliseconds("heartbeat_ms", 1, 60000, c.heartbeat)
+        .milliseconds("election_timeout_min_ms", 2, 600000, c.election_timeout_min)
+        .milliseconds("election_timeout_max_ms", 2, 600000, c.election_timeout_max)
+        .milliseconds("forward_retry_ms", 1, 600000, c.forward_retry)
+        .milliseconds("report_window_ms", 1, 86400000, c.report_window)
         .integer("pl_sample_max", 1, static_cast<long long>(seeds::peers_per_reply_max), c.pl_sample_max)
         .integer("pending_max", 1, 1 << 20, c.pending_max)
         .integer("reporters_without_neighbours", 1, 1000, c.reporters_without_neighbours)
         .integer("legacy_port", 0, 65535, s.legacy_port)
         .integer("legacy_min_reporters", 1, 1000, s.legacy_min_reporters);
-    r.check(election_min > heartbeat && election_max >= election_min,
-            "need heartbeat_ms < election_timeout_min_ms <= election_timeout_max_ms (got " + std::to_string(heartbeat) +
-                ", " + std::to_string(election_min) + ", " + std::to_string(election_max) + ")");
+    r.check(c.election_timeout_min > c.heartbeat && c.election_timeout_max >= c.election_timeout_min,
+            "need heartbeat_ms < election_timeout_min_ms <= election_timeout_max_ms (got " +
+                std::to_string(milliseconds_of(c.heartbeat)) + ", " + std::to_string(milliseconds_of(c.election_timeout_min)) +
+                ", " + std::to_string(milliseconds_of(c.election_timeout_max)) + ")");
     if (auto done = r.done(); !done) return done.error();
-    c.heartbeat = std::chrono::milliseconds(heartbeat);
-    c.election_timeout_min = std::chrono::milliseconds(election_min);
-    c.election_timeout_max = std::chrono::milliseconds(election_max);
-    c.forward_retry = std::chrono::milliseconds(forward_retry);
-    c.report_window = std::chrono::milliseconds(report_window);
   }
   return s;
 }
@@ -120,9 +113,6 @@ result<peer_settings, problem> load_peer_settings(const std::string& path) {
   auto& c = s.peer;
   if (const auto* t = cs.root["peer"].as_table()) {
     // Every default is peers::peer_config's own (protocols/peers/api.hpp).
-    long long gossip_interval = milliseconds_of(c.gossip_interval), ping_interval = milliseconds_of(c.ping_interval),
-              probe_timeout = milliseconds_of(c.probe_timeout), register_retry = milliseconds_of(c.register_retry),
-              ihave_timeout = milliseconds_of(c.ihave_timeout);
     table_reader r(*t, "peer.", path);
     r.only({"overlay", "attach", "degree_max", "mode", "gossip_interval_ms", "gossip_count", "gossip_padding",
             "ping_interval_ms", "ping_misses", "probe_timeout_ms", "probers_min", "register_retry_ms", "ihave_timeout_ms",
@@ -134,23 +124,18 @@ result<peer_settings, problem> load_peer_settings(const std::string& path) {
                                       c.mode)
         .integer("attach", 1, 64, c.attach)
         .integer("degree_max", 1, 1000, c.degree_max)
-        .integer("gossip_interval_ms", 1, 86400000, gossip_interval)
+        .milliseconds("gossip_interval_ms", 1, 86400000, c.gossip_interval)
         .integer("gossip_count", 0, 100000000, c.gossip_count)
         .integer("gossip_padding", 0, 16000, c.gossip_padding)
-        .integer("ping_interval_ms", 10, 86400000, ping_interval)
+        .milliseconds("ping_interval_ms", 10, 86400000, c.ping_interval)
         .integer("ping_misses", 1, 100, c.ping_misses)
-        .integer("probe_timeout_ms", 1, 600000, probe_timeout)
+        .milliseconds("probe_timeout_ms", 1, 600000, c.probe_timeout)
         .integer("probers_min", 0, 64, c.probers_min)
-        .integer("register_retry_ms", 10, 600000, register_retry)
-        .integer("ihave_timeout_ms", 1, 600000, ihave_timeout)
+        .milliseconds("register_retry_ms", 10, 600000, c.register_retry)
+        .milliseconds("ihave_timeout_ms", 1, 600000, c.ihave_timeout)
         .boolean("legacy", s.legacy);
-    r.check(probe_timeout * 2 < ping_interval, "peer.probe_timeout_ms must be under half of peer.ping_interval_ms");
+    r.check(c.probe_timeout * 2 < c.ping_interval, "peer.probe_timeout_ms must be under half of peer.ping_interval_ms");
     if (auto done = r.done(); !done) return done.error();
-    c.gossip_interval = std::chrono::milliseconds(gossip_interval);
-    c.ping_interval = std::chrono::milliseconds(ping_interval);
-    c.probe_timeout = std::chrono::milliseconds(probe_timeout);
-    c.register_retry = std::chrono::milliseconds(register_retry);
-    c.ihave_timeout = std::chrono::milliseconds(ihave_timeout);
   }
   c.seeds = cs.seeds;
   return s;

@@ -14,6 +14,7 @@
 #include "protocols/common/endpoints.hpp"
 #include "protocols/seeds/legacy.hpp"
 #include "protocols/seeds/client.hpp"
+#include "tools/confab/seed_link.hpp"
 
 namespace confab::tools {
 
@@ -35,9 +36,7 @@ struct gateway {
 };
 
 std::vector<std::byte> frame(const gateway& g, const seeds::legacy::gateway_core::to_seed& t) {
-  auto bytes = seeds::encode_client(t.message);
-  if (g.o.auth) g.o.auth->seal(t.sender, bytes);
-  return host::frame(t.sender, bytes);
+  return seed_link::frame(g.o.auth, t.sender, t.message);
 }
 
 task<void> notify(io::reactor& r, node_id to, std::string text, std::stop_token st) {
@@ -49,14 +48,8 @@ task<void> native_reader(gateway& g, std::shared_ptr<net::connection> c, std::st
   net::frame_reader in(*c, {.frame_bytes_max = 1u << 20});
   for (;;) {
     auto f = co_await in.next(st);
-    if (!f || !host::read_sender(*f)) break;
-    auto payload = host::payload_of(*f, false);
-    if (g.o.auth) {
-      auto inner = g.o.auth->open(seam::node_id{g.o.seed}, payload);
-      if (!inner) break;
-      payload = *inner;
-    }
-    auto m = seeds::decode_client(payload);
+    if (!f) break;
+    auto m = seed_link::read(g.o.auth, g.o.seed, *f);
     if (!m) break;
     auto* reply = std::get_if<seeds::register_reply>(&*m);
     if (!reply) continue;

@@ -20,6 +20,7 @@
 #include "protocols/seeds/client.hpp"
 #include "harness/toml_util.hpp"
 #include "tools/confab/config.hpp"
+#include "tools/confab/seed_link.hpp"
 
 namespace confab::tools {
 
@@ -38,7 +39,7 @@ result<std::vector<node_id>, problem> read_seeds(const std::string& path) {
 
 
 
-struct seed_link {
+struct seed_connection {
   node_id id;
   std::shared_ptr<net::connection> conn;
   bool up = false;
@@ -51,7 +52,7 @@ struct peer_state {
 };
 
 struct load {
-  std::vector<seed_link> seeds;
+  std::vector<seed_connection> seeds;
   std::vector<peer_state> peers;
   std::unordered_map<std::uint64_t, std::size_t> by_request;  // request id -> peer index
   std::size_t started = 0, acked = 0, busy = 0, resends = 0;
@@ -64,11 +65,8 @@ struct load {
   std::optional<protocols::cluster_auth> auth;  // --key-file
 };
 
-// A client message as a peer `sender` would frame it, sealed with the cluster key when set.
 std::vector<std::byte> frame(const load& L, node_id sender, const seeds::client_message& m) {
-  auto bytes = seeds::encode_client(m);
-  if (L.auth) L.auth->seal(sender, bytes);
-  return host::frame(sender, bytes);
+  return seed_link::frame(L.auth ? &*L.auth : nullptr, sender, m);
 }
 
 // One connection per seed, re-dialled while the run lasts; reads answers.
@@ -88,14 +86,8 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
     net::frame_reader in(*s.conn, {.frame_bytes_max = 1u << 20});
     for (;;) {
       auto f = co_await in.next(st);
-      if (!f || !host::read_sender(*f)) break;
-      auto payload = host::payload_of(*f, false);
-      if (L.auth) {
-        auto inner = L.auth->open(s.id, payload);
-        if (!inner) break;
-        payload = *inner;
-      }
-      auto m = seeds::decode_client(payload);
+      if (!f) break;
+      auto m = seed_link::read(L.auth ? &*L.auth : nullptr, s.id, *f);
       if (!m) break;
       auto* rep = std::get_if<seeds::register_reply>(&*m);
       if (!rep) continue;
@@ -261,7 +253,15 @@ int with_reactor(const char* what, Fn fn) {
 
 }  // namespace
 
-static bool set_key(load& L, const std::string& key_file, const char* who) {
+// The seeds (from the seed list) and the cluster key of a run; false,
+// after saying why on stderr, when either cannot be read.
+static bool prepare(load& L, const std::string& seeds_file, const std::string& key_file, const char* who) {
+  auto ids = read_seeds(seeds_file);
+  if (!ids) {
+    std::fprintf(stderr, "confab %s: %s\n", who, ids.error().text.c_str());
+    return false;
+  }
+  for (auto id : *ids) L.seeds.push_back({.id = id});
   if (key_file.empty()) return true;
   auto k = load_cluster_key(key_file);
   if (!k) {
@@ -273,15 +273,8 @@ static bool set_key(load& L, const std::string& key_file, const char* who) {
 }
 
 int run_seed_load_command(const seed_load_options& o) {
-  auto seeds_read = read_seeds(o.seeds_file);
-  if (!seeds_read) {
-    std::fprintf(stderr, "confab seed-load: %s\n", seeds_read.error().text.c_str());
-    return 2;
-  }
-  const auto& ids = *seeds_read;
   load L;
-  if (!set_key(L, o.key_file, "seed-load")) return 2;
-  for (auto id : ids) L.seeds.push_back({.id = id});
+  if (!prepare(L, o.seeds_file, o.key_file, "seed-load")) return 2;
   L.peers.resize(o.peers);
   for (unsigned i = 0; i < o.peers; ++i) {
     const unsigned k = o.first_peer + i;
@@ -292,17 +285,10 @@ int run_seed_load_command(const seed_load_options& o) {
 }
 
 int run_seed_query_command(const seed_query_options& o) {
-  auto seeds_read = read_seeds(o.seeds_file);
-  if (!seeds_read) {
-    std::fprintf(stderr, "confab seed-query: %s\n", seeds_read.error().text.c_str());
-    return 2;
-  }
-  const auto& ids = *seeds_read;
   load L;
-  if (!set_key(L, o.key_file, "seed-query")) return 2;
-  for (auto id : ids) L.seeds.push_back({.id = id});
-  L.replies.resize(ids.size());
-  L.answered.assign(ids.size(), false);
+  if (!prepare(L, o.seeds_file, o.key_file, "seed-query")) return 2;
+  L.replies.resize(L.seeds.size());
+  L.answered.assign(L.seeds.size(), false);
   return with_reactor("seed-query", [&](io::reactor& r, int& code) { return query(r, L, o, code); });
 }
 
