@@ -87,7 +87,8 @@ task<void> handle(gateway& g, std::unique_ptr<net::connection> c, std::stop_toke
   auto step = g.core.on_text(conn, from.ipv4_host_order(), from.port(), *text);
   g.o.log(step.log);
   if (step.native) {
-    if (!co_await ensure_native(g, st)) {
+    const bool native_up = co_await ensure_native(g, st);
+    if (!native_up) {
       g.o.log("legacy: the local seed is not reachable; dropped a message from " + from.to_string());
       g.core.forget(conn);
       step.awaits_reply = false;
