@@ -64,13 +64,14 @@ gateway_core::step gateway_core::on_text(std::uint64_t conn, std::uint32_t sourc
     if (d->reporter_ip != source_ip)
       return {.log = "legacy: refused a Dead Node report from " + from + " naming another reporter IP"};
     const seam::node_id reporter = reporter_id(d->reporter_ip);
-    return {.native = to_seed{reporter, dead_report{.suspect = d->suspect, .reporter = reporter}},
-            .log = "legacy: Dead Node:" + endpoints::id_string(d->suspect) + ":" + d->timestamp + ":" + from.substr(0, from.rfind(':'))};
+    return {.native = to_seed{reporter, encode_client(dead_report{.suspect = d->suspect, .reporter = reporter})},
+            .log = "legacy: Dead Node:" + endpoints::id_string(d->suspect) + ":" + d->timestamp + ":" +
+                   from.substr(0, from.rfind(':'))};
   }
   const seam::node_id peer = std::get<register_text>(*m).peer;
   const std::uint64_t id = next_request_++;
   pending_[id] = {conn, peer};
-  return {.native = to_seed{peer, register_request{.request_id = id}},
+  return {.native = to_seed{peer, encode_client(register_request{.request_id = id})},
           .awaits_reply = true,
           .log = "legacy: registration of " + endpoints::id_string(peer) + " from " + from};
 }

@@ -78,8 +78,8 @@ class gateway_core {
   explicit gateway_core(std::uint16_t seed_port) : seed_port_(seed_port) {}
 
   struct to_seed {
-    seam::node_id sender;  // the legacy peer, or a reporter's id (its IP, port 0)
-    client_message message;
+    seam::node_id sender;          // the legacy peer, or a reporter's id (its IP, port 0)
+    std::vector<std::byte> bytes;  // a client message, encoded (encode_client)
   };
   struct step {
     std::optional<to_seed> native;  // to the local seed

@@ -218,7 +218,9 @@ TEST(legacy_gateway_core, each_text_becomes_a_native_message_or_a_logged_refusal
     EXPECT_NE(step.log.find(r.log_has), std::string::npos) << r.name << ": " << step.log;
     EXPECT_EQ(gw.waiting(), r.awaits ? 1u : 0u) << r.name;
     if (step.native && !r.awaits) {
-      const auto* report = std::get_if<dead_report>(&step.native->message);
+      const auto decoded = decode_client(step.native->bytes);
+      ASSERT_TRUE(decoded.has_value()) << r.name;
+      const auto* report = std::get_if<dead_report>(&*decoded);
       ASSERT_NE(report, nullptr) << r.name;
       EXPECT_EQ(report->reporter, legacy::reporter_id(ip(r.source.c_str()))) << r.name << ": the reporter counts by its IP";
       EXPECT_EQ(step.native->sender, report->reporter) << r.name;
@@ -231,7 +233,11 @@ TEST(legacy_gateway_core, a_committed_registration_answers_its_connection_and_te
   const auto a = *endpoints::parse_endpoint("127.0.0.5:7100"), b = *endpoints::parse_endpoint("127.0.0.6:7100");
   auto first = gw.on_text(11, seam::endpoint_ipv4(a), 1, "127.0.0.5:7100");
   auto second = gw.on_text(12, seam::endpoint_ipv4(b), 1, "127.0.0.6:7100");
-  const auto id_of = [](const legacy::gateway_core::step& s) { return std::get<register_request>(s.native->message).request_id; };
+  const auto id_of = [](const legacy::gateway_core::step& s) {
+    const auto decoded = decode_client(s.native->bytes);
+    const auto* request = decoded ? std::get_if<register_request>(&*decoded) : nullptr;
+    return request ? request->request_id : 0;
+  };
   struct row {
     std::string name;
     register_reply reply;

@@ -36,7 +36,7 @@ struct gateway {
 };
 
 std::vector<std::byte> frame(const gateway& g, const seeds::legacy::gateway_core::to_seed& t) {
-  return seed_link::frame(g.o.auth, t.sender, t.message);
+  return seed_link::frame(g.o.auth, t.sender, t.bytes);
 }
 
 task<void> notify(io::reactor& r, node_id to, std::string text, std::stop_token st) {

@@ -18,11 +18,14 @@
 
 namespace confab::tools::seed_link {
 
-inline std::vector<std::byte> frame(const protocols::cluster_auth* auth, seam::node_id sender,
-                                    const seeds::client_message& m) {
-  auto bytes = seeds::encode_client(m);
+// An encoded client message (seeds::encode_client), framed as `sender`.
+inline std::vector<std::byte> frame(const protocols::cluster_auth* auth, seam::node_id sender, std::vector<std::byte> bytes) {
   if (auth) auth->seal(sender, bytes);
   return host::frame(sender, bytes);
+}
+inline std::vector<std::byte> frame(const protocols::cluster_auth* auth, seam::node_id sender,
+                                    const seeds::client_message& m) {
+  return frame(auth, sender, seeds::encode_client(m));
 }
 
 // A frame from `from` (the seed): its client message, or why it is none.
