@@ -13,6 +13,7 @@
 #include <random>
 
 #include "linalg/malicious.hpp"
+#include "harness/topology.hpp"
 
 namespace {
 
@@ -29,7 +30,7 @@ fixture& get(const std::string& spec, int f) {
   auto& slot = cache[{spec, f}];
   if (!slot) {
     slot = std::make_unique<fixture>();
-    slot->g = parse_topology(spec, 1).value();
+    slot->g = confab::harness::parse_topology(spec, 1).value();
     slot->W = random_weights(slot->g, 1);
     slot->plan = plan_attack_recovery(slot->g, slot->W, 0, f);
   }
@@ -72,7 +73,7 @@ void BM_recover(benchmark::State& state, const char* spec, int f) {
 // node and run, observations gathered from the trajectory), same inputs.
 template <bool Gemm>
 void BM_all_nodes(benchmark::State& state, const char* spec) {
-  const graph g = parse_topology(spec, 1).value();
+  const graph g = confab::harness::parse_topology(spec, 1).value();
   const matrix W = random_weights(g, 1);
   const auto plan = all_nodes_recovery(g, W);
   const int n = g.n(), T = 64;

@@ -90,8 +90,8 @@ std::string describe(const scenario& scen, unsigned threads) {
                 scen.loss, scen.duplicate, scen.latency_matrix.empty() ? "-" : scen.latency_matrix.c_str(), scen.scale,
                 scen.gossip_interval_s(), scen.ping_interval_s(), scen.join_start_s(), scen.join_end_s(),
                 scen.originators ? scen.originators : scen.peers, scen.messages, scen.message_bytes,
-                scen.mode == peers::dissemination::flood ? "flood" : "plumtree",
-                scen.overlay == peers::overlay_model::preferential ? "preferential" : "exponential", scen.attach);
+                peers::name_in(peers::dissemination_names, scen.mode),
+                peers::name_in(peers::overlay_model_names, scen.overlay), scen.attach);
   return buf;
 }
 
@@ -225,11 +225,8 @@ result<scenario, problem> load_scenario(const std::string& path) {
         .integer("originators", 0, 1000000, s.originators)
         .integer("messages", 0, 1000000, s.messages)
         .integer("message_bytes", 0, 65536, s.message_bytes)
-        .choice<peers::dissemination>("mode", {{"flood", peers::dissemination::flood}, {"plumtree", peers::dissemination::plumtree}},
-                                      s.mode)
-        .choice<peers::overlay_model>(
-            "overlay", {{"preferential", peers::overlay_model::preferential}, {"exponential", peers::overlay_model::exponential}},
-            s.overlay)
+        .choice("mode", peers::dissemination_names, s.mode)
+        .choice("overlay", peers::overlay_model_names, s.overlay)
         .integer("attach", 1, 64, s.attach);
     if (auto done = r.done(); !done) return done.error();
   }

@@ -118,21 +118,14 @@ class table_reader {
     out = *v;
     return *this;
   }
-  // One of named values.
+  // One of named values: a braced list, or a table of (name, value) pairs.
   template <class E>
   table_reader& choice(const char* key, std::initializer_list<std::pair<const char*, E>> choices, E& out) {
-    const auto* node = find(key);
-    if (!node) return *this;
-    const auto v = node->value<std::string>();
-    std::string names;
-    for (auto& [name, value] : choices) {
-      if (v && *v == name) {
-        out = value;
-        return *this;
-      }
-      names += names.empty() ? name : std::string(", ") + name;
-    }
-    return fail(key, "= '" + (v ? *v : std::string("?")) + "' is not one of: " + names);
+    return choice_in(key, choices, out);
+  }
+  template <class E, std::size_t N>
+  table_reader& choice(const char* key, const std::pair<const char*, E> (&choices)[N], E& out) {
+    return choice_in(key, choices, out);
   }
   // Any check of the caller's: `why` is recorded when `ok` is false.
   table_reader& check(bool ok, const std::string& why) {
@@ -147,6 +140,21 @@ class table_reader {
   }
 
  private:
+  template <class Choices, class E>
+  table_reader& choice_in(const char* key, const Choices& choices, E& out) {
+    const auto* node = find(key);
+    if (!node) return *this;
+    const auto v = node->value<std::string>();
+    std::string names;
+    for (auto& [name, value] : choices) {
+      if (v && *v == name) {
+        out = value;
+        return *this;
+      }
+      names += names.empty() ? name : std::string(", ") + name;
+    }
+    return fail(key, "= '" + (v ? *v : std::string("?")) + "' is not one of: " + names);
+  }
   const toml::node* find(const char* key) const { return problem_ ? nullptr : t_.get(key); }
   table_reader& fail(const char* key, const std::string& why) { return fail_plain(prefix_ + key + " " + why); }
   table_reader& fail_plain(const std::string& why) {

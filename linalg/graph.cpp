@@ -1,16 +1,12 @@
 #include "linalg/graph.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <numeric>
 #include <queue>
 #include <random>
 #include <set>
-#include <sstream>
 
 namespace confab::linalg {
-namespace {
-
 graph from_edges(std::string name, int n, const std::set<std::pair<int, int>>& edges) {
   graph g;
   g.name = std::move(name);
@@ -22,6 +18,8 @@ graph from_edges(std::string name, int n, const std::set<std::pair<int, int>>& e
   for (auto& l : g.adj) std::sort(l.begin(), l.end());
   return g;
 }
+
+namespace {
 
 void add(std::set<std::pair<int, int>>& e, int a, int b) {
   if (a != b) e.insert({std::min(a, b), std::max(a, b)});
@@ -144,80 +142,6 @@ graph barabasi_albert(int n, int m, std::uint64_t seed) {
     }
   }
   return from_edges("BA " + std::to_string(n), n, e);
-}
-
-result<graph, problem> parse_edge_list(const std::string& text, const std::string& name) {
-  std::istringstream in(text);
-  std::string line;
-  std::set<std::pair<int, int>> e;
-  int maxv = -1, lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (auto h = line.find('#'); h != std::string::npos) line.resize(h);
-    std::istringstream ls(line);
-    long a = 0, b = 0;
-    std::string extra;
-    if (!(ls >> a)) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      return problem{name + ": line " + std::to_string(lineno) + ": expected two node numbers"};
-    }
-    if (!(ls >> b) || (ls >> extra)) return problem{name + ": line " + std::to_string(lineno) + ": expected exactly two node numbers"};
-    if (a < 0 || b < 0 || a > 100000 || b > 100000) return problem{name + ": line " + std::to_string(lineno) + ": node numbers must be 0 to 100000"};
-    if (a == b) return problem{name + ": line " + std::to_string(lineno) + ": self-loop " + std::to_string(a)};
-    add(e, static_cast<int>(a), static_cast<int>(b));
-    maxv = std::max<int>(maxv, static_cast<int>(std::max(a, b)));
-  }
-  if (maxv < 1) return problem{name + ": no edges"};
-  return from_edges(name, maxv + 1, e);
-}
-
-result<graph, problem> parse_topology(const std::string& spec, std::uint64_t seed) {
-  auto colon = spec.find(':');
-  const std::string kind = spec.substr(0, colon);
-  const std::string arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
-  auto num = [&](const std::string& s, long lo, long hi, long& out) {
-    try {
-      std::size_t used = 0;
-      out = std::stol(s, &used);
-      return used == s.size() && out >= lo && out <= hi;
-    } catch (...) {
-      return false;
-    }
-  };
-  auto two = [&](long lo1, long hi1, long lo2, long hi2, long& a, long& b) {
-    auto x = arg.find('x');
-    return x != std::string::npos && num(arg.substr(0, x), lo1, hi1, a) && num(arg.substr(x + 1), lo2, hi2, b);
-  };
-  long a = 0, b = 0;
-  if (kind == "ring" && num(arg, 3, 5000, a)) return ring(static_cast<int>(a));
-  if (kind == "torus" && two(3, 200, 3, 200, a, b)) return torus(static_cast<int>(a), static_cast<int>(b));
-  if (kind == "petersen" && arg.empty()) return petersen();
-  if (kind == "hypercube" && num(arg, 1, 12, a)) return hypercube(static_cast<int>(a));
-  if (kind == "complete" && num(arg, 2, 2000, a)) return complete(static_cast<int>(a));
-  if (kind == "regular" && two(3, 5000, 2, 100, a, b) && (a * b) % 2 == 0 && b < a)
-    return random_regular(static_cast<int>(a), static_cast<int>(b), seed);
-  if (kind == "ba" && two(3, 5000, 1, 50, a, b) && b < a) return barabasi_albert(static_cast<int>(a), static_cast<int>(b), seed);
-  if (kind == "er") {
-    auto x = arg.find('x');
-    double p = 0;
-    if (x != std::string::npos && num(arg.substr(0, x), 2, 5000, a)) {
-      try {
-        p = std::stod(arg.substr(x + 1));
-      } catch (...) {
-        p = -1;
-      }
-      if (p > 0 && p <= 1) return erdos_renyi(static_cast<int>(a), p, seed);
-    }
-  }
-  if (kind == "file" && !arg.empty()) {
-    std::ifstream f(arg);
-    if (!f) return problem{"cannot read edge list " + arg};
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return parse_edge_list(ss.str(), arg);
-  }
-  return problem{"unknown or malformed topology '" + spec +
-                     "' (ring:N, torus:RxC, petersen, hypercube:D, complete:N, regular:NxD, er:NxP, ba:NxM, file:PATH)"};
 }
 
 std::vector<int> distances(const graph& g, int src) {

@@ -3,20 +3,19 @@
 // Undirected simple graphs on nodes 0..n-1, the topologies the paper uses and
 // a few more, with diameter and vertex connectivity.
 //
-//   auto g = linalg::parse_topology("torus:5x5", seed);   // or ring:9, petersen, file:PATH
-//   if (!g) die(g.error().text);
-//   int d = diameter(*g), k = vertex_connectivity(*g);
+//   graph g = linalg::torus(5, 5);
+//   int d = diameter(g), k = vertex_connectivity(g);
 //
-// Errors are values, `result<graph, problem>`, with a one-line message
-// naming what was wrong. linalg depends on nothing of the engine but this
-// header-only error idiom (engine/core/result.hpp).
+// Nothing here can fail: reading a topology from text (a spec or an edge
+// list file, with errors that name what was wrong) is harness/topology.hpp,
+// so linalg depends on nothing of the project.
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
-
-#include "engine/core/result.hpp"
 
 namespace confab::linalg {
 
@@ -40,11 +39,9 @@ graph random_regular(int n, int d, std::uint64_t seed);   // configuration model
 graph erdos_renyi(int n, double p, std::uint64_t seed);
 graph barabasi_albert(int n, int m, std::uint64_t seed);   // power law by preferential attachment
 
-// Edge list: one "a b" pair of 0-based node numbers per line; '#' comments.
-result<graph, problem> parse_edge_list(const std::string& text, const std::string& name);
-// "ring:9", "torus:5x5", "petersen", "hypercube:4", "complete:6",
-// "regular:20x3" (n x degree), "er:30x0.2", "ba:50x2", "file:PATH".
-result<graph, problem> parse_topology(const std::string& spec, std::uint64_t seed);
+// A graph on nodes 0..n-1 from its edges (each pair once, a < b); the
+// topology specs ("ring:9", "file:PATH") are read in harness/topology.hpp.
+graph from_edges(std::string name, int n, const std::set<std::pair<int, int>>& edges);
 
 bool connected(const graph& g);
 // Distances from `src` (BFS); -1 for unreachable.

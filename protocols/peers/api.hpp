@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "engine/seam/env.hpp"
@@ -27,6 +28,18 @@ enum class overlay_model : std::uint8_t {
   exponential,   // the documents' P(k) ∝ 40·1.5^(−k/10): draw k, link to k uniformly chosen peers
 };
 enum class dissemination : std::uint8_t { flood, plumtree };
+
+// The names settings files, scenarios and reports use, one table each.
+inline constexpr std::pair<const char*, overlay_model> overlay_model_names[] = {
+    {"preferential", overlay_model::preferential}, {"exponential", overlay_model::exponential}};
+inline constexpr std::pair<const char*, dissemination> dissemination_names[] = {
+    {"flood", dissemination::flood}, {"plumtree", dissemination::plumtree}};
+template <class E, std::size_t N>
+constexpr const char* name_in(const std::pair<const char*, E> (&names)[N], E value) noexcept {
+  for (const auto& [text, v] : names)
+    if (v == value) return text;
+  return "?";
+}
 
 // ## peer_config
 // Defaults are the documents' values (a message every 5 s, 10 of them; a

@@ -1,4 +1,5 @@
 #include "linalg/exact.hpp"  // first: the header compiles alone
+#include "harness/topology.hpp"
 
 #include <gtest/gtest.h>
 
@@ -34,15 +35,15 @@ TEST(graph, connectivity_and_diameter_of_the_papers_topologies) {
 }
 
 TEST(graph, topology_specs_and_edge_lists_report_what_is_wrong) {
-  EXPECT_TRUE(parse_topology("torus:5x5", 1).has_value());
-  EXPECT_TRUE(parse_topology("ba:50x2", 1).has_value());
-  auto bad = parse_topology("torus:5", 1);
+  EXPECT_TRUE(confab::harness::parse_topology("torus:5x5", 1).has_value());
+  EXPECT_TRUE(confab::harness::parse_topology("ba:50x2", 1).has_value());
+  auto bad = confab::harness::parse_topology("torus:5", 1);
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().text.find("unknown or malformed topology 'torus:5'"), std::string::npos);
-  auto e1 = parse_edge_list("0 1\n1 2\n2 x\n", "g.txt");
+  auto e1 = confab::harness::parse_edge_list("0 1\n1 2\n2 x\n", "g.txt");
   ASSERT_FALSE(e1.has_value());
   EXPECT_EQ(e1.error().text, "g.txt: line 3: expected exactly two node numbers");
-  auto e2 = parse_edge_list("# a triangle\n0 1\n1 2\n2 0\n", "tri");
+  auto e2 = confab::harness::parse_edge_list("# a triangle\n0 1\n1 2\n2 0\n", "tri");
   ASSERT_TRUE(e2.has_value());
   EXPECT_EQ(e2.value().n(), 3);
 }
@@ -73,7 +74,7 @@ struct table1_row {
 TEST(exact, table1_step_counts_hold_at_every_node_with_random_weights) {
   const table1_row rows[] = {{"ring:9", 4}, {"ring:25", 12}, {"torus:3x3", 2}, {"torus:5x5", 6}, {"petersen", 3}};
   for (auto r : rows) {
-    graph g = parse_topology(r.spec, 1).value();
+    graph g = confab::harness::parse_topology(r.spec, 1).value();
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
       matrix W = random_weights(g, seed);
       for (int i = 0; i < g.n(); ++i) {
@@ -88,7 +89,7 @@ TEST(exact, random_initial_states_are_recovered_to_1e_8_relative_error) {
   std::mt19937_64 rng(5);
   std::uniform_real_distribution<double> u(-100, 100);
   for (auto r : rows) {
-    graph g = parse_topology(r.spec, 1).value();
+    graph g = confab::harness::parse_topology(r.spec, 1).value();
     matrix W = random_weights(g, 7);
     double worst = 0;
     for (int i = 0; i < g.n(); ++i) {
@@ -106,7 +107,7 @@ TEST(exact, random_initial_states_are_recovered_to_1e_8_relative_error) {
 // to each node's own Gamma_i y_i, and to x(0) within 1e-8.
 TEST(exact, all_nodes_recover_x0_in_one_gemm) {
   for (const char* spec : {"ring:9", "torus:3x3", "torus:5x5", "petersen"}) {
-    const graph g = parse_topology(spec, 1).value();
+    const graph g = confab::harness::parse_topology(spec, 1).value();
     const matrix W = random_weights(g, 3);
     const auto plan = all_nodes_recovery(g, W);
     ASSERT_GT(plan.steps, 0) << spec;
@@ -141,7 +142,7 @@ TEST(exact, metropolis_hastings_leaves_highly_symmetric_graphs_unobservable) {
   // weights keep the graph's symmetry, so on the torus, Petersen graph and
   // 4-cube no node can ever observe x(0); random weights fix every one.
   for (const char* spec : {"torus:3x3", "torus:5x5", "petersen", "hypercube:4"}) {
-    graph g = parse_topology(spec, 1).value();
+    graph g = confab::harness::parse_topology(spec, 1).value();
     for (int i = 0; i < g.n(); ++i) {
       EXPECT_EQ(observations_min(g, metropolis_hastings(g), i, g.n()).steps, -1) << spec << " node " << i;
     }
@@ -154,7 +155,7 @@ TEST(exact, metropolis_hastings_leaves_highly_symmetric_graphs_unobservable) {
 
 TEST(exact, bounds_bracket_the_exact_step_count) {
   for (const char* spec : {"ring:9", "torus:5x5", "petersen", "hypercube:4"}) {
-    graph g = parse_topology(spec, 1).value();
+    graph g = confab::harness::parse_topology(spec, 1).value();
     for (auto& b : bounds(g, random_weights(g, 3))) {
       EXPECT_GE(b.exact, b.intake) << spec << " node " << b.node;
       EXPECT_GE(b.exact, b.diameter) << spec << " node " << b.node;  // data availability (regular graphs)

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "linalg/modular.hpp"
+#include "harness/topology.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -44,7 +45,7 @@ struct trial_counts {
 // 100 seeded trials: random x(0), f random compromised nodes (never the
 // observer), uniform errors in [-1, 1] at every step.
 trial_counts run_trials(const std::string& spec, int f, std::uint64_t seed) {
-  graph g = parse_topology(spec, 1).value();
+  graph g = confab::harness::parse_topology(spec, 1).value();
   matrix W = random_weights(g, seed);
   auto plan = plan_attack_recovery(g, W, 0, f);
   EXPECT_EQ(plan.status, attack_status::ok) << spec << " f=" << f << ": " << attack_status_name(plan.status);
@@ -97,7 +98,7 @@ TEST(malicious, the_step_counts_match_table_4_and_an_exact_computation) {
   const row rows[] = {{"ring:9", 1, 8},   {"torus:3x3", 1, 3}, {"torus:5x5", 1, 8}, {"petersen", 1, 5},
                       {"torus:3x3", 2, 4}, {"torus:5x5", 2, 12}, {"petersen", 2, 8}, {"hypercube:4", 2, 7}};
   for (auto [spec, f, steps] : rows) {
-    graph g = parse_topology(spec, 1).value();
+    graph g = confab::harness::parse_topology(spec, 1).value();
     matrix W = random_weights(g, 1);
     auto plan = plan_attack_recovery(g, W, 0, f);
     ASSERT_EQ(plan.status, attack_status::ok) << spec << " f=" << f;
@@ -141,7 +142,7 @@ sweep_counts sweep(const graph& g, const matrix& W, const attack_plan& plan, dou
 TEST(malicious, naive_and_batched_agree_at_every_attack_scale_from_1e_minus_11_to_1e3) {
   const std::pair<const char*, int> cases[] = {{"torus:3x3", 2}, {"torus:5x5", 1}, {"torus:5x5", 2}, {"petersen", 2}, {"ring:9", 1}};
   for (auto [spec, f] : cases) {
-    graph g = parse_topology(spec, 1).value();
+    graph g = confab::harness::parse_topology(spec, 1).value();
     matrix W = random_weights(g, 1);
     auto plan = plan_attack_recovery(g, W, 0, f);
     ASSERT_EQ(plan.status, attack_status::ok) << spec;
@@ -165,7 +166,7 @@ TEST(malicious, naive_and_batched_agree_at_every_attack_scale_from_1e_minus_11_t
 TEST(malicious, crafted_attacks_that_two_subsets_explain_are_answered_ambiguous_by_both_paths) {
   const std::pair<const char*, int> cases[] = {{"torus:5x5", 2}, {"petersen", 2}, {"torus:3x3", 2}, {"torus:5x5", 1}};
   for (auto [spec, f] : cases) {
-    graph g = parse_topology(spec, 1).value();
+    graph g = confab::harness::parse_topology(spec, 1).value();
     matrix W = random_weights(g, 1);
     auto plan = plan_attack_recovery(g, W, 0, f);
     ASSERT_EQ(plan.status, attack_status::ok) << spec;

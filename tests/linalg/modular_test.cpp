@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "linalg/exact.hpp"
+#include "harness/topology.hpp"
 
 using namespace confab::linalg;
 
@@ -10,7 +11,7 @@ using namespace confab::linalg;
 // exact one over GF(2^61 - 1), on the paper's topologies and a few more.
 TEST(modular, float_step_counts_without_attacks_equal_the_exact_ones_at_every_node) {
   for (const char* spec : {"ring:9", "ring:25", "torus:3x3", "torus:5x5", "petersen", "hypercube:4", "regular:12x3", "ba:20x2"}) {
-    graph g = parse_topology(spec, 1).value();
+    graph g = confab::harness::parse_topology(spec, 1).value();
     matrix W = random_weights(g, 1);
     for (int i = 0; i < g.n(); ++i)
       EXPECT_EQ(observations_min(g, W, i, g.n()).steps, exact_min_observations(g, i, 11)) << spec << " node " << i;

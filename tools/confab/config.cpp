@@ -117,11 +117,8 @@ result<peer_settings, problem> load_peer_settings(const std::string& path) {
     r.only({"overlay", "attach", "degree_max", "mode", "gossip_interval_ms", "gossip_count", "gossip_padding",
             "ping_interval_ms", "ping_misses", "probe_timeout_ms", "probers_min", "register_retry_ms", "ihave_timeout_ms",
             "legacy"})
-        .choice<peers::overlay_model>(
-            "overlay", {{"preferential", peers::overlay_model::preferential}, {"exponential", peers::overlay_model::exponential}},
-            c.overlay)
-        .choice<peers::dissemination>("mode", {{"flood", peers::dissemination::flood}, {"plumtree", peers::dissemination::plumtree}},
-                                      c.mode)
+        .choice("overlay", peers::overlay_model_names, c.overlay)
+        .choice("mode", peers::dissemination_names, c.mode)
         .integer("attach", 1, 64, c.attach)
         .integer("degree_max", 1, 1000, c.degree_max)
         .milliseconds("gossip_interval_ms", 1, 86400000, c.gossip_interval)

@@ -21,6 +21,7 @@
 
 #include "linalg/exact.hpp"
 #include "linalg/malicious.hpp"
+#include "harness/topology.hpp"
 
 namespace confab::tools {
 namespace {
@@ -65,7 +66,7 @@ json timing_json(const timing& t) { return {{"best", t.n ? t.best : 0}, {"averag
 
 result<graph, problem> load(const std::string& spec, std::uint64_t seed) {
   if (spec.empty()) return problem{"--topology is required (ring:9, torus:5x5, petersen, file:PATH, ...)"};
-  auto g = parse_topology(spec, seed);
+  auto g = harness::parse_topology(spec, seed);
   if (!g) return g;
   if (!connected(*g)) return problem{"topology '" + spec + "' is not connected"};
   if (g->n() > 400) return problem{"topology '" + spec + "' has more than 400 nodes; exact consensus here is for up to 400"};
@@ -95,7 +96,7 @@ int table1(const exact_options& o) {
                 "paper", "1e-2", "paper", "1e-10", "paper");
   }
   for (const auto& p : paper_table1) {
-    graph g = parse_topology(p.spec, o.seed).value();
+    graph g = harness::parse_topology(p.spec, o.seed).value();
     matrix W = random_weights(g, o.seed);
     int steps = 0;
     for (int i = 0; i < g.n(); ++i) steps = std::max(steps, observations_min(g, W, i, g.n()).steps);
@@ -371,7 +372,7 @@ int table4(const exact_options& o) {
   }
   json out = {{"table", 4}, {"seed", o.seed}, {"runs", runs}, {"rows", json::array()}};
   for (const auto& row : paper_table4) {
-    graph g = parse_topology(row.spec, o.seed).value();
+    graph g = harness::parse_topology(row.spec, o.seed).value();
     matrix W = random_weights(g, o.seed);
     auto plan = plan_attack_recovery(g, W, 0, row.f);
     timing tb, tn;
@@ -451,7 +452,7 @@ int table23(const exact_options& o, bool base_only) {
       {-10.4, -10.6, -9.8, -8.9, -7.0, -6.0, -5.6, -4.2, -3.4, -1.1, -2.0, -1.0, 0.3, 2.1}};
   int row_i = 0;
   for (const auto& p : paper_table1) {
-    graph g = parse_topology(p.spec, o.seed).value();
+    graph g = harness::parse_topology(p.spec, o.seed).value();
     matrix W = random_weights(g, o.seed);
     const int steps = observations_min(g, W, 0, g.n()).steps;
     const matrix gamma = recovery_matrix(observability(g, W, 0, steps));
