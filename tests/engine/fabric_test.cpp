@@ -63,11 +63,9 @@ struct fabric_case {
 
 class fabric_test : public ::testing::TestWithParam<fabric_case> {};
 
-std::uint16_t fresh_port() {
-  static std::uint16_t next = static_cast<std::uint16_t>(21000 + (::getpid() % 2000) * 8);
-  next = static_cast<std::uint16_t>(next + 1);
-  return next;
-}
+// One fabric thread listens on one port; see free_port_block for why the
+// port is checked and kept out of the ephemeral range.
+std::uint16_t fresh_port() { return confab::testing::free_port_block(1); }
 
 // Runs two probe nodes (0 -> 1) on one reactor; `script` runs beside them
 // and returns when the test is over.

@@ -35,18 +35,35 @@ inline std::string backend_param_name(const ::testing::TestParamInfo<io::backend
     var = std::move(r_).value();                                                               \
   }
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound, read, closed).
-inline std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t l = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l);
-  ::close(fd);
-  return ntohs(a.sin_port);
+// `n` consecutive TCP ports, all free on every address a moment ago,
+// drawn below the kernel's ephemeral range (32768 and up) so that no
+// outgoing connection of this or another test can take one of them
+// between this check and the caller's bind. A listener that binds
+// 0.0.0.0:P conflicts with any socket holding P, so each port is tried on
+// INADDR_ANY, the way the fabric binds it.
+inline std::uint16_t free_port_block(unsigned n) {
+  static unsigned salt = static_cast<unsigned>(::getpid()) * 2654435761u;
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    salt = salt * 1103515245u + 12345u;
+    const auto base = static_cast<std::uint16_t>(20000 + (salt >> 8) % (32000 - 20000 - n));
+    bool all = true;
+    for (unsigned i = 0; i < n && all; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_addr.s_addr = htonl(INADDR_ANY);
+      a.sin_port = htons(static_cast<std::uint16_t>(base + i));
+      all = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      ::close(fd);
+    }
+    if (all) return base;
+  }
+  ADD_FAILURE() << "no block of " << n << " free ports below 32000";
+  return 0;
 }
+
+// One TCP port, free a moment ago (see free_port_block).
+inline std::uint16_t free_port() { return free_port_block(1); }
 
 // Counts live instances, to catch leaked or doubly destroyed frames.
 struct counted {
