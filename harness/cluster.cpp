@@ -85,21 +85,6 @@ void record_peer_event(thread_record& rec, const host::fabric_group& group, std:
   }
 }
 
-double peak_rss_mb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-
-double cpu_seconds() {
-  rusage u{};
-  ::getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 // The run's end: stops `stop` at `at`.
 task<void> end_at(io::clock::time_point at, std::stop_source& stop) {
   auto slept = co_await io::sleep_until(at, stop.get_token());
@@ -294,6 +279,22 @@ void snapshot(const cluster& c, const std::vector<double>& one_way_ms, run_recor
 }
 
 }  // namespace
+
+double peak_rss_mb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+double cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 
 protocol_settings derive_settings(const scenario& scen, seam::duration rtt, std::vector<node_id> seed_ids) {
   protocol_settings out;

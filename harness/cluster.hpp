@@ -115,6 +115,11 @@ struct run_options {
   bool progress = true;          // a progress line on stderr every second
 };
 
+// ## process figures
+// This process's peak resident set (MiB) and CPU time (user + system, s).
+double peak_rss_mb();
+double cpu_seconds();
+
 // ## run_cluster
 // Runs `scen` (already validated) to its end; see the banner.
 result<run_record> run_cluster(const scenario& scen, const run_options& o);

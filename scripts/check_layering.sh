@@ -20,6 +20,8 @@ check protocols '(tools|harness|linalg)/' "protocols/ must not include tools/, h
 check protocols 'engine/(?!seam/env\.hpp|core/result\.hpp)' "protocols/ see the engine only through engine/seam/env.hpp and engine/core/result.hpp"
 # A peer sees the seeds' client side only, never their Raft messages.
 check protocols/peers 'protocols/seeds/(?!client\.hpp)' "protocols/peers/ see only the seeds' client side (protocols/seeds/client.hpp)"
+# A protocol born after seeds and peers shares only protocols/common.
+check protocols/average 'protocols/(?!common/|average/)' "protocols/average/ may include only protocols/common/ and itself"
 check harness 'tools/' "harness/ must not include tools/"
 # Of the harness, only its topology reader sees linalg (its own library).
 hits=$(grep -rnP '#include *[<"]linalg/' harness 2>/dev/null | grep -v '^harness/topology\.')

@@ -34,7 +34,7 @@ step "tests (ASan+UBSan build)"
 # spends its time inside OpenBLAS/LAPACK, which is not instrumented).
 # The 1,000-seed simulation sweeps run in the optimised build above; under
 # the sanitisers 100 seeds each look for memory and UB errors.
-CONFAB_SWEEP_COUNT=100 meson test -C build-asan --print-errorlogs --num-processes 1 --timeout-multiplier 3 engine protocols harness || fail=1
+CONFAB_SWEEP_COUNT=100 meson test -C build-asan --print-errorlogs --num-processes 1 --timeout-multiplier 3 engine protocols harness average || fail=1
 
 step "benchmark smoke runs"
 bash bench/run_smoke.sh build || fail=1

@@ -4,6 +4,8 @@
 //   confab emulator-test [--rate F] [--samples N] [--delay-ms D] [--jitter-ms J]
 //   confab demo [--backend auto|uring|epoll] [--connections N] [--bytes N] [--duration-ms N]
 //   confab exact table1|bounds|recover [--topology T] [--seed S] [--runs R] [--json]
+//   confab avg [paper] --topology SPEC --dt DT [--mode M] [--transport tcp|inproc] [--out DIR]
+//   confab avg-node --listen IP:PORT --config node.toml
 //   confab seed --config seed.toml --listen IP:PORT
 //   confab peer --config peer.toml --listen IP:PORT
 //   confab seed-load --seeds seeds.txt --peers N [--window W] [--acked-out FILE]
@@ -16,6 +18,7 @@
 
 #include <cstdio>
 
+#include "tools/confab/avg_cmd.hpp"
 #include "tools/confab/demo.hpp"
 #include "tools/confab/exact_cmd.hpp"
 #include "tools/confab/peer_cmd.hpp"
@@ -51,6 +54,42 @@ int main(int argc, char** argv) {
   e->add_option("--runs", exact.runs, "timed runs")->check(CLI::Range(1, 10000000));
   e->add_option("--node", exact.node, "observing node (recover)");
   e->add_flag("--json", exact.json, "print JSON");
+  confab::tools::avg_options avg;
+  auto* av = app.add_subcommand("avg", "average consensus (document 000): N nodes through the RTT emulator, or `avg paper`");
+  av->footer("Example: confab avg --topology torus:5x5 --dt best --transport tcp --out avg-report");
+  av->add_option("what", avg.what, "run (default) or paper (the document's Table I and Table II)")
+      ->check(CLI::IsMember({"run", "paper"}));
+  av->add_option("--topology", avg.topology, "ring:N, torus:RxC, petersen, hypercube:D, complete:N, regular:NxD, er:NxP, ba:NxM, file:PATH (edge list)");
+  av->add_option("--dt", avg.dt, "step size: one value, one per node (comma list), or best (2/(l2+lmax))");
+  av->add_option("--x0", avg.x0, "initial states: random (uniform [0,10), seeded) or a comma list");
+  av->add_option("--mode", avg.mode, "laplacian, average-preserving or push-sum")
+      ->check(CLI::IsMember({"laplacian", "average-preserving", "push-sum"}));
+  av->add_option("--rounds", avg.rounds, "lock-step rounds, or pushes per node (push-sum)")->check(CLI::Range(1u, 10000000u));
+  av->add_option("--staleness", avg.staleness, "lock-step: use the neighbours' states d rounds old")->check(CLI::Range(0u, 64u));
+  av->add_option("--delay-ms", avg.delay_ms, "emulated one-way link delay")->check(CLI::Range(0.0, 600000.0));
+  av->add_option("--jitter-ms", avg.jitter_ms, "emulated jitter around it")->check(CLI::Range(0.0, 600000.0));
+  av->add_option("--jitter", avg.jitter, "uniform, normal, pareto, lognormal or constant")
+      ->check(CLI::IsMember({"uniform", "normal", "pareto", "lognormal", "constant"}));
+  av->add_option("--pause-ms", avg.pause_ms, "the document's sleep between rounds (stretches wall time only)")->check(CLI::Range(0.0, 600000.0));
+  av->add_option("--loss", avg.loss, "fraction of frames the emulator drops")->check(CLI::Range(0.0, 0.9));
+  av->add_option("--dup", avg.dup, "fraction of frames the emulator duplicates")->check(CLI::Range(0.0, 0.9));
+  av->add_option("--push-interval-ms", avg.push_interval_ms, "push-sum: one push per interval")->check(CLI::Range(0.01, 600000.0));
+  av->add_option("--stall-timeout-ms", avg.stall_timeout_ms, "a neighbour silent this long is reported")->check(CLI::Range(1.0, 86400000.0));
+  av->add_option("--transport", avg.transport, "tcp or inproc")->check(CLI::IsMember({"tcp", "inproc"}));
+  av->add_option("--threads", avg.threads, "reactor threads")->check(CLI::Range(1u, 64u));
+  av->add_option("--tolerance", avg.tolerance, "disagreement (relative) the report measures time and rounds to")->check(CLI::Range(1e-15, 0.5));
+  av->add_option("--time-max", avg.time_max_s, "the run stops by itself after this many seconds")->check(CLI::Range(1.0, 86400.0));
+  av->add_option("--out", avg.out, "folder for report.json, trajectories.csv and the SVG plots");
+  av->add_option("--backend", avg.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  av->add_option("--base-port", avg.base_port, "tcp: listeners on base-port + thread")->check(CLI::Range(1024, 65000));
+  av->add_option("--seed", avg.seed, "random seed (topology, initial states, emulator)");
+  av->add_flag("--quiet", avg.quiet, "no progress line");
+  confab::tools::avg_node_options avg_node;
+  auto* an = app.add_subcommand("avg-node", "one average-consensus node as its own process (the document's two terminals)");
+  an->footer("Example: confab avg-node --listen 127.0.0.1:7100 --config node.toml (docs/average.md)");
+  an->add_option("--listen", avg_node.listen, "IP:PORT this node listens on")->required();
+  an->add_option("--config", avg_node.config, "TOML: x0, dt, mode, rounds, neighbours = [\"IP:PORT\", ...]")->required();
+  an->add_option("--backend", avg_node.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
   confab::tools::seed_options seed;
   auto* sd = app.add_subcommand("seed", "one seed of the membership service (replicated peer list)");
   sd->add_option("--config", seed.config, "TOML settings (docs/config.md)")->required();
@@ -121,6 +160,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (sm->parsed()) return confab::tools::run_sim_command(sim);
+  if (av->parsed()) return confab::tools::run_avg_command(avg);
+  if (an->parsed()) return confab::tools::run_avg_node_command(avg_node);
   if (em->parsed()) return confab::tools::run_emulator_test(et);
   if (e->parsed()) return confab::tools::run_exact_command(exact);
   if (sd->parsed()) return confab::tools::run_seed_command(seed);
