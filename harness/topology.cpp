@@ -50,14 +50,14 @@ result<graph, problem> parse_topology(const std::string& spec, std::uint64_t see
     return x != std::string::npos && number(arg.substr(0, x), lo1, hi1, a) && number(arg.substr(x + 1), lo2, hi2, b);
   };
   long a = 0, b = 0;
-  if (kind == "ring" && number(arg, 3, 5000, a)) return ring(static_cast<int>(a));
-  if (kind == "torus" && pair(3, 200, 3, 200, a, b)) return torus(static_cast<int>(a), static_cast<int>(b));
+  if (kind == "ring" && number(arg, 3, 1000000, a)) return ring(static_cast<int>(a));
+  if (kind == "torus" && pair(3, 1000, 3, 1000, a, b)) return torus(static_cast<int>(a), static_cast<int>(b));
   if (kind == "petersen" && arg.empty()) return petersen();
-  if (kind == "hypercube" && number(arg, 1, 12, a)) return hypercube(static_cast<int>(a));
+  if (kind == "hypercube" && number(arg, 1, 16, a)) return hypercube(static_cast<int>(a));
   if (kind == "complete" && number(arg, 2, 2000, a)) return complete(static_cast<int>(a));
-  if (kind == "regular" && pair(3, 5000, 2, 100, a, b) && (a * b) % 2 == 0 && b < a)
+  if (kind == "regular" && pair(3, 1000000, 2, 100, a, b) && (a * b) % 2 == 0 && b < a)
     return random_regular(static_cast<int>(a), static_cast<int>(b), seed);
-  if (kind == "ba" && pair(3, 5000, 1, 50, a, b) && b < a) return barabasi_albert(static_cast<int>(a), static_cast<int>(b), seed);
+  if (kind == "ba" && pair(3, 1000000, 1, 50, a, b) && b < a) return barabasi_albert(static_cast<int>(a), static_cast<int>(b), seed);
   if (kind == "er") {
     const auto x = arg.find('x');
     if (x != std::string::npos && number(arg.substr(0, x), 2, 5000, a)) {
@@ -74,7 +74,9 @@ result<graph, problem> parse_topology(const std::string& spec, std::uint64_t see
     return parse_edge_list(*text, arg);
   }
   return problem{"unknown or malformed topology '" + spec +
-                 "' (ring:N, torus:RxC, petersen, hypercube:D, complete:N, regular:NxD, er:NxP, ba:NxM, file:PATH)"};
+                 "' (ring:N with N 3..1000000, torus:RxC with R, C 3..1000, petersen, hypercube:D with D 1..16, "
+                 "complete:N with N 2..2000, regular:NxD with N up to 1000000 and D 2..100, er:NxP with N up to 5000, "
+                 "ba:NxM with N up to 1000000 and M 1..50, file:PATH)"};
 }
 
 }  // namespace confab::harness

@@ -44,6 +44,16 @@ spectrum torus_spectrum(int rows, int cols) {
   return finish(std::move(ev));
 }
 
+spectrum hypercube_spectrum(int d) {
+  std::vector<double> ev;
+  for (int k = 0; k <= d; ++k) {
+    double choose = 1;
+    for (int i = 1; i <= k; ++i) choose = choose * (d - k + i) / i;
+    ev.insert(ev.end(), static_cast<std::size_t>(std::llround(choose)), 2.0 * k);
+  }
+  return finish(std::move(ev));
+}
+
 double contraction(const spectrum& s, double dt) { return std::max(std::fabs(1 - dt * s.l2), std::fabs(1 - dt * s.lmax)); }
 
 double stable_step_max(const spectrum& s, int staleness) {

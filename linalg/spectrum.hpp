@@ -27,6 +27,9 @@ spectrum laplacian_spectrum(const graph& g);
 // The closed form for a rows x cols torus (4-regular: 4 - 2cos(2 pi a/rows)
 // - 2cos(2 pi b/cols)), for sizes dense LAPACK would take minutes over.
 spectrum torus_spectrum(int rows, int cols);
+// The closed form for the d-dimensional hypercube: 2k with multiplicity
+// C(d, k), k = 0..d.
+spectrum hypercube_spectrum(int d);
 
 // Per-round contraction of the disagreement under step dt (d = 0).
 double contraction(const spectrum& s, double dt);

@@ -59,11 +59,12 @@ std::vector<std::vector<std::uint32_t>> adjacency_of(const linalg::graph& g) {
 }
 
 // The spectrum where it can be had in seconds: dense up to 3,000 nodes,
-// the closed form for tori of any size.
+// the closed forms for tori and hypercubes of any size.
 std::optional<linalg::spectrum> spectrum_of(const linalg::graph& g, const std::string& spec) {
   int rows = 0, cols = 0;
   if (std::sscanf(spec.c_str(), "torus:%dx%d", &rows, &cols) == 2 && rows >= 3 && cols >= 3)
     return linalg::torus_spectrum(rows, cols);
+  if (std::sscanf(spec.c_str(), "hypercube:%d", &rows) == 1 && rows >= 1) return linalg::hypercube_spectrum(rows);
   if (g.n() <= 3000) return linalg::laplacian_spectrum(g);
   return std::nullopt;
 }
@@ -245,6 +246,12 @@ int run_avg_command(const avg_options& o) {
   if (o.dt == "best") {
     if (!spectrum) return usage("--dt best needs the spectrum, which is computed for up to 3,000 nodes or a torus");
     dt.assign(n, 2 / (spectrum->l2 + spectrum->lmax));
+  } else if (o.dt == "safe") {
+    // Gershgorin: lmax <= 2 * max degree, so 1 / (1 + max degree) is
+    // stable on any graph, where the spectrum is out of reach.
+    int degree_max = 0;
+    for (int i = 0; i < g->n(); ++i) degree_max = std::max(degree_max, g->degree(i));
+    dt.assign(n, 1.0 / (1 + degree_max));
   } else {
     auto v = parse_values(o.dt, "--dt", n);
     if (!v) return usage(v.error().text);

@@ -16,7 +16,7 @@ namespace confab::tools {
 struct avg_options {
   std::string what = "run";  // run | paper
   std::string topology = "ring:4";
-  std::string dt = "0.1";    // one value, a comma list (one per node), or "best" (2 / (l2 + lmax))
+  std::string dt = "0.1";    // one value, a comma list (one per node), "best" (2 / (l2 + lmax)) or "safe" (1 / (1 + max degree))
   std::string x0 = "random"; // "random" (uniform [0, 10), seeded) or a comma list
   std::string mode = "laplacian";
   std::uint32_t rounds = 200;

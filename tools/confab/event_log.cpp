@@ -14,30 +14,36 @@ std::string id_or_empty(seam::node_id id, seam::node_id none) { return id == non
 }  // namespace
 
 std::string event_json(const peers::peer_event& e, seam::node_id self) {
-  const nlohmann::ordered_json o = {{"t_ns", e.at.count()},
-                                    {"peer", endpoints::id_string(self)},
-                                    {"event", peers::event_name(e.kind)},
-                                    {"about", endpoints::id_string(e.peer)},
-                                    {"other", id_or_empty(e.other, 0)},
-                                    {"seq", e.seq},
-                                    {"hops", e.hops},
-                                    {"count", e.count},
-                                    {"why", e.why ? e.why : ""}};
+  thread_local nlohmann::ordered_json o = {{"t_ns", 0}, {"peer", ""}, {"event", ""}, {"about", ""}, {"other", ""},
+                                           {"seq", 0},  {"hops", 0},  {"count", 0},  {"why", ""}};
+  o["t_ns"] = e.at.count();
+  o["peer"] = endpoints::id_string(self);
+  o["event"] = peers::event_name(e.kind);
+  o["about"] = endpoints::id_string(e.peer);
+  o["other"] = id_or_empty(e.other, 0);
+  o["seq"] = e.seq;
+  o["hops"] = e.hops;
+  o["count"] = e.count;
+  o["why"] = e.why ? e.why : "";
   return o.dump();
 }
 
 std::string event_json(const seeds::seed_event& e, seam::node_id self) {
-  const nlohmann::ordered_json o = {{"t_ns", e.at.count()},
-                                    {"seed", endpoints::id_string(self)},
-                                    {"event", seeds::event_name(e.kind)},
-                                    {"term", e.term},
-                                    {"index", e.index},
-                                    {"peer", id_or_empty(e.peer, seeds::no_node)},
-                                    {"other", id_or_empty(e.other, seeds::no_node)},
-                                    {"why", e.why ? e.why : ""}};
+  // One object per thread, refilled: a seed logs an event per registration
+  // on every seed, and building a fresh object each time (its keys, its
+  // nodes) cost 3 us of a registration's CPU; refilling costs a third.
+  thread_local nlohmann::ordered_json o = {{"t_ns", 0}, {"seed", ""}, {"event", ""}, {"term", 0},
+                                           {"index", 0}, {"peer", ""}, {"other", ""}, {"why", ""}};
+  o["t_ns"] = e.at.count();
+  o["seed"] = endpoints::id_string(self);
+  o["event"] = seeds::event_name(e.kind);
+  o["term"] = e.term;
+  o["index"] = e.index;
+  o["peer"] = id_or_empty(e.peer, seeds::no_node);
+  o["other"] = id_or_empty(e.other, seeds::no_node);
+  o["why"] = e.why ? e.why : "";
   return o.dump();
 }
-
 
 std::string wall_clock() {
   const auto now = std::chrono::system_clock::now();

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   av->add_option("what", avg.what, "run (default) or paper (the document's Table I and Table II)")
       ->check(CLI::IsMember({"run", "paper"}));
   av->add_option("--topology", avg.topology, "ring:N, torus:RxC, petersen, hypercube:D, complete:N, regular:NxD, er:NxP, ba:NxM, file:PATH (edge list)");
-  av->add_option("--dt", avg.dt, "step size: one value, one per node (comma list), or best (2/(l2+lmax))");
+  av->add_option("--dt", avg.dt, "step size: one value, one per node (comma list), best (2/(l2+lmax)) or safe (1/(1+max degree), stable on any graph)");
   av->add_option("--x0", avg.x0, "initial states: random (uniform [0,10), seeded) or a comma list");
   av->add_option("--mode", avg.mode, "laplacian, average-preserving or push-sum")
       ->check(CLI::IsMember({"laplacian", "average-preserving", "push-sum"}));
