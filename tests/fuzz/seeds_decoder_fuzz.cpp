@@ -1,29 +1,7 @@
-// Fuzz target for the seeds wire decoder (libFuzzer where clang is
-// available; always as a deterministic run inside the test suite, see
-// tests/protocols/seeds_wire_test.cpp). Invariants: never crashes; every
-// message it accepts re-encodes to exactly the input.
-#include <cstddef>
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
-
+// Fuzz target for the seeds wire decoder; the invariants are
+// tests/fuzz/round_trip.hpp's. Run deterministically by
+// tests/protocols/seeds_wire_test.cpp.
 #include "protocols/seeds/wire.hpp"
+#include "tests/fuzz/round_trip.hpp"
 
-extern "C" int confab_fuzz_seeds_decoder(const std::uint8_t* data, std::size_t size) {
-  using namespace confab;
-  std::span<const std::byte> in(reinterpret_cast<const std::byte*>(data), size);
-  auto m = seeds::decode(in);
-  if (!m) {
-    if (m.code() != errc::malformed || m.error().detail == nullptr) std::abort();
-    return 0;
-  }
-  const auto again = seeds::encode(*m);
-  if (again.size() != size || std::memcmp(again.data(), data, size) != 0) std::abort();
-  return 0;
-}
-
-#ifdef CONFAB_LIBFUZZER
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  return confab_fuzz_seeds_decoder(data, size);
-}
-#endif
+CONFAB_FUZZ_WIRE_DECODER(seeds)
