@@ -87,6 +87,9 @@ struct average_config {
 inline constexpr std::uint32_t rounds_max = 10'000'000;
 inline constexpr std::uint32_t staleness_max = 64;
 inline constexpr std::size_t neighbours_max = 4096;
+// A lock-step node reports a silent neighbour only after the stall timeout
+// and this many resends of its own while blocked.
+inline constexpr std::uint32_t stall_resends_min = 3;
 
 // A sentence naming the first thing wrong with `c` for node `self`.
 result<void, problem> validate(const average_config& c, node_id self);

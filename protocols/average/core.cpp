@@ -139,6 +139,9 @@ void average_core::start(time_point now, output& out) {
   scale_ = std::max(1.0, std::fabs(cfg_.x0));
   record(now, cfg_.x0);
   if (lock_step()) {
+    // One allocation for the whole run (up to a million rounds), not a
+    // doubling that every node of a fabric hits in the same round.
+    history_.reserve(std::min<std::size_t>(cfg_.rounds + 1u, std::size_t{1} << 20));
     own_[0] = cfg_.x0;
     send_state(out);
     advance(now, out);
@@ -230,7 +233,7 @@ void average_core::advance(time_point now, output& out) {
     const std::uint32_t need = round_ > cfg_.staleness ? round_ - cfg_.staleness : 0;
     for (const auto& p : peers_)
       if (!have(p, need)) {
-        if (!blocked_) blocked_since_ = resent_at_ = now;
+        if (!blocked_) blocked_since_ = resent_at_ = now, resends_ = 0;
         blocked_ = true;
         return;
       }
@@ -306,9 +309,15 @@ void average_core::on_tick(time_point now, output& out) {
     }
     if (state_ == outcome::running && blocked_ && cfg_.resend_interval > 0ns && now - resent_at_ >= cfg_.resend_interval) {
       resent_at_ = now;
+      ++resends_;
       resend(out);
     }
-    if (state_ == outcome::running && blocked_ && now - blocked_since_ >= cfg_.stall_timeout) {
+    // Silent means silent while this node ran: three resends it actually
+    // made, besides the timeout, so a host that stopped the whole process
+    // (a long allocation, swap, SIGSTOP) does not take its own pause for
+    // a neighbour's silence.
+    const bool resent_enough = cfg_.resend_interval <= 0ns || resends_ >= stall_resends_min;
+    if (state_ == outcome::running && blocked_ && now - blocked_since_ >= cfg_.stall_timeout && resent_enough) {
       const std::uint32_t need = round_ > cfg_.staleness ? round_ - cfg_.staleness : 0;
       for (const auto& p : peers_)
         if (!have(p, need)) out.events.push_back({average_event::kind::stalled, now, round_, x_, p.id});

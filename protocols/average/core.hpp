@@ -123,6 +123,7 @@ class average_core {
   bool sleeping_ = false;
   time_point wake_at_{}, blocked_since_{}, resent_at_{};
   bool blocked_ = false;
+  std::uint32_t resends_ = 0;  // resends made while blocked on the current round
   // push-sum
   double s_ = 0, w_ = 1;
   std::uint32_t pushes_ = 0;

@@ -173,6 +173,11 @@ TEST(average_core, a_silent_neighbour_is_reported_and_the_others_are_told) {
   EXPECT_EQ(a.next_tick(), 200ms) << "the first resend";
   a.on_tick(200ms, out);
   EXPECT_EQ(out.sends.size(), 2u) << "round 0 again, to both";
+  for (auto t : {400ms, 600ms, 800ms}) {
+    out.clear();
+    a.on_tick(t, out);
+    EXPECT_EQ(a.status(), outcome::running) << "before the stall timeout";
+  }
   out.clear();
   a.on_tick(1s, out);
   EXPECT_EQ(a.status(), outcome::stalled);
@@ -189,6 +194,21 @@ TEST(average_core, a_silent_neighbour_is_reported_and_the_others_are_told) {
   b.start(0ns, ob);
   ASSERT_TRUE(b.on_message(1s, 1, halt{halt_reason::stalled, 0}, ob));
   EXPECT_EQ(b.status(), outcome::halted);
+}
+
+// A host that stopped the whole process for longer than the stall timeout
+// (every node's timer fires late at once) is not a silent neighbour: the
+// node must also have resent three times while it ran.
+TEST(average_core, a_paused_host_is_not_taken_for_a_silent_neighbour) {
+  average_core a({.x0 = 1, .dt = 0.1, .neighbours = {{2}}, .rounds = 10, .stall_timeout = 1s}, 1);
+  output out;
+  a.start(0ns, out);
+  out.clear();
+  a.on_tick(30s, out);  // the first tick after a 30 s stop
+  EXPECT_EQ(a.status(), outcome::running);
+  ASSERT_TRUE(a.on_message(30s, 2, state{.round = 0, .x = 3, .dt = 0.1}, out)) << "the frame queued behind the stop";
+  EXPECT_EQ(a.round(), 1u);
+  EXPECT_EQ(a.status(), outcome::running);
 }
 
 // ---------------------------------------------------------------- simulation
