@@ -67,6 +67,7 @@ struct seed_event {
     report_received,  // peer = suspect, other = reporter
     report_ignored,   // with `why`
     register_answered,
+    follower_behind,  // peer = the follower, index = where its log really ends, with `why`
   } kind;
   time_point at{};
   std::uint64_t term = 0;

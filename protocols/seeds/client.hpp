@@ -55,7 +55,9 @@ struct neighbours {
 };
 
 // ### seed -> peer
-enum class register_status : std::uint8_t { ok = 0, busy = 1 };
+// `behind`: the answering seed is a follower that knows it lags the leader's
+// commit by more than one append; its PL (if any) is not current.
+enum class register_status : std::uint8_t { ok = 0, busy = 1, behind = 2 };
 struct register_reply {
   std::uint64_t request_id = 0;
   register_status status = register_status::ok;

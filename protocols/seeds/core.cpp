@@ -18,7 +18,7 @@ const char* role_name(role r) noexcept {
 const char* event_name(seed_event::kind_t k) noexcept {
   static constexpr const char* names[] = {"follower", "candidate", "leader",    "vote",           "propose",
                                           "commit",   "add",       "remove",    "register",       "report",
-                                          "report_ignored", "register_answered"};
+                                          "report_ignored", "register_answered", "follower_behind"};
   return names[k];
 }
 
@@ -214,7 +214,11 @@ bool seed_core::projected_member(node_id p) const {
 }
 
 void seed_core::answer_register(time_point now, seam::random& rng, node_id peer, std::uint64_t request_id, output& out) {
-  register_reply r{.request_id = request_id, .status = register_status::ok, .leader = leader_, .commit_index = commit_,
+  // A follower that knows the leader has committed more than one append
+  // carries says so, and the asker takes the PL from a seed that is current.
+  const bool behind = role_ != role::leader && leader_commit_seen_ > commit_ + entries_per_append_max;
+  register_reply r{.request_id = request_id, .status = behind ? register_status::behind : register_status::ok,
+                   .leader = leader_, .commit_index = commit_,
                    .pl_size = members_.size(), .pl_digest = digest_};
   const std::size_t n = members_.size(), k = std::min(n, std::min(cfg_.pl_sample_max, peers_per_reply_max));
   r.peers.reserve(k);
@@ -462,6 +466,7 @@ void seed_core::on_append_entries(time_point now, seam::random& rng, node_id fro
   heard_leader_ = true;
   last_leader_contact_ = now;
   reset_election(now, rng);
+  leader_commit_seen_ = std::max(leader_commit_seen_, m.leader_commit);
   if (m.prev_index > last_index()) {
     out.sends.emplace_back(from, append_reply{.term = hard_.term, .success = false, .match_index = last_index()});
     return;
@@ -488,6 +493,7 @@ void seed_core::on_append_entries(time_point now, seam::random& rng, node_id fro
     if (out.persist.entries.empty()) out.persist.first_index = log_.size();
     out.persist.entries.push_back(e);
   }
+  leader_commit_seen_ = std::max(leader_commit_seen_, m.leader_commit);
   const std::uint64_t matched = m.prev_index + m.entries.size();
   const std::uint64_t new_commit = std::min(m.leader_commit, matched);
   if (new_commit > commit_) {
@@ -529,7 +535,19 @@ void seed_core::on_append_reply(time_point now, seam::random& rng, node_id from,
     }
     if (next <= last_index()) send_append(from, out);
   } else {
-    next = std::max(match + 1, std::min(m.match_index, last_index()) + 1);
+    // The follower's hint is where its log really ends (or where its last
+    // conflicting term begins). It wins over `match`: a follower that lost
+    // entries it had acknowledged (a storage fault, a shortened log) holds
+    // less than `match` says, and resending from `match + 1` would be
+    // refused for ever. Lowering `match` only delays commits, never makes
+    // one unsafe; a stale rejection costs one redundant resend.
+    const std::uint64_t hint = std::min(m.match_index, last_index());
+    if (hint < match) {
+      out.events.push_back({.kind = seed_event::follower_behind, .at = now, .term = hard_.term, .index = hint,
+                            .peer = from, .why = "the follower holds fewer entries than it acknowledged"});
+      match = hint;
+    }
+    next = hint + 1;
     send_append(from, out);
   }
 }

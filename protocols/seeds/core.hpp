@@ -114,6 +114,9 @@ class seed_core {
   std::map<node_id, report_set> reports_;
   std::map<node_id, std::set<node_id>> declared_;  // peer -> its declared neighbours
   bool removed_since_check_ = false;
+  // The highest commit index a leader of this term or an earlier one told
+  // this seed about (a follower further behind answers `behind`).
+  std::uint64_t leader_commit_seen_ = 0;
 };
 
 }  // namespace confab::seeds

@@ -38,6 +38,9 @@ class memory_store final : public log_store {
   result<void> save(const persist_batch& b) override;
   std::uint64_t saves() const noexcept { return saves_; }
   const recovered_state& state() const noexcept { return state_; }
+  // A storage fault for the simulator: the last `n` synced entries are
+  // gone, as after a shortened file (the hard state stays).
+  void lose_last(std::size_t n) { state_.log.resize(state_.log.size() - std::min(n, state_.log.size())); }
 
  private:
   recovered_state state_;

@@ -176,7 +176,7 @@ result<message> decode_body(codec::reader& r, std::uint8_t t, bool nested) {
       register_reply m;
       m.request_id = r.u64();
       const auto s = r.u8();
-      if (s > 1) r.fail("register_reply: unknown status");
+      if (s > 2) r.fail("register_reply: unknown status");
       m.status = static_cast<register_status>(s);
       m.leader = r.u64();
       m.commit_index = r.u64();

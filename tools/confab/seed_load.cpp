@@ -219,6 +219,7 @@ task<void> query(io::reactor& r, load& L, const seed_query_options& o, int& exit
     nlohmann::ordered_json line = {{"seed", endpoints::id_string(L.seeds[i].id)},
                                    {"answered", static_cast<bool>(L.answered[i])},
                                    {"commit_index", rep.commit_index},
+                                   {"behind", rep.status == seeds::register_status::behind},
                                    {"pl_size", rep.pl_size},
                                    {"sampled", rep.peers.size() < rep.pl_size},
                                    {"pl_digest", digest},
