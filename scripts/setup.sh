@@ -16,6 +16,7 @@ packages=(
   libtomlplusplus-dev     # TOML configuration files
   nlohmann-json3-dev      # JSON: reports, traces, --json output (one library for all of it)
   libsodium-dev           # optional cluster key (frame authentication)
+  libxxhash-dev           # XXH3 checksums of the seeds' Raft log and state file
   python3                 # test helpers (legacy-dialect client, report checks)
   iproute2 procps         # the partition test makes network namespaces (ip, sysctl)
 )

@@ -42,9 +42,11 @@ struct seed_config {
   // and the least number of distinct reporters for any removal (so one
   // peer never removes another alone while a third member exists).
   std::size_t reporters_without_neighbours = 2;
-  // Legacy reports (reporter = an IP with port 0, seeds::legacy) count only
-  // from this many distinct reporter IPs; 0 ignores them.
-  std::size_t legacy_min_reporters = 0;
+  // Legacy reports (reporter = an IP with port 0, seeds::legacy) are
+  // accepted; each counts as a report from the PL member with that IP (a
+  // declared neighbour of the suspect first), under the same rule as a
+  // native report. Off: ignored.
+  bool legacy_reports = false;
   std::size_t quorum() const noexcept { return seeds.size() / 2 + 1; }
 };
 
@@ -68,6 +70,7 @@ struct seed_event {
     report_ignored,   // with `why`
     register_answered,
     follower_behind,  // peer = the follower, index = where its log really ends, with `why`
+    learner_ended,    // this seed may vote again (index = its commit), with `why`
   } kind;
   time_point at{};
   std::uint64_t term = 0;
@@ -86,6 +89,16 @@ struct hard_state {
   std::uint64_t term = 0;
   node_id voted_for = no_node;
   std::uint64_t commit = 0;  // a hint only: committed entries are permanent
+  // A learner neither votes nor stands: a seed whose storage is new, wiped
+  // or was found damaged may have forgotten entries it acknowledged or a
+  // vote it cast. It stays one until it holds what a leader had committed
+  // when they first spoke (or until a majority of seeds, itself included,
+  // show they never held anything: a new cluster). Saved, so a restart
+  // during repair does not end it. docs/seeds.md, "Storage faults".
+  bool learner = true;
+  // No vote is granted in a term at or below this one: the term in which
+  // a learner's repair ended, in which it may have voted before the damage.
+  std::uint64_t vote_floor = 0;
   friend bool operator==(const hard_state&, const hard_state&) = default;
 };
 

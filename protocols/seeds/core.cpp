@@ -18,7 +18,7 @@ const char* role_name(role r) noexcept {
 const char* event_name(seed_event::kind_t k) noexcept {
   static constexpr const char* names[] = {"follower", "candidate", "leader",    "vote",           "propose",
                                           "commit",   "add",       "remove",    "register",       "report",
-                                          "report_ignored", "register_answered", "follower_behind"};
+                                          "report_ignored", "register_answered", "follower_behind", "learner_ended"};
   return names[k];
 }
 
@@ -59,7 +59,30 @@ bool seed_core::is_seed(node_id id) const noexcept {
   return std::find(cfg_.seeds.begin(), cfg_.seeds.end(), id) != cfg_.seeds.end();
 }
 
-void seed_core::start(time_point now, seam::random& rng, output&) { reset_election(now, rng); }
+void seed_core::start(time_point now, seam::random& rng, output& out) {
+  reset_election(now, rng);
+  if (hard_.learner) probe(now, out);
+}
+
+bool seed_core::never_held_anything() const noexcept { return hard_.term == 0 && log_.empty(); }
+
+void seed_core::probe(time_point now, output& out) {
+  // Pre-vote requests change nothing at their receivers; the replies carry
+  // terms, which tell a new cluster (every term 0) from a running one.
+  if (!never_held_anything()) return;
+  if (fresh_seeds_.size() + 1 >= cfg_.quorum())  // a lone seed is its own majority
+    return end_learning(now, "a majority of seeds, this one included, never held anything: a new cluster", out);
+  for (auto s : cfg_.seeds)
+    if (s != self_) out.sends.emplace_back(s, request_vote{.term = 1, .last_index = 0, .last_term = 0, .pre_vote = true});
+}
+
+void seed_core::end_learning(time_point now, const char* why, output& out) {
+  hard_.learner = false;
+  // It may have voted in this term before its storage was lost.
+  hard_.vote_floor = hard_.term;
+  persist_hard(out);
+  out.events.push_back({.kind = seed_event::learner_ended, .at = now, .term = hard_.term, .index = commit_, .why = why});
+}
 
 time_point seed_core::next_tick() const noexcept {
   if (role_ == role::leader) return heartbeat_due_;
@@ -277,11 +300,18 @@ void seed_core::handle_report(time_point now, seam::random& rng, const dead_repo
   };
   const bool legacy = seam::is_endpoint(sender) && seam::endpoint_port(sender) == 0;
   if (direct && r.reporter != sender) return ignore("the reporter field names another node than the sender");
-  if (sender == r.suspect) return ignore("a peer cannot report itself");
-  if (legacy && cfg_.legacy_min_reporters == 0) return ignore("legacy reports are not accepted");
-  if (!legacy && !members_.count(sender)) return ignore("the reporter is not in the PL");
   if (!projected_member(r.suspect)) return ignore("the suspect is not in the PL");
-  reports_[r.suspect].reporters[sender] = now;
+  // One rule for every dialect: a legacy report (an IP, no port) counts as
+  // the report of the member with that IP, and only if there is one.
+  node_id reporter = sender;
+  if (legacy) {
+    if (!cfg_.legacy_reports) return ignore("legacy reports are not accepted");
+    reporter = legacy_reporter(seam::endpoint_ipv4(sender), r.suspect);
+    if (reporter == no_node) return ignore("no member of the PL other than the suspect has the legacy reporter's IP");
+  }
+  if (reporter == r.suspect) return ignore("a peer cannot report itself");
+  if (!members_.count(reporter)) return ignore("the reporter is not in the PL");
+  reports_[r.suspect].reporters[reporter] = now;
   out.events.push_back(
       {.kind = seed_event::report_received, .at = now, .term = hard_.term, .peer = r.suspect, .other = sender});
   if (role_ == role::leader) {
@@ -293,20 +323,24 @@ void seed_core::handle_report(time_point now, seam::random& rng, const dead_repo
   }
 }
 
+node_id seed_core::legacy_reporter(std::uint32_t ip, node_id suspect) const {
+  // The suspect's declared neighbours with that IP first, then any member
+  // with it; the lowest id, so one IP always stands for the same member
+  // (one host, one voice, however often it reports).
+  auto same_ip = [ip](node_id v) { return seam::is_endpoint(v) && seam::endpoint_ipv4(v) == ip; };
+  if (auto d = declared_.find(suspect); d != declared_.end())
+    for (auto v : d->second)
+      if (same_ip(v) && members_.count(v)) return v;
+  for (auto it = members_.lower_bound(seam::endpoint_id(ip, 0)); it != members_.end() && same_ip(*it); ++it)
+    if (*it != suspect) return *it;
+  return no_node;
+}
+
 void seed_core::evaluate_removal(time_point now, seam::random& rng, node_id suspect, output& out) {
   auto it = reports_.find(suspect);
   if (it == reports_.end() || !projected_member(suspect)) return;
   auto& rs = it->second.reporters;
   std::erase_if(rs, [&](const auto& kv) { return now - kv.second > cfg_.report_window; });
-  // Legacy reporters (an IP, no port) are weighed apart: distinct IPs.
-  std::size_t legacy = 0;
-  for (auto& [rep, t] : rs) legacy += seam::is_endpoint(rep) && seam::endpoint_port(rep) == 0;
-  if (cfg_.legacy_min_reporters > 0 && legacy >= cfg_.legacy_min_reporters) {
-    append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = suspect}, out);
-    broadcast_append(now, out);
-    advance_commit(now, rng, out);
-    return;
-  }
   // The suspect's declared neighbours that are still members: a neighbour
   // that died (or left) cannot report, so it does not count either way.
   std::size_t count = 0, need = cfg_.reporters_without_neighbours, voters = 0;
@@ -318,7 +352,7 @@ void seed_core::evaluate_removal(time_point now, seam::random& rng, node_id susp
       count += r != rs.end();
     }
   }
-  const std::size_t reporters = rs.size() - legacy;
+  const std::size_t reporters = rs.size();
   // Never on one peer's word alone (while there is anyone else to ask).
   const std::size_t floor = std::min(cfg_.reporters_without_neighbours, members_.size() > 1 ? members_.size() - 1 : 1);
   bool remove = false;
@@ -397,6 +431,11 @@ void seed_core::on_tick(time_point now, seam::random& rng, output& out) {
     return;
   }
   if (now >= election_deadline_) {
+    if (hard_.learner) {
+      reset_election(now, rng);
+      probe(now, out);
+      return;
+    }
     start_pre_vote(now, rng, out);
     return;
   }
@@ -411,7 +450,7 @@ void seed_core::on_request_vote(time_point now, seam::random& rng, node_id from,
   if (m.pre_vote) {
     // A grant echoes the asked term; a refusal carries the voter's own, so
     // a candidate that fell behind in terms catches up.
-    const bool grant = m.term > hard_.term && up_to_date && !leader_alive;
+    const bool grant = m.term > hard_.term && up_to_date && !leader_alive && !hard_.learner && m.term > hard_.vote_floor;
     out.sends.emplace_back(from, vote_reply{.term = grant ? m.term : hard_.term, .granted = grant, .pre_vote = true});
     return;
   }
@@ -420,7 +459,8 @@ void seed_core::on_request_vote(time_point now, seam::random& rng, node_id from,
     become_follower(now, m.term, no_node, out);
   }
   bool grant = false;
-  if (m.term == hard_.term && (hard_.voted_for == no_node || hard_.voted_for == from) && up_to_date) {
+  if (m.term == hard_.term && (hard_.voted_for == no_node || hard_.voted_for == from) && up_to_date && !hard_.learner &&
+      m.term > hard_.vote_floor) {
     grant = true;
     if (hard_.voted_for != from) {
       hard_.voted_for = from;
@@ -433,6 +473,22 @@ void seed_core::on_request_vote(time_point now, seam::random& rng, node_id from,
 }
 
 void seed_core::on_vote_reply(time_point now, seam::random& rng, node_id from, const vote_reply& m, output& out) {
+  if (m.pre_vote && hard_.learner) {
+    // A probe's answer: a higher term says the cluster is running; a
+    // voter's term 0 (a refusal carries it, a grant of term 1 implies it)
+    // says it never held anything either.
+    if (!m.granted && m.term > hard_.term) {
+      become_follower(now, m.term, no_node, out);
+      reset_election(now, rng);
+      return;
+    }
+    if (never_held_anything() && (m.granted ? m.term == 1 : m.term == 0)) {
+      fresh_seeds_.insert(from);
+      if (fresh_seeds_.size() + 1 >= cfg_.quorum())
+        end_learning(now, "a majority of seeds, this one included, never held anything: a new cluster", out);
+    }
+    return;
+  }
   if (m.pre_vote) {
     if (role_ != role::pre_candidate) return;
     if (!m.granted && m.term > hard_.term) {
@@ -467,6 +523,7 @@ void seed_core::on_append_entries(time_point now, seam::random& rng, node_id fro
   last_leader_contact_ = now;
   reset_election(now, rng);
   leader_commit_seen_ = std::max(leader_commit_seen_, m.leader_commit);
+  if (hard_.learner && !catch_up_to_) catch_up_to_ = m.leader_commit;
   if (m.prev_index > last_index()) {
     out.sends.emplace_back(from, append_reply{.term = hard_.term, .success = false, .match_index = last_index()});
     return;
@@ -514,6 +571,8 @@ void seed_core::on_append_entries(time_point now, seam::random& rng, node_id fro
       for (auto& [rep, t] : rs.reporters)
         out.sends.emplace_back(from, forward{.origin = rep, .inner = dead_report{.suspect = suspect, .reporter = rep}});
   }
+  if (hard_.learner && catch_up_to_ && commit_ >= *catch_up_to_)
+    end_learning(now, "it holds everything the leader had committed when they first spoke", out);
   out.sends.emplace_back(from, append_reply{.term = hard_.term, .success = true, .match_index = matched});
 }
 

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -39,6 +40,8 @@ class seed_core {
 
   // ## queries
   role current_role() const noexcept { return role_; }
+  // A learner neither votes nor stands (hard_state::learner).
+  bool learner() const noexcept { return hard_.learner; }
   std::uint64_t term() const noexcept { return hard_.term; }
   node_id leader() const noexcept { return leader_; }
   node_id self() const noexcept { return self_; }
@@ -80,6 +83,7 @@ class seed_core {
   void handle_register(time_point now, seam::random& rng, node_id peer, std::uint64_t request_id, bool direct,
                        output& out);
   void handle_report(time_point now, seam::random& rng, const dead_report& r, node_id sender, bool direct, output& out);
+  node_id legacy_reporter(std::uint32_t ip, node_id suspect) const;
   void evaluate_removal(time_point now, seam::random& rng, node_id suspect, output& out);
   void on_request_vote(time_point now, seam::random& rng, node_id from, const request_vote& m, output& out);
   void on_vote_reply(time_point now, seam::random& rng, node_id from, const vote_reply& m, output& out);
@@ -117,6 +121,13 @@ class seed_core {
   // The highest commit index a leader of this term or an earlier one told
   // this seed about (a follower further behind answers `behind`).
   std::uint64_t leader_commit_seen_ = 0;
+  // Learner state (hard_state::learner): what the first leader it heard
+  // had committed, and the seeds that answered a probe showing term 0.
+  std::optional<std::uint64_t> catch_up_to_;
+  std::set<node_id> fresh_seeds_;
+  bool never_held_anything() const noexcept;
+  void probe(time_point now, output& out);
+  void end_learning(time_point now, const char* why, output& out);
 };
 
 }  // namespace confab::seeds

@@ -69,6 +69,11 @@ gateway_core::step gateway_core::on_text(std::uint64_t conn, std::uint32_t sourc
                    from.substr(0, from.rfind(':'))};
   }
   const seam::node_id peer = std::get<register_text>(*m).peer;
+  // The address registered is the connection's: nobody registers (and so
+  // later speaks for) an address it does not send from.
+  if (seam::endpoint_ipv4(peer) != source_ip)
+    return {.log = "legacy: refused the registration of " + endpoints::id_string(peer) + " from " + from +
+                   ": the IP is not the connection's source"};
   const std::uint64_t id = next_request_++;
   pending_[id] = {conn, peer};
   return {.native = to_seed{peer, encode_client(register_request{.request_id = id})},

@@ -14,9 +14,10 @@
 // and tells existing legacy peers of a new one, on a new connection, with
 // `(SEED)ADDED NEW NODE TO NETWORK:<seed port>:<ip>:<port>`.
 //
-// Legacy peers carry no confirmations, so their reports are weighed by
-// distinct reporter addresses: see seed_config::legacy_min_reporters and
-// docs/seeds.md. Parsing and the gateway's decisions (`gateway_core`) are
+// A registration must come from the IP it registers. A report's reporter
+// must be the connection's IP, and the seed counts it as the report of the
+// PL member with that IP, under the native rule (seed_config::legacy_reports,
+// docs/seeds.md). Parsing and the gateway's decisions (`gateway_core`) are
 // pure; the driver that serves the port (tools/confab/legacy_gateway) only
 // carries texts and frames.
 //

@@ -133,6 +133,9 @@ std::string event_text(const seed_event& e, node_id self) {
     case seed_event::report_ignored:
       s += "ignored a report about " + peer + " from " + endpoints::id_string(e.other) + ": " + (e.why ? e.why : "");
       break;
+    case seed_event::learner_ended:
+      s += "LEARNER no more, voting again from term " + std::to_string(e.term + 1) + ": " + (e.why ? e.why : "");
+      break;
     case seed_event::follower_behind:
       s += "follower " + peer + " holds only " + std::to_string(e.index) + " entries, resending from there: " + (e.why ? e.why : "");
       break;

@@ -24,26 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import check, closes_after, endpoint_id, finish  # noqa: E402
-
-
-def free_ports(n):
-    """n consecutive ports below the ephemeral range, free a moment ago."""
-    import random
-    rng = random.Random(os.getpid())
-    for _ in range(1000):
-        base = rng.randrange(20000, 32000 - n)
-        ok = True
-        for p in range(base, base + n):
-            s = socket.socket()
-            try:
-                s.bind(("0.0.0.0", p))
-            except OSError:
-                ok = False
-            s.close()
-        if ok:
-            return base
-    raise RuntimeError("no free ports")
+from seeds_cluster import check, closes_after, endpoint_id, finish, free_ports  # noqa: E402
 
 
 def write(path, text):

@@ -74,6 +74,25 @@ def stop_processes(procs):
             p.wait()
 
 
+def free_ports(n):
+    """n consecutive ports below the ephemeral range, free a moment ago."""
+    import random
+    rng = random.Random(os.getpid())
+    for _ in range(1000):
+        base = rng.randrange(20000, 32000 - n)
+        ok = True
+        for p in range(base, base + n):
+            s = socket.socket()
+            try:
+                s.bind(("0.0.0.0", p))
+            except OSError:
+                ok = False
+            s.close()
+        if ok:
+            return base
+    raise RuntimeError("no free ports")
+
+
 def member_digest(node_id):
     z = (node_id + 0x9E3779B97F4A7C15) & MASK
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK

@@ -7,8 +7,11 @@ connection, no framing, no newline):
   joined by `\\n`, the new peer included;
 - peers registered earlier are told, on a new connection to them,
   `(SEED)ADDED NEW NODE TO NETWORK:<seed port>:<ip>:<port>`;
-- `Dead Node:<ip>:<port>:<timestamp>:<reporter ip>` reports a death; one
-  reporter removes nobody, two distinct reporter IPs remove the peer;
+- a registration of another IP than the connection's source is refused;
+- `Dead Node:<ip>:<port>:<timestamp>:<reporter ip>` reports a death under
+  the native rule: reports from hosts outside the PL remove nobody (two
+  of them used to), one member's host removes nobody however often it
+  reports, two members' hosts remove the peer;
 - garbage on the legacy port closes that connection only.
 
 Usage: seeds_legacy_test.py PATH/TO/confab"""
@@ -79,7 +82,8 @@ def main():
     base = 26000 + (os.getpid() % 100) * 20
     c = Cluster(confab, 3, base, legacy_base=base + 10)
     a = LegacyPeer("127.0.0.1", base + 15)
-    b = LegacyPeer("127.0.0.1", base + 16)
+    b = LegacyPeer("127.0.0.2", base + 16)
+    d = LegacyPeer("127.0.0.3", base + 17)
     try:
         c.start_all()
         leader, _ = c.wait_leader()
@@ -87,35 +91,54 @@ def main():
         lp = base + 10  # seed 0's legacy port
         reply_a = one_message(lp, a.addr)
         check(a.addr in reply_a.split("\n"), f"legacy: registration of {a.addr} answered with a PL holding it: {reply_a!r}")
-        reply_b = one_message(lp, b.addr)
+        reply_b = one_message(lp, b.addr, source_ip="127.0.0.2")
         lines = reply_b.split("\n")
         check(a.addr in lines and b.addr in lines, f"legacy: the second registration's PL holds both: {reply_b!r}")
         time.sleep(0.5)
         expect = f"(SEED)ADDED NEW NODE TO NETWORK:{base}:{b.addr}"
         check(expect in a.got, f"legacy: the first peer was told '{expect}' (got {a.got})")
+        reply_d = one_message(lp, d.addr, source_ip="127.0.0.3")
+        check(d.addr in reply_d.split("\n"), f"legacy: a third peer registers from its own IP: {reply_d!r}")
+        # A registration of an address the connection does not come from.
+        spoof = one_message(lp, "10.9.9.9:1234")
+        check(spoof == "", "legacy: a registration of another IP than the source gets no answer")
+        check("the IP is not the connection's source" in c.events(0), "legacy: the seed's log says why it was refused")
         # Garbage closes that connection only.
         junk = one_message(lp, "HELLO THERE")
         check(junk == "", "legacy: garbage gets no answer and a closed connection")
         check("neither IP:PORT nor a Dead Node report" in c.events(0), "legacy: the seed's log names the garbage")
-        # One reporter removes nobody; a second distinct IP does.
-        one_message(lp, f"Dead Node:{a.addr}:2026-11-21 12:00:00:127.0.0.5", source_ip="127.0.0.5", want_reply=False)
+        seeds, _ = c.query()
+        check(all(s["pl_size"] == 3 for s in seeds), f"legacy: three peers in every PL ({[s['pl_size'] for s in seeds]})")
+        # Two hosts outside the PL remove nobody.
+        for ip in ("127.0.0.5", "127.0.0.6"):
+            one_message(lp, f"Dead Node:{a.addr}:2026-11-21 12:00:00:{ip}", source_ip=ip, want_reply=False)
         time.sleep(0.8)
         seeds, _ = c.query()
-        check(all(s["pl_size"] == 2 for s in seeds), f"legacy: one Dead Node report removes nobody ({[s['pl_size'] for s in seeds]})")
+        check(all(s["pl_size"] == 3 for s in seeds),
+              f"legacy: two reporters outside the PL remove nobody ({[s['pl_size'] for s in seeds]})")
+        # One member's host, twice: still one voice.
+        for _ in range(2):
+            one_message(lp, f"Dead Node:{a.addr}:2026-11-21 12:00:00:127.0.0.2", source_ip="127.0.0.2", want_reply=False)
+        time.sleep(0.8)
+        seeds, _ = c.query()
+        check(all(s["pl_size"] == 3 for s in seeds), f"legacy: one member's reports remove nobody ({[s['pl_size'] for s in seeds]})")
         # A report whose reporter IP is not the connection's source is refused.
-        one_message(lp, f"Dead Node:{a.addr}:1700000000.5:127.0.0.9", source_ip="127.0.0.5", want_reply=False)
+        one_message(lp, f"Dead Node:{a.addr}:1700000000.5:127.0.0.3", source_ip="127.0.0.5", want_reply=False)
         time.sleep(0.8)
         seeds, _ = c.query()
-        check(all(s["pl_size"] == 2 for s in seeds), "legacy: a report naming another reporter IP is refused")
-        one_message(base + 11, f"Dead Node:{a.addr}:1700000000.5:127.0.0.6", source_ip="127.0.0.6", want_reply=False)
+        check(all(s["pl_size"] == 3 for s in seeds), "legacy: a report naming another reporter IP is refused")
+        one_message(base + 11, f"Dead Node:{a.addr}:1700000000.5:127.0.0.3", source_ip="127.0.0.3", want_reply=False)
         time.sleep(0.8)
         seeds = c.wait_agree(timeout_s=5)
-        check(all(s["pl_size"] == 1 for s in seeds), f"legacy: two reporter IPs remove the peer from every PL "
+        check(all(s["pl_size"] == 2 for s in seeds), f"legacy: two members' hosts remove the peer from every PL "
               f"({[s['pl_size'] for s in seeds]})")
+        check("has the legacy reporter's IP" in c.events(0),  # (flushed with the removal's commit)
+              "legacy: the seed's log says why the reports from outside the PL were ignored")
     finally:
         c.stop_all()
         a.close()
         b.close()
+        d.close()
     return finish()
 
 

@@ -1,5 +1,5 @@
-// Seeds wire messages, seed lists and the durable log: round trips, every
-// refusal with its detail, a deterministic fuzz run, and a torn log tail.
+// Seeds wire messages and seed lists: round trips, every refusal with its
+// detail, a deterministic fuzz run. (The durable log: seeds_storage_test.)
 #include "protocols/seeds/wire.hpp"
 
 #include <gtest/gtest.h>
@@ -139,52 +139,6 @@ TEST(endpoints, seed_lists_parse_and_errors_name_the_line) {
   EXPECT_EQ(endpoints::parse_seed_list("localhost\n").error().text, "line 1: 'localhost': expected IP:PORT or IP,PORT");
 }
 
-TEST(file_store, saves_survive_reopen_and_a_torn_tail_is_cut) {
-  const auto path = (std::filesystem::temp_directory_path() / ("confab-store-" + std::to_string(::getpid()))).string();
-  std::filesystem::remove(path);
-  {
-    auto s = file_store::open(path);
-    ASSERT_TRUE(s);
-    persist_batch b;
-    b.hard_changed = true;
-    b.hard = {.term = 3, .voted_for = 1, .commit = 2};
-    b.first_index = 1;
-    b.entries = {{1, entry_kind::noop, no_node}, {3, entry_kind::add, 77}, {3, entry_kind::add, 78}};
-    ASSERT_TRUE((*s)->save(b));
-    persist_batch t;  // a follower replacing a conflicting suffix
-    t.truncate_after = 2;
-    t.first_index = 3;
-    t.entries = {{4, entry_kind::remove, 77}};
-    ASSERT_TRUE((*s)->save(t));
-  }
-  {
-    auto s = file_store::open(path);
-    ASSERT_TRUE(s);
-    const auto st = (*s)->recovered();
-    EXPECT_EQ(st.hard, (hard_state{.term = 3, .voted_for = 1, .commit = 2}));
-    ASSERT_EQ(st.log.size(), 3u);
-    EXPECT_EQ(st.log[2], (entry{4, entry_kind::remove, 77}));
-    EXPECT_EQ((*s)->torn_bytes(), 0u);
-  }
-  // A crash in mid-write leaves half a record: it is cut, the rest kept.
-  const auto size = std::filesystem::file_size(path);
-  {
-    FILE* f = std::fopen(path.c_str(), "ab");
-    ASSERT_NE(f, nullptr);
-    const unsigned char half[] = {0, 0, 0, 30, 3, 0, 0};
-    std::fwrite(half, 1, sizeof half, f);
-    std::fclose(f);
-  }
-  {
-    auto s = file_store::open(path);
-    ASSERT_TRUE(s);
-    EXPECT_EQ((*s)->torn_bytes(), 7u);
-    EXPECT_EQ((*s)->recovered().log.size(), 3u);
-  }
-  EXPECT_EQ(std::filesystem::file_size(path), size);
-  std::filesystem::remove(path);
-}
-
 }  // namespace
 }  // namespace confab::seeds
 
@@ -203,6 +157,8 @@ TEST(legacy_gateway_core, each_text_becomes_a_native_message_or_a_logged_refusal
   };
   const std::vector<row> rows = {
       {"a registration", "127.0.0.5:7100", "127.0.0.5", true, true, "registration of 127.0.0.5:7100"},
+      {"a registration of another IP than the source", "10.9.9.9:1234", "127.0.0.5", false, false,
+       "refused the registration of 10.9.9.9:1234 from 127.0.0.5:40000: the IP is not the connection's source"},
       {"a dead report from its reporter", "Dead Node:127.0.0.6:7100:12:30:45:127.0.0.5", "127.0.0.5", true, false,
        "Dead Node:127.0.0.6:7100:12:30:45:127.0.0.5"},
       {"a dead report naming another reporter", "Dead Node:127.0.0.6:7100:1:127.0.0.9", "127.0.0.5", false, false,
@@ -265,11 +221,11 @@ TEST(legacy_gateway_core, a_committed_registration_answers_its_connection_and_te
       EXPECT_EQ(answer->notices[0].second, "(SEED)ADDED NEW NODE TO NETWORK:7000:127.0.0.6:7100") << r.name;
     }
   }
-  auto busy = gw.on_text(13, seam::endpoint_ipv4(a), 1, "127.0.0.7:7100");
+  auto busy = gw.on_text(13, seam::endpoint_ipv4(a), 1, "127.0.0.5:7101");
   auto refused = gw.on_reply(register_reply{.request_id = id_of(busy), .status = register_status::busy});
   ASSERT_TRUE(refused.has_value());
   EXPECT_FALSE(refused->reply.has_value()) << "a busy seed's refusal answers nothing";
-  auto late = gw.on_text(14, seam::endpoint_ipv4(a), 1, "127.0.0.8:7100");
+  auto late = gw.on_text(14, seam::endpoint_ipv4(a), 1, "127.0.0.5:7102");
   gw.forget(14);
   EXPECT_EQ(gw.waiting(), 0u);
   EXPECT_FALSE(gw.on_reply(register_reply{.request_id = id_of(late)}).has_value()) << "given up: the reply is nobody's";

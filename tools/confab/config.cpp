@@ -82,7 +82,7 @@ result<seed_settings, problem> load_seed_settings(const std::string& path) {
     // Every default is seeds::seed_config's own (protocols/seeds/api.hpp).
     table_reader r(*t, "seed.", path);
     r.only({"heartbeat_ms", "election_timeout_min_ms", "election_timeout_max_ms", "forward_retry_ms", "report_window_ms",
-            "pl_sample_max", "pending_max", "reporters_without_neighbours", "legacy_port", "legacy_min_reporters"})
+            "pl_sample_max", "pending_max", "reporters_without_neighbours", "legacy_port"})
         .milliseconds("heartbeat_ms", 1, 60000, c.heartbeat)
         .milliseconds("election_timeout_min_ms", 2, 600000, c.election_timeout_min)
         .milliseconds("election_timeout_max_ms", 2, 600000, c.election_timeout_max)
@@ -91,8 +91,7 @@ result<seed_settings, problem> load_seed_settings(const std::string& path) {
         .integer("pl_sample_max", 1, static_cast<long long>(seeds::peers_per_reply_max), c.pl_sample_max)
         .integer("pending_max", 1, 1 << 20, c.pending_max)
         .integer("reporters_without_neighbours", 1, 1000, c.reporters_without_neighbours)
-        .integer("legacy_port", 0, 65535, s.legacy_port)
-        .integer("legacy_min_reporters", 1, 1000, s.legacy_min_reporters);
+        .integer("legacy_port", 0, 65535, s.legacy_port);
     r.check(c.election_timeout_min > c.heartbeat && c.election_timeout_max >= c.election_timeout_min,
             "need heartbeat_ms < election_timeout_min_ms <= election_timeout_max_ms (got " +
                 std::to_string(milliseconds_of(c.heartbeat)) + ", " + std::to_string(milliseconds_of(c.election_timeout_min)) +

@@ -25,7 +25,6 @@ struct seed_settings {
   std::string seeds_file;  // resolved path
   std::string data_dir = ".";
   std::uint16_t legacy_port = 0;  // 0: the legacy text dialect is off
-  std::size_t legacy_min_reporters = 2;
   std::optional<protocols::cluster_key> key;  // from cluster_key_file
 };
 

@@ -49,12 +49,12 @@ int run_seed_command(const seed_options& o) {
     return 2;
   }
   if (o.legacy_port >= 0) s.legacy_port = static_cast<std::uint16_t>(o.legacy_port);
-  s.seed.legacy_min_reporters = s.legacy_port != 0 ? s.legacy_min_reporters : 0;
+  s.seed.legacy_reports = s.legacy_port != 0;
   const std::string name = endpoints::id_string(*self);
   const std::string base = node_file_base(s.data_dir, "seed", *self);
-  auto store = seeds::file_store::open(base + ".raft");
+  auto store = seeds::file_store::open(base, *self);
   if (!store) {
-    std::fprintf(stderr, "confab seed: cannot open %s.raft: %s\n", base.c_str(), store.error().message().c_str());
+    std::fprintf(stderr, "confab seed: %s\n", store.error().text.c_str());
     return 1;
   }
   event_log logs(base);
@@ -62,10 +62,11 @@ int run_seed_command(const seed_options& o) {
     std::fprintf(stderr, "confab seed: cannot write the event logs in %s\n", s.data_dir.c_str());
     return 1;
   }
-  const auto recovered = (*store)->recovered();
+  const auto& found = (*store)->report();
+  if (found.kind == seeds::recovery_report::corrupt || found.kind == seeds::recovery_report::torn_tail)
+    std::fprintf(stderr, "confab seed: %s\n", found.text.c_str());
   logs.line("seed " + name + " starting: " + std::to_string(s.seed.seeds.size()) + " seeds, quorum " +
-            std::to_string(s.seed.quorum()) + ", recovered term " + std::to_string(recovered.hard.term) + ", " +
-            std::to_string(recovered.log.size()) + " log entries" + ((*store)->torn_bytes() ? " (a torn tail was cut)" : ""));
+            std::to_string(s.seed.quorum()) + "; storage: " + found.text);
   logs.flush();
 
   const seam::node_id id = *self;
@@ -74,7 +75,8 @@ int run_seed_command(const seed_options& o) {
     logs.json(event_json(e, id));
     // Commits and membership changes are flushed at once; the rest with them.
     if (e.kind == seeds::seed_event::committed || e.kind == seeds::seed_event::applied_add ||
-        e.kind == seeds::seed_event::applied_remove || e.kind == seeds::seed_event::became_leader)
+        e.kind == seeds::seed_event::applied_remove || e.kind == seeds::seed_event::became_leader ||
+        e.kind == seeds::seed_event::learner_ended || e.kind == seeds::seed_event::follower_behind)
       logs.flush();
   };
   auto on_reject = [&logs](seam::node_id from, const char* why) {
