@@ -58,7 +58,7 @@ result<void> tcp_host::send(node_id to, std::span<const std::byte> payload) {
   // (so a node that only dialled us, or cannot be dialled, gets its reply).
   net::connection* via = l->conn && l->conn->open() ? l->conn.get() : l->inbound && l->inbound->open() ? l->inbound : nullptr;
   if (via) {
-    if (via->send_queued() > opts_.send_high_water) {
+    if (over_unread_share(*via)) {
       ++stats_.refused;
       return make_error(errc::queue_full, "peer's send queue is full");
     }
@@ -97,6 +97,7 @@ task<void> tcp_host::connect_link(node_id to, std::stop_token st) {
   // The previous connection, if any, is already closing: its read loop ends
   // it. Replies and the peer's own messages may come back on this one.
   l.conn = std::shared_ptr<net::connection>(std::move(*c));
+  l.conn->count_queued_in(&unread_total_);
   for (auto& f : l.pending) (void)l.conn->send(f);
   l.pending.clear();
   tasks_.spawn(read_loop(l.conn, to, st));
@@ -104,17 +105,59 @@ task<void> tcp_host::connect_link(node_id to, std::stop_token st) {
 
 void tcp_host::set_timer(time_point at) { timer_.set(epoch_ + at); }
 
+bool tcp_host::over_unread_share(const net::connection& c) const noexcept {
+  const auto q = c.send_queued();
+  return q > opts_.send_high_water || (unread_total_ > opts_.unread_bytes_max_total && q > opts_.unread_share_min);
+}
+
+namespace {
+// Requests `s` after `d` unless `cancel` comes first.
+task<void> stop_after(io::clock::duration d, std::shared_ptr<std::stop_source> s, std::stop_token cancel) {
+  auto slept = co_await io::sleep_for(d, cancel);
+  if (slept) s->request_stop();
+}
+}  // namespace
+
 task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, node_id peer, std::stop_token st) {
   net::frame_reader in(*c, {.frame_bytes_max = opts_.message_bytes_max});
   auto refuse = [&](const error& e) {
     ++stats_.bad_frames;
     if (opts_.on_bad_input) opts_.on_bad_input(c->peer(), e);
   };
+  auto* idle = inbound_.count(c.get()) ? &inbound_[c.get()] : nullptr;
   for (;;) {
+    if (over_unread_share(*c)) {
+      // The peer reads none of its replies: read none of its requests until
+      // it does, and give up on it after unread_stall_max.
+      ++stats_.paused;
+      auto give_up = std::make_shared<std::stop_source>();
+      std::stop_source drained;
+      tasks_.spawn(stop_after(opts_.unread_stall_max, give_up, drained.get_token()));
+      std::stop_callback host_stopping(st, [give_up] { give_up->request_stop(); });
+      auto flushed = co_await c->flush(give_up->get_token());
+      drained.request_stop();
+      if (st.stop_requested()) break;
+      if (!flushed || c->send_queued() > 0) {
+        ++stats_.closed_unread;
+        refuse(make_error(errc::timed_out, "the peer left its replies unread (reading paused, then gave up)"));
+        break;
+      }
+      if (idle) idle->last_frame = io::clock::now();
+    }
     auto f = co_await in.next(st);
     if (!f) {
-      if (net::bad_end_of_stream(f.error())) refuse(f.error());
+      if (idle && idle->idle_closed) {
+        ++stats_.closed_idle;
+        refuse(make_error(errc::timed_out, idle->identified ? "no complete frame within the idle timeout"
+                                                            : "no first frame within the first-frame timeout (idle or slowloris)"));
+      } else if (net::bad_end_of_stream(f.error())) {
+        refuse(f.error());
+      }
       break;
+    }
+    if (idle) {
+      idle->last_frame = io::clock::now();
+      idle->identified = true;
     }
     const auto sender = read_sender(*f);
     if (!sender) {
@@ -141,7 +184,15 @@ task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, node_id peer,
   }
   for (auto& [id, lk] : links_)
     if (lk && lk->inbound == c.get()) lk->inbound = nullptr;
+  const bool closed_idle = idle && idle->idle_closed;
+  if (idle) {
+    if (auto ps = per_source_.find(idle->source_ip); ps != per_source_.end() && --ps->second == 0) per_source_.erase(ps);
+    inbound_.erase(c.get());
+    idle = nullptr;
+  }
   co_await c->close();
+  // An idle connection we closed is no sign of a dead peer.
+  if (closed_idle) co_return;
   // The connection to a known node ended while we serve: tell the node.
   if (peer != no_peer && peer != self_ && !st.stop_requested()) node_->on_link_down(*env_, peer);
 }
@@ -153,7 +204,38 @@ task<void> tcp_host::accept_loop(net::listener& l, std::stop_token st) {
       if (c.code() == errc::cancelled) break;
       continue;  // out of descriptors: keep serving the others
     }
-    tasks_.spawn(read_loop(std::shared_ptr<net::connection>(std::move(*c)), no_peer, st));
+    std::shared_ptr<net::connection> conn(std::move(*c));
+    conn->count_queued_in(&unread_total_);
+    const auto ip = conn->peer().ipv4_host_order();
+    if (opts_.connections_per_source_max > 0 && per_source_[ip] >= opts_.connections_per_source_max) {
+      ++stats_.refused_source;
+      if (opts_.on_bad_input)
+        opts_.on_bad_input(conn->peer(), make_error(errc::queue_full, "too many connections from this source IP"));
+      if (per_source_[ip] == 0) per_source_.erase(ip);
+      co_await conn->close();
+      continue;
+    }
+    ++per_source_[ip];
+    inbound_[conn.get()] = inbound_state{.last_frame = io::clock::now(), .source_ip = ip};
+    tasks_.spawn(read_loop(std::move(conn), no_peer, st));
+  }
+}
+
+task<void> tcp_host::idle_sweep(std::stop_token st) {
+  auto shortest = opts_.first_frame_timeout;
+  if (shortest == io::clock::duration::zero() || (opts_.idle_timeout > io::clock::duration::zero() && opts_.idle_timeout < shortest))
+    shortest = opts_.idle_timeout;
+  const auto period = std::max<io::clock::duration>(shortest / 4, std::chrono::milliseconds(50));
+  while (!st.stop_requested()) {
+    auto slept = co_await io::sleep_for(period, st);
+    if (!slept) break;
+    const auto now = io::clock::now();
+    for (auto& [c, state] : inbound_) {
+      const auto limit = state.identified ? opts_.idle_timeout : opts_.first_frame_timeout;
+      if (state.idle_closed || limit == io::clock::duration::zero() || now - state.last_frame < limit) continue;
+      state.idle_closed = true;
+      c->shutdown();  // its read loop sees the end and reports why
+    }
   }
 }
 
@@ -164,6 +246,8 @@ task<result<void>> tcp_host::run(std::stop_token st) {
   auto l = net::listener::bind(r_, *self_addr);
   if (!l) co_return l.error();
   tasks_.spawn(accept_loop(**l, st));
+  if (opts_.idle_timeout > io::clock::duration::zero() || opts_.first_frame_timeout > io::clock::duration::zero())
+    tasks_.spawn(idle_sweep(st));
   tasks_.spawn(timer_.run(st, [this] { node_->on_timer(*env_); }));
   node_->on_start(*env_);
   // Wait for the stop, then close outbound links so their peers' readers end.

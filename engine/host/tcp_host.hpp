@@ -16,6 +16,9 @@
 // `send` never blocks: a message to a peer whose queue is above its
 // high-water mark is refused with `queue_full`, one to a peer that cannot be
 // reached is dropped (counted) and the link retries on the next send.
+// What peers leave unread is bounded per connection and in total (their
+// reading pauses, then they are closed); idle and slowloris connections
+// and connections over a per-source cap are closed (options, stats).
 // Malformed or oversized frames, and messages the node refuses, close that
 // connection only. A connection to a known node that ends while the host
 // serves, or a connect that fails, is reported to the node
@@ -43,7 +46,26 @@ namespace confab::host {
 
 struct tcp_host_options {
   std::uint32_t message_bytes_max = 1u << 20;
+  // Replies a peer leaves unread, per connection: above it, sends to that
+  // peer are refused and reading from its connection pauses until it reads.
   std::size_t send_high_water = 1u << 20;
+  // The same for all connections together: above it, only connections
+  // holding less than `unread_share_min` still get replies.
+  std::size_t unread_bytes_max_total = 64u << 20;
+  std::size_t unread_share_min = 64u << 10;
+  // A connection whose reading stayed paused this long (its peer reads
+  // nothing) is closed, with the reason given to on_bad_input.
+  io::clock::duration unread_stall_max = std::chrono::seconds(10);
+  // An accepted connection that has not brought its first complete frame
+  // within this is closed (held idle, slowloris, a half-open scan): it has
+  // named no node, so closing it tells no node anything. Zero: never.
+  io::clock::duration first_frame_timeout = std::chrono::seconds(10);
+  // An accepted connection whose node has sent no complete frame for this
+  // long is closed, without on_link_down (no sign of a dead peer). Zero:
+  // never (peers' links carry pings; a seed's clients may fall quiet).
+  io::clock::duration idle_timeout{};
+  // Accepted connections held at once from one source IP; zero: no cap.
+  std::size_t connections_per_source_max = 0;
   std::size_t pending_max = 1024;  // messages held while a link connects
   io::clock::duration connect_timeout = std::chrono::seconds(2);
   // Called for every connection closed over bad input (oversized, truncated
@@ -54,6 +76,10 @@ struct tcp_host_options {
 
 struct tcp_host_stats {
   std::uint64_t sent = 0, received = 0, dropped = 0, refused = 0, bad_frames = 0, rejected = 0, connects = 0;
+  // Hostile or broken clients: reading paused for unread replies, closed
+  // for it, closed idle, refused over the per-source cap.
+  std::uint64_t paused = 0, closed_unread = 0, closed_idle = 0, refused_source = 0;
+  std::size_t unread_bytes = 0;  // now, all connections
 };
 
 class tcp_host {
@@ -70,12 +96,23 @@ class tcp_host {
   task<result<void>> run(std::stop_token st);
 
   node& get() noexcept { return *node_; }
-  const tcp_host_stats& stats() const noexcept { return stats_; }
+  const tcp_host_stats& stats() noexcept {
+    stats_.unread_bytes = unread_total_;
+    return stats_;
+  }
 
  private:
   class env_impl;
   struct link;
+  struct inbound_state {
+    io::clock::time_point last_frame;
+    std::uint32_t source_ip = 0;
+    bool identified = false;  // a complete frame arrived
+    bool idle_closed = false;
+  };
   task<void> accept_loop(net::listener& l, std::stop_token st);
+  task<void> idle_sweep(std::stop_token st);
+  bool over_unread_share(const net::connection& c) const noexcept;
   task<void> read_loop(std::shared_ptr<net::connection> c, node_id peer, std::stop_token st);
   task<void> connect_link(node_id to, std::stop_token st);
   result<void> send(node_id to, std::span<const std::byte> payload);
@@ -95,6 +132,9 @@ class tcp_host {
   io::clock::time_point epoch_;
   node_timer timer_;
   tcp_host_stats stats_;
+  std::size_t unread_total_ = 0;  // kept by every connection (count_queued_in)
+  std::unordered_map<net::connection*, inbound_state> inbound_;
+  std::unordered_map<std::uint32_t, std::size_t> per_source_;
 };
 
 }  // namespace confab::host

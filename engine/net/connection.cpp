@@ -42,6 +42,7 @@ std::unique_ptr<connection> connection::adopt(io::reactor& r, int fd, const conn
 connection::~connection() {
   // An operation in flight would complete into freed memory.
   CONFAB_ASSERT(!recv_armed_ && !sending_);
+  if (queued_total_) *queued_total_ -= accounted_;
   r_.forget_buffer_waiter(this);
   while (pending_count_ > 0) {
     r_.io().release_buffer(ring_[ring_head_].id);
@@ -185,6 +186,20 @@ result<chunk> connection::receive_awaiter::await_resume() noexcept {
 
 void connection::append(std::span<const std::byte> b) { pending_.insert(pending_.end(), b.begin(), b.end()); }
 
+void connection::count_queued_in(std::size_t* total) noexcept {
+  if (queued_total_) *queued_total_ -= accounted_;
+  queued_total_ = total;
+  accounted_ = 0;
+  account();
+}
+
+void connection::account() noexcept {
+  if (!queued_total_) return;
+  const std::size_t q = send_queued();
+  *queued_total_ = *queued_total_ - accounted_ + q;
+  accounted_ = q;
+}
+
 bool connection::send_blocked() const noexcept { return send_queued() > opts_.send_high_water; }
 
 void connection::start_send() noexcept {
@@ -206,11 +221,13 @@ void connection::on_send(io::completion* c, std::int32_t res, std::uint32_t) noe
     self->inflight_.clear();
     self->pending_.clear();
     self->inflight_off_ = 0;
+    self->account();
     self->wake_senders(true);
     if (self->closing_) self->maybe_finish_close();
     return;
   }
   self->inflight_off_ += static_cast<std::size_t>(res);
+  self->account();
   if (self->inflight_off_ < self->inflight_.size() && !self->closing_) {
     self->r_.io().send(&self->send_slot_, self->h_, self->inflight_.data() + self->inflight_off_,
                        self->inflight_.size() - self->inflight_off_, nullptr);
@@ -258,6 +275,7 @@ connection::send_awaiter connection::send(std::span<const std::span<const std::b
                                           std::stop_token st) noexcept {
   if (send_error_.code == errc::ok && !closing_) {
     for (auto p : parts) append(p);
+    account();
     start_send();
   }
   return send_awaiter{this, std::move(st), true};

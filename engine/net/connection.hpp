@@ -98,6 +98,9 @@ class connection final : io::reactor::buffer_waiter {
   address peer() const;
   address local() const;
   std::size_t send_queued() const noexcept { return (inflight_.size() - inflight_off_) + pending_.size(); }
+  // Keeps `*total` (shared by many connections) up to date with this one's
+  // send_queued(), so a host can bound what all peers leave unread.
+  void count_queued_in(std::size_t* total) noexcept;
 
   struct receive_awaiter;
   struct send_awaiter;
@@ -178,6 +181,7 @@ class connection final : io::reactor::buffer_waiter {
   void wake_senders(bool all) noexcept;
   void append(std::span<const std::byte> b);
   bool send_blocked() const noexcept;
+  void account() noexcept;
   void maybe_finish_close() noexcept;
 
   friend task<result<std::unique_ptr<connection>>> connect(io::reactor& r, address to, connect_options o);
@@ -205,6 +209,8 @@ class connection final : io::reactor::buffer_waiter {
   bool sending_ = false;
   error send_error_{errc::ok};
   send_awaiter* send_waiters_ = nullptr;
+  std::size_t* queued_total_ = nullptr;
+  std::size_t accounted_ = 0;  // this connection's share of *queued_total_
   // close
   bool closing_ = false;
   std::coroutine_handle<> close_waiter_{};

@@ -35,11 +35,11 @@ result<common_settings, problem> load_common(const std::string& path) {
   common_settings c;
   c.root = std::move(root).value();
   table_reader top(c.root, "", path);
-  top.only({"seeds_file", "data_dir", "cluster_key_file", "seed", "peer"})
+  top.only({"seeds_file", "data_dir", "cluster_key_file", "seed", "peer", "connections", "logs"})
       .require("seeds_file", "the seed list, one IP:PORT per line");
   std::string seeds_file, data_dir, key_file;
   top.text("seeds_file", seeds_file).text("data_dir", data_dir).text("cluster_key_file", key_file);
-  for (const char* table : {"seed", "peer"})
+  for (const char* table : {"seed", "peer", "connections", "logs"})
     top.check(!c.root.get(table) || c.root[table].as_table(), std::string("[") + table + "] must be a table");
   if (auto done = top.done(); !done) return done.error();
   const auto base = std::filesystem::path(path).parent_path();
@@ -56,6 +56,29 @@ result<common_settings, problem> load_common(const std::string& path) {
   if (!seeds) return problem{c.seeds_file + ": " + seeds.error().text};
   c.seeds = std::move(seeds).value();
   return c;
+}
+
+// [connections] and [logs]: the same keys for seeds and peers, over the
+// role's defaults.
+result<void, problem> read_limits(const common_settings& cs, const std::string& path, node_limits& l) {
+  if (const auto* t = cs.root["connections"].as_table()) {
+    table_reader r(*t, "connections.", path);
+    r.only({"first_frame_timeout_ms", "idle_timeout_ms", "connections_per_source_max", "unread_mb_max", "unread_stall_ms"})
+        .milliseconds("first_frame_timeout_ms", 0, 86400000, l.first_frame_timeout)
+        .milliseconds("idle_timeout_ms", 0, 86400000, l.idle_timeout)
+        .integer("connections_per_source_max", 0, 1000000, l.connections_per_source_max)
+        .integer("unread_mb_max", 1, 1 << 20, l.unread_mb_max)
+        .milliseconds("unread_stall_ms", 1, 86400000, l.unread_stall);
+    if (auto done = r.done(); !done) return done.error();
+  }
+  if (const auto* t = cs.root["logs"].as_table()) {
+    table_reader r(*t, "logs.", path);
+    r.only({"file_mb_max", "lines_per_second"})
+        .integer("file_mb_max", 1, 1 << 20, l.log_file_mb_max)
+        .number("lines_per_second", 0.1, 1e6, l.log_lines_per_second);
+    if (auto done = r.done(); !done) return done.error();
+  }
+  return {};
 }
 
 }  // namespace
@@ -77,6 +100,7 @@ result<seed_settings, problem> load_seed_settings(const std::string& path) {
   s.data_dir = cs.data_dir;
   s.seed.seeds = cs.seeds;
   s.key = cs.key;
+  if (auto l = read_limits(cs, path, s.limits); !l) return l.error();
   if (const auto* t = cs.root["seed"].as_table()) {
     auto& c = s.seed;
     // Every default is seeds::seed_config's own (protocols/seeds/api.hpp).
@@ -109,6 +133,7 @@ result<peer_settings, problem> load_peer_settings(const std::string& path) {
   s.seeds_file = cs.seeds_file;
   s.data_dir = cs.data_dir;
   s.key = cs.key;
+  if (auto l = read_limits(cs, path, s.limits); !l) return l.error();
   auto& c = s.peer;
   if (const auto* t = cs.root["peer"].as_table()) {
     // Every default is peers::peer_config's own (protocols/peers/api.hpp).

@@ -10,6 +10,8 @@
 //   if (!c) { fprintf(stderr, "%s\n", c.error().text.c_str()); return 2; }
 #pragma once
 
+#include <chrono>
+
 #include <string>
 
 #include <optional>
@@ -20,11 +22,25 @@
 
 namespace confab::tools {
 
+// What a node holds for, and writes because of, other people: the
+// [connections] and [logs] tables (docs/config.md). Defaults differ by role
+// where noted.
+struct node_limits {
+  std::chrono::milliseconds first_frame_timeout{10000};
+  std::chrono::milliseconds idle_timeout{0};  // seeds: 300 s; peers: off (their links carry pings)
+  std::size_t connections_per_source_max = 0;
+  std::size_t unread_mb_max = 64;
+  std::chrono::milliseconds unread_stall{10000};
+  std::size_t log_file_mb_max = 64;
+  double log_lines_per_second = 20;
+};
+
 struct seed_settings {
   seeds::seed_config seed;
   std::string seeds_file;  // resolved path
   std::string data_dir = ".";
   std::uint16_t legacy_port = 0;  // 0: the legacy text dialect is off
+  node_limits limits{.idle_timeout = std::chrono::milliseconds(300000)};
   std::optional<protocols::cluster_key> key;  // from cluster_key_file
 };
 
@@ -33,6 +49,7 @@ result<seed_settings, problem> load_seed_settings(const std::string& path);
 struct peer_settings {
   peers::peer_config peer;
   bool legacy = false;  // speak the original implementation's text dialect
+  node_limits limits;
   std::string seeds_file;
   std::string data_dir = ".";
   std::optional<protocols::cluster_key> key;

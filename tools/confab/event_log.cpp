@@ -1,6 +1,8 @@
 #include "tools/confab/event_log.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -57,27 +59,64 @@ std::string wall_clock() {
   return b;
 }
 
-event_log::event_log(const std::string& base) {
-  text_ = std::fopen((base + ".events.txt").c_str(), "a");
-  json_ = std::fopen((base + ".events.jsonl").c_str(), "a");
+event_log::event_log(const std::string& base, event_log_limits limits) : limits_(limits) {
+  for (auto [f, suffix] : {std::pair{&text_, ".events.txt"}, std::pair{&json_, ".events.jsonl"}}) {
+    f->path = base + suffix;
+    f->f = std::fopen(f->path.c_str(), "a");
+    if (f->f) f->bytes = static_cast<std::uint64_t>(std::ftell(f->f));
+  }
 }
 
 event_log::~event_log() {
-  if (text_) std::fclose(text_);
-  if (json_) std::fclose(json_);
+  flush();
+  if (text_.f) std::fclose(text_.f);
+  if (json_.f) std::fclose(json_.f);
 }
 
-void event_log::line(const std::string& text) {
-  if (text_) std::fprintf(text_, "%s %s\n", wall_clock().c_str(), text.c_str());
+void event_log::write(file& to, const std::string& s) {
+  if (!to.f) return;
+  if (to.bytes + s.size() > limits_.file_bytes_max && to.bytes > 0) {
+    std::fclose(to.f);
+    std::rename(to.path.c_str(), (to.path + ".1").c_str());
+    to.f = std::fopen(to.path.c_str(), "a");
+    to.bytes = 0;
+    ++rotations_;
+    if (!to.f) return;
+  }
+  std::fwrite(s.data(), 1, s.size(), to.f);
+  to.bytes += s.size();
 }
 
-void event_log::json(const std::string& object) {
-  if (json_) std::fprintf(json_, "%s\n", object.c_str());
+void event_log::line(const std::string& text) { write(text_, wall_clock() + " " + text + "\n"); }
+
+void event_log::json(const std::string& object) { write(json_, object + "\n"); }
+
+bool event_log::admit(const char* kind) {
+  const auto now = std::chrono::steady_clock::now();
+  auto it = buckets_.find(std::string_view(kind));
+  if (it == buckets_.end()) it = buckets_.emplace(kind, bucket{.tokens = limits_.lines_per_second * 10, .last = now}).first;
+  auto& b = it->second;
+  b.tokens = std::min(limits_.lines_per_second * 10,
+                      b.tokens + std::chrono::duration<double>(now - b.last).count() * limits_.lines_per_second);
+  b.last = now;
+  if (b.tokens >= 1) {
+    b.tokens -= 1;
+    return true;
+  }
+  ++b.suppressed;
+  ++suppressed_total_;
+  return false;
 }
 
 void event_log::flush() {
-  if (text_) std::fflush(text_);
-  if (json_) std::fflush(json_);
+  for (auto& [kind, b] : buckets_) {
+    if (b.suppressed == 0) continue;
+    line(std::to_string(b.suppressed) + " '" + kind + "' lines suppressed (over " +
+         std::to_string(static_cast<int>(limits_.lines_per_second)) + " a second)");
+    b.suppressed = 0;
+  }
+  if (text_.f) std::fflush(text_.f);
+  if (json_.f) std::fflush(json_.f);
 }
 
 }  // namespace confab::tools

@@ -32,4 +32,18 @@ io::runtime_options node_runtime(const std::string& backend) {
   return ro;
 }
 
+host::tcp_host_options host_options(const node_limits& l) {
+  host::tcp_host_options o;
+  o.first_frame_timeout = l.first_frame_timeout;
+  o.idle_timeout = l.idle_timeout;
+  o.connections_per_source_max = l.connections_per_source_max;
+  o.unread_bytes_max_total = l.unread_mb_max << 20;
+  o.unread_stall_max = l.unread_stall;
+  return o;
+}
+
+event_log_limits log_limits(const node_limits& l) {
+  return {.file_bytes_max = static_cast<std::uint64_t>(l.log_file_mb_max) << 20, .lines_per_second = l.log_lines_per_second};
+}
+
 }  // namespace confab::tools

@@ -6,6 +6,8 @@
 
 #include "engine/io/runtime.hpp"
 #include "engine/host/tcp_host.hpp"
+#include "tools/confab/config.hpp"
+#include "tools/confab/event_log.hpp"
 
 namespace confab::tools {
 
@@ -18,5 +20,9 @@ std::string node_file_base(const std::string& data_dir, const char* kind, seam::
 
 // One reactor thread, not pinned, on the chosen backend (auto, uring, epoll).
 io::runtime_options node_runtime(const std::string& backend);
+
+// The [connections] and [logs] settings as the host and the event log take them.
+host::tcp_host_options host_options(const node_limits& l);
+event_log_limits log_limits(const node_limits& l);
 
 }  // namespace confab::tools

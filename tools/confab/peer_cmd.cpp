@@ -44,7 +44,7 @@ int run_peer_command(const peer_options& o) {
     return 2;
   }
   const std::string name = endpoints::id_string(*self);
-  event_log logs(node_file_base(s.data_dir, "peer", *self));
+  event_log logs(node_file_base(s.data_dir, "peer", *self), log_limits(s.limits));
   if (!logs.ok()) {
     std::fprintf(stderr, "confab peer: cannot write the event logs in %s\n", s.data_dir.c_str());
     return 1;
@@ -60,8 +60,9 @@ int run_peer_command(const peer_options& o) {
   };
   peers::dedup_table seen({.capacity = 1u << 16, .generations = 4, .bucket = std::chrono::seconds(60)});
   if (s.key) logs.line("cluster key set: every frame is authenticated");
-  host::tcp_host_options ho;
+  host::tcp_host_options ho = host_options(s.limits);
   ho.on_bad_input = [&logs](const net::address& from, const error& e) {
+    if (!logs.admit("bad_input")) return;
     logs.line("closed a connection from " + from.to_string() + ": " + e.message());
     logs.flush();
   };

@@ -57,7 +57,7 @@ int run_seed_command(const seed_options& o) {
     std::fprintf(stderr, "confab seed: %s\n", store.error().text.c_str());
     return 1;
   }
-  event_log logs(base);
+  event_log logs(base, log_limits(s.limits));
   if (!logs.ok()) {
     std::fprintf(stderr, "confab seed: cannot write the event logs in %s\n", s.data_dir.c_str());
     return 1;
@@ -70,7 +70,18 @@ int run_seed_command(const seed_options& o) {
   logs.flush();
 
   const seam::node_id id = *self;
-  auto on_event = [&logs, id](const seeds::seed_event& e) {
+  // Bulk events are counted, not logged one line each (any client can make
+  // a seed answer a million PL requests); a summary line every 10 s says
+  // how many. Reports and refusals are logged, rate-limited per kind.
+  struct {
+    std::uint64_t registrations = 0, pl_sent = 0;
+  } bulk;
+  auto on_event = [&logs, &bulk, id](const seeds::seed_event& e) {
+    if (e.kind == seeds::seed_event::register_received) return void(++bulk.registrations);
+    if (e.kind == seeds::seed_event::register_answered) return void(++bulk.pl_sent);
+    if ((e.kind == seeds::seed_event::report_received || e.kind == seeds::seed_event::report_ignored) &&
+        !logs.admit(seeds::event_name(e.kind)))
+      return;
     logs.line(seeds::event_text(e, id));
     logs.json(event_json(e, id));
     // Commits and membership changes are flushed at once; the rest with them.
@@ -80,15 +91,30 @@ int run_seed_command(const seed_options& o) {
       logs.flush();
   };
   auto on_reject = [&logs](seam::node_id from, const char* why) {
+    if (!logs.admit("refused_message")) return;
     logs.line("refused a message from " + endpoints::id_string(from) + ": " + why);
     logs.flush();
   };
-  host::tcp_host_options ho;
+  host::tcp_host_options ho = host_options(s.limits);
   ho.message_bytes_max = 1u << 20;
   ho.on_bad_input = [&logs](const net::address& from, const error& e) {
+    if (!logs.admit("bad_input")) return;
     logs.line("closed a connection from " + from.to_string() + ": " + e.message());
     std::fprintf(stderr, "confab seed: closed a connection from %s: %s\n", from.to_string().c_str(), e.message().c_str());
     logs.flush();
+  };
+  auto summarise = [&logs, &bulk](io::reactor& r) -> task<void> {
+    std::uint64_t regs = 0, sent = 0;
+    while (!r.drain_token().stop_requested()) {
+      (void)co_await io::sleep_for(std::chrono::seconds(10), r.drain_token());
+      if (bulk.registrations == regs && bulk.pl_sent == sent) continue;
+      logs.line("in the last 10 s: " + std::to_string(bulk.registrations - regs) + " registrations received, the PL sent " +
+                std::to_string(bulk.pl_sent - sent) + " times (totals " + std::to_string(bulk.registrations) + ", " +
+                std::to_string(bulk.pl_sent) + ")");
+      logs.flush();
+      regs = bulk.registrations;
+      sent = bulk.pl_sent;
+    }
   };
 
   std::optional<protocols::cluster_auth> auth;
@@ -102,6 +128,7 @@ int run_seed_command(const seed_options& o) {
                         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()), ho);
     task_scope both;
     both.spawn(serve_host(host, r, "seed", exit_code));
+    both.spawn(summarise(r));
     if (s.legacy_port != 0) {
       legacy_gateway_options lo;
       lo.listen = net::address::ipv4(seam::endpoint_ipv4(id), s.legacy_port);
