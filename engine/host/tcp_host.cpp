@@ -130,15 +130,22 @@ task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, node_id peer,
       // The peer reads none of its replies: read none of its requests until
       // it does, and give up on it after unread_stall_max.
       ++stats_.paused;
-      auto give_up = std::make_shared<std::stop_source>();
-      std::stop_source drained;
-      tasks_.spawn(stop_after(opts_.unread_stall_max, give_up, drained.get_token()));
-      std::stop_callback host_stopping(st, [give_up] { give_up->request_stop(); });
-      auto flushed = co_await c->flush(give_up->get_token());
-      drained.request_stop();
+      bool progress = true, flushed = false;
+      while (progress && !flushed && !st.stop_requested()) {  // a slow reader that reads something is waited for
+        const auto before = c->send_queued();
+        auto give_up = std::make_shared<std::stop_source>();
+        std::stop_source drained;
+        tasks_.spawn(stop_after(opts_.unread_stall_max, give_up, drained.get_token()));
+        std::stop_callback host_stopping(st, [give_up] { give_up->request_stop(); });
+        auto done = co_await c->flush(give_up->get_token());
+        drained.request_stop();
+        flushed = done && c->send_queued() == 0;
+        progress = c->send_queued() < before;
+      }
       if (st.stop_requested()) break;
-      if (!flushed || c->send_queued() > 0) {
+      if (!flushed) {
         ++stats_.closed_unread;
+        c->abort_on_close();  // its unsent replies go with it
         refuse(make_error(errc::timed_out, "the peer left its replies unread (reading paused, then gave up)"));
         break;
       }

@@ -325,6 +325,12 @@ void connection::maybe_finish_close() noexcept {
   }
 }
 
+void connection::abort_on_close() noexcept {
+  if (h_.fd < 0 || h_.direct) return;
+  const linger l{.l_onoff = 1, .l_linger = 0};
+  ::setsockopt(h_.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
 task<void> connection::close() {
   if (h_.fd < 0) co_return;
   closing_ = true;

@@ -125,6 +125,12 @@ class connection final : io::reactor::buffer_waiter {
   // shutdown(SHUT_RDWR) without closing: what is in flight ends, the peer
   // sees the end of the stream; `close()` still follows.
   void shutdown() noexcept { r_.io().shutdown(h_); }
+  // ## abort_on_close
+  // The next close resets the connection (SO_LINGER 0) instead of queueing
+  // a FIN behind unsent bytes: for a peer that reads nothing, the kernel
+  // then frees its send buffer at once rather than holding it as an orphan.
+  // A direct descriptor (no setsockopt without a file) closes normally.
+  void abort_on_close() noexcept;
 
   // ## close
   // Cancels in-flight operations, waits for their final completions, closes
