@@ -71,6 +71,7 @@ struct seed_event {
     register_answered,
     follower_behind,  // peer = the follower, index = where its log really ends, with `why`
     learner_ended,    // this seed may vote again (index = its commit), with `why`
+    storage_refused,  // the disk refused a save (full): replies held, retried; with `why`
   } kind;
   time_point at{};
   std::uint64_t term = 0;

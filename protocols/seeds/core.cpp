@@ -18,7 +18,7 @@ const char* role_name(role r) noexcept {
 const char* event_name(seed_event::kind_t k) noexcept {
   static constexpr const char* names[] = {"follower", "candidate", "leader",    "vote",           "propose",
                                           "commit",   "add",       "remove",    "register",       "report",
-                                          "report_ignored", "register_answered", "follower_behind", "learner_ended"};
+                                          "report_ignored", "register_answered", "follower_behind", "learner_ended", "storage_refused"};
   return names[k];
 }
 

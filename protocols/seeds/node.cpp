@@ -1,5 +1,7 @@
 #include "protocols/seeds/node.hpp"
 
+#include <cerrno>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -84,10 +86,34 @@ void seed_node::merge(output& o) {
 void seed_node::flush(seam::env& e) {
   if (!out_.persist.empty()) {
     if (auto ok = store_.save(out_.persist); !ok) {
-      std::fprintf(stderr, "confab seed: cannot persist the log (%s); stopping\n", ok.error().message().c_str());
-      std::abort();
+      const int err = ok.error().sys_errno;
+      if (err != ENOSPC && err != EDQUOT) {
+        std::fprintf(stderr, "confab seed: cannot persist the log (%s); stopping\n", ok.error().message().c_str());
+        std::abort();
+      }
+      // The disk is full: nothing that depends on this batch leaves (no
+      // vote, no acknowledgement, no reply); it is retried with whatever
+      // arrives meanwhile, so the seed acts as one with a very slow disk.
+      ++stats_.save_refusals;
+      if (refused_in_a_row_++ == 0) {
+        std::fprintf(stderr, "confab seed: the disk refused the log (%s): holding every reply until a save succeeds, "
+                     "retrying every 200 ms\n", ok.error().message().c_str());
+        out_.events.push_back({.kind = seed_event::storage_refused, .at = e.now(), .term = core_->term(),
+                               .why = "the disk refused the log (full?): no reply leaves until a save succeeds"});
+        if (on_event_) on_event_(out_.events.back());
+        out_.events.pop_back();
+      }
+      // Bounded while it lasts: sends are retried by their senders anyway.
+      if (out_.sends.size() > 100000) out_.sends.erase(out_.sends.begin(), out_.sends.end() - 100000);
+      e.set_timer(std::min(core_->next_tick(), e.now() + std::chrono::milliseconds(200)));
+      return;
     }
     ++stats_.saves;
+    if (refused_in_a_row_ > 0) {
+      std::fprintf(stderr, "confab seed: the log is saved again (after %llu refused attempts)\n",
+                   static_cast<unsigned long long>(refused_in_a_row_));
+      refused_in_a_row_ = 0;
+    }
   }
   for (auto& [to, m] : out_.sends) {
     buf_.clear();
@@ -133,6 +159,7 @@ std::string event_text(const seed_event& e, node_id self) {
     case seed_event::report_ignored:
       s += "ignored a report about " + peer + " from " + endpoints::id_string(e.other) + ": " + (e.why ? e.why : "");
       break;
+    case seed_event::storage_refused: s += std::string("STORAGE: ") + (e.why ? e.why : ""); break;
     case seed_event::learner_ended:
       s += "LEARNER no more, voting again from term " + std::to_string(e.term + 1) + ": " + (e.why ? e.why : "");
       break;

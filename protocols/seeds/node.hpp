@@ -31,6 +31,9 @@ namespace confab::seeds {
 
 struct seed_node_stats {
   std::uint64_t received = 0, rejected = 0, forged = 0, sent = 0, send_failures = 0, saves = 0;
+  // Saves the disk refused (full, over quota): nothing of them was sent;
+  // retried every 200 ms with everything that arrived meanwhile.
+  std::uint64_t save_refusals = 0;
 };
 
 class seed_node final : public seam::node {
@@ -66,6 +69,7 @@ class seed_node final : public seam::node {
   bool flush_scheduled_ = false;
   std::vector<std::byte> buf_;
   seed_node_stats stats_;
+  std::uint64_t refused_in_a_row_ = 0;
 };
 
 // ## event lines

@@ -187,7 +187,10 @@ result<void> file_store::write_state(const hard_state& hs) {
   auto wrote = write_all(fd, b);
   if (wrote && ::fsync(fd) != 0) wrote = from_errno(errno);
   ::close(fd);
-  if (!wrote) return wrote;
+  if (!wrote) {
+    ::unlink(tmp.c_str());  // the previous state file stands
+    return wrote;
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) return from_errno(errno);
   return sync_dir(path);
 }
@@ -388,8 +391,17 @@ result<void> file_store::save(const persist_batch& b) {
     body.clear();
   }
   if (!out.empty()) {
-    if (auto wr = write_all(fd_, out); !wr) return wr;
-    if (::fdatasync(fd_) != 0) return from_errno(errno);
+    const off_t end = ::lseek(fd_, 0, SEEK_CUR);
+    if (auto wr = write_all(fd_, out); !wr) {
+      // A full disk (or a quota): take back the part written, so the log
+      // never holds half a record before later good ones, and let the
+      // caller try again.
+      if (end >= 0 && ::ftruncate(fd_, end) == 0) ::lseek(fd_, end, SEEK_SET);
+      return wr;
+    }
+    // A failed sync leaves the page cache in an unknown state: the caller
+    // must stop (storage.hpp).
+    if (::fdatasync(fd_) != 0) return make_error(errc::other, "fdatasync failed: the log's state on disk is unknown");
   }
   // The log first: a state file never promises more than the log holds.
   if (b.hard_changed)

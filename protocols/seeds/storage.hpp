@@ -48,7 +48,10 @@ class log_store {
  public:
   virtual ~log_store() = default;
   virtual recovered_state recovered() const = 0;
-  // Durable when it returns; an error means the seed must stop.
+  // Durable when it returns. On an error nothing of the batch counts: a
+  // `no_space`-like error (the write was refused and taken back) may be
+  // retried with the same batch; any other (a failed sync) means the seed
+  // must stop.
   virtual result<void> save(const persist_batch& b) = 0;
 };
 

@@ -15,7 +15,9 @@ are damaged, and it is started again:
 
 After every case all three seeds hold exactly the acknowledged peers. And
 a learner does not vote: started with one healthy seed of three, no
-leader is elected until the second healthy seed returns.
+leader is elected until the second healthy seed returns. And on a full
+disk (a 32 MiB tmpfs) no registration is acknowledged that was not saved;
+the seeds say so and recover when space returns.
 
 Usage: seeds_storage_test.py PATH/TO/confab
 Exit 0 when every check passes; each failed check is printed."""
@@ -67,8 +69,72 @@ def flip(path, at):
         f.write(bytes([b[0] ^ 0x5A]))
 
 
+def acked_list(path):
+    with open(path) as f:
+        return [l.strip() for l in f if l.strip()]
+
+
+def disk_full(confab):
+    """3 seeds whose data directory is a 32 MiB tmpfs, filled by a ballast
+    file: no registration is acknowledged while the disk refuses the log,
+    the seeds say so, and when space returns they save again, register the
+    rest, and every acknowledged peer survives a kill -9 of all three."""
+    import tempfile
+    work = tempfile.mkdtemp(prefix="confab-full-")
+    data = os.path.join(work, "data")
+    os.makedirs(data)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", data], capture_output=True, text=True)
+    check(mounted.returncode == 0, f"disk full: a 32 MiB tmpfs for the data directory ({mounted.stderr.strip() or 'mounted'})")
+    if mounted.returncode != 0:
+        return
+    c = Cluster(confab, 3, free_ports(3), workdir=work)
+    ballast = os.path.join(data, "ballast")
+    try:
+        c.start_all()
+        leader, _ = c.wait_leader()
+        check(leader is not None, "disk full: a leader is elected")
+        first = os.path.join(work, "acked-1.txt")
+        out, _ = c.load(500, window=64, acked_out=first).communicate(timeout=120)
+        used = subprocess.run(["du", "-sh", data], capture_output=True, text=True).stdout.split()[0]
+        with open(ballast, "wb", buffering=0) as f:
+            for chunk in (65536, 4096, 256, 16, 1):  # to the last byte
+                try:
+                    while True:
+                        f.write(b"\0" * chunk)
+                except OSError:
+                    pass
+        print(f"      (the seeds' files took {used} before the ballast filled the rest)")
+        during = os.path.join(work, "acked-2.txt")
+        load = c.load(300, first_peer=10000, window=64, timeout_ms=4000, acked_out=during)
+        load.communicate(timeout=60)
+        acked_during = acked_list(during)
+        time.sleep(0.5)
+        said = ["the disk refused the log" in stderr_of(c, i) for i in range(3)]
+        check(sum(said) >= 2, f"disk full: the seeds that could not save say the disk refused the log ({said})")
+        os.remove(ballast)
+        after = os.path.join(work, "acked-3.txt")
+        out, _ = c.load(300, first_peer=10000, window=64, timeout_ms=30000, acked_out=after).communicate(timeout=90)
+        again = ["the log is saved again" in stderr_of(c, i) for i in range(3)]
+        check(again == said, f"disk full: space back, each of them saves again ({again})")
+        acked = set(acked_list(first)) | set(acked_during) | set(acked_list(after))
+        check(len(acked_list(after)) == 300, f"disk full: the 300 registrations go through once space returns "
+              f"({len(acked_list(after))}; {len(acked_during)} were acknowledged while the disk was full)")
+        for i in range(3):
+            c.kill9(i)
+        c.start_all()
+        took = all_hold(c, sorted(acked), timeout_s=30)
+        check(took is not None, f"disk full: after kill -9 of all three, every seed holds the {len(acked)} "
+              f"acknowledged peers ({'%.2f s' % took if took is not None else 'not within 30 s'})")
+    finally:
+        c.stop_all()
+        subprocess.run(["umount", "-l", data], capture_output=True)
+
+
 def main():
     confab = sys.argv[1]
+    disk_full(confab)
+    if os.environ.get("ONLY_DISK_FULL"):
+        return finish()
     c = Cluster(confab, 3, free_ports(3))
     try:
         c.start_all()

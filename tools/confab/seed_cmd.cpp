@@ -87,7 +87,8 @@ int run_seed_command(const seed_options& o) {
     // Commits and membership changes are flushed at once; the rest with them.
     if (e.kind == seeds::seed_event::committed || e.kind == seeds::seed_event::applied_add ||
         e.kind == seeds::seed_event::applied_remove || e.kind == seeds::seed_event::became_leader ||
-        e.kind == seeds::seed_event::learner_ended || e.kind == seeds::seed_event::follower_behind)
+        e.kind == seeds::seed_event::learner_ended || e.kind == seeds::seed_event::follower_behind ||
+        e.kind == seeds::seed_event::storage_refused)
       logs.flush();
   };
   auto on_reject = [&logs](seam::node_id from, const char* why) {
