@@ -22,6 +22,7 @@ import argparse
 import errno
 import json
 import os
+import select
 import socket
 import struct
 import sys
@@ -156,6 +157,17 @@ def main():
                         s.close()
                         slow[j] = None
                         closed["slowloris"] += 1
+                # Non-readers are watched without reading (a reset or FIN shows as RDHUP/HUP/ERR).
+                watch = select.poll()
+                open_readers = {r[0].fileno(): r for r in readers if r[0] is not None}
+                for fd in open_readers:
+                    watch.register(fd, select.POLLRDHUP)
+                for fd, ev in watch.poll(0):
+                    if ev & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
+                        r = open_readers[fd]
+                        r[0].close()
+                        r[0] = None
+                        closed["nonreaders"] += 1
                 for j, s in enumerate(idle):
                     if s is None:
                         continue

@@ -45,6 +45,13 @@ result<void> seed_node::on_message(seam::env& e, node_id from, std::span<const s
   // Group commit: everything that arrives before the host's next turn is
   // saved with one sync, then sent. Nothing leaves before it is durable, so
   // deferring is safe; it only batches.
+  if (out_.sends.size() >= flush_sends_max) {
+    // Bounded: a burst (a million PL requests on a few connections) is
+    // answered as it is read, so replies wait in the host, whose budget for
+    // what peers leave unread then applies, not here.
+    flush(e);
+    return {};
+  }
   if (!flush_scheduled_) {
     flush_scheduled_ = true;
     e.set_timer(e.now());
@@ -84,6 +91,7 @@ void seed_node::merge(output& o) {
 }
 
 void seed_node::flush(seam::env& e) {
+  flush_scheduled_ = false;  // the timer is set again below
   if (!out_.persist.empty()) {
     if (auto ok = store_.save(out_.persist); !ok) {
       const int err = ok.error().sys_errno;

@@ -68,6 +68,8 @@ class seed_node final : public seam::node {
   output step_;  // one call's output
   bool flush_scheduled_ = false;
   std::vector<std::byte> buf_;
+  // Output held for the next turn (group commit) before it is flushed at once.
+  static constexpr std::size_t flush_sends_max = 256;
   seed_node_stats stats_;
   std::uint64_t refused_in_a_row_ = 0;
 };

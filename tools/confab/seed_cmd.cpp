@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <malloc.h>
 
 #include "engine/io/runtime.hpp"
 #include "engine/host/tcp_host.hpp"
@@ -108,6 +109,7 @@ int run_seed_command(const seed_options& o) {
     std::uint64_t regs = 0, sent = 0;
     while (!r.drain_token().stop_requested()) {
       (void)co_await io::sleep_for(std::chrono::seconds(10), r.drain_token());
+      ::malloc_trim(0);  // give back what a burst of clients made the heap take (glibc keeps it otherwise)
       if (bulk.registrations == regs && bulk.pl_sent == sent) continue;
       logs.line("in the last 10 s: " + std::to_string(bulk.registrations - regs) + " registrations received, the PL sent " +
                 std::to_string(bulk.pl_sent - sent) + " times (totals " + std::to_string(bulk.registrations) + ", " +
