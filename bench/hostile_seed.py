@@ -74,6 +74,27 @@ def dial(port, source_ip, rcvbuf=None):
     return s
 
 
+def peek_eof(s):
+    if s.recv(1, socket.MSG_PEEK) == b"":
+        raise ConnectionResetError
+
+
+def sweep(socks, kind, act, closed):
+    """Does `act` on every open socket of `socks`; one the seed closed
+    (the act fails) is closed here and counted under `kind`."""
+    for j, s in enumerate(socks):
+        if s is None:
+            continue
+        try:
+            act(s)
+        except BlockingIOError:
+            pass
+        except OSError:
+            s.close()
+            socks[j] = None
+            closed[kind] += 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("confab")
@@ -146,17 +167,7 @@ def main():
                     closed["nonreaders"] += 1
             if time.monotonic() >= next_byte:
                 next_byte = time.monotonic() + 1
-                for j, s in enumerate(slow):
-                    if s is None:
-                        continue
-                    try:
-                        s.send(b"\x00")
-                    except BlockingIOError:
-                        pass
-                    except OSError:
-                        s.close()
-                        slow[j] = None
-                        closed["slowloris"] += 1
+                sweep(slow, "slowloris", lambda s: s.send(b"\x00"), closed)
                 # Non-readers are watched without reading (a reset or FIN shows as RDHUP/HUP/ERR).
                 watch = select.poll()
                 open_readers = {r[0].fileno(): r for r in readers if r[0] is not None}
@@ -168,18 +179,7 @@ def main():
                         r[0].close()
                         r[0] = None
                         closed["nonreaders"] += 1
-                for j, s in enumerate(idle):
-                    if s is None:
-                        continue
-                    try:
-                        if s.recv(1, socket.MSG_PEEK) == b"":
-                            raise ConnectionResetError
-                    except BlockingIOError:
-                        pass
-                    except OSError:
-                        s.close()
-                        idle[j] = None
-                        closed["idle"] += 1
+                sweep(idle, "idle", peek_eof, closed)
             sent_requests = sum(r[2] for r in readers) // 18
             if time.monotonic() - last_progress >= 5:
                 last_progress = time.monotonic()

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -104,6 +105,20 @@ struct sim_run {
       }
   }
   seed_node* seed_at(node_id i) { return static_cast<seed_node*>(s.get(i)); }
+  // Splits seeds and peers into two random sides (one-way or both ways).
+  void partition_at_random(seam::random& pick) {
+    std::vector<seam::node_id> a, b;
+    for (node_id i = 0; i < n_seeds + n_peers; ++i) (pick.below(2) ? a : b).push_back(i);
+    s.partition(a, b, pick.below(4) != 0);
+  }
+  // Heal, restart every seed, then 8 s of a quiet network.
+  void heal_and_settle(const std::function<void()>& checker) {
+    s.heal();
+    s.set_model({.delay_min = 1ms, .delay_max = 5ms});
+    for (node_id i = 0; i < n_seeds; ++i)
+      if (!s.alive(i)) s.restart(i);
+    s.run_for(8s, checker);
+  }
   test_peer* peer_at(std::size_t i) { return static_cast<test_peer*>(s.get(n_seeds + i)); }
 
   void check() {
@@ -167,20 +182,13 @@ void run_one(std::uint64_t seed) {
     } else if (roll < 4) {
       if (!r.s.alive(victim)) r.s.restart(victim);
     } else if (roll < 5) {
-      std::vector<seam::node_id> a, b;
-      for (node_id i = 0; i < seeds + peers; ++i) (pick.below(2) ? a : b).push_back(i);
-      r.s.partition(a, b, pick.below(4) != 0);
+      r.partition_at_random(pick);
     } else if (roll < 7) {
       r.s.heal();
     }
     r.s.run_for(400ms, checker);
   }
-  // Heal, restart everyone, then quiet.
-  r.s.heal();
-  r.s.set_model({.delay_min = 1ms, .delay_max = 5ms});
-  for (node_id i = 0; i < seeds; ++i)
-    if (!r.s.alive(i)) r.s.restart(i);
-  r.s.run_for(8s, checker);
+  r.heal_and_settle(checker);
   r.check_durable();
   ASSERT_TRUE(r.failure.empty()) << r.failure << " (replay: seed " << seed << ")";
   // Every seed holds the same PL, with every acknowledged peer in it.
@@ -301,19 +309,13 @@ TEST(seeds_sim, damaged_disks_over_300_seeds_lose_no_committed_entry) {
           r.s.restart(victim);
         }
       } else if (roll < 7) {
-        std::vector<seam::node_id> a, b;
-        for (node_id i = 0; i < r.n_seeds + r.n_peers; ++i) (pick.below(2) ? a : b).push_back(i);
-        r.s.partition(a, b, pick.below(4) != 0);
+        r.partition_at_random(pick);
       } else if (roll < 8) {
         r.s.heal();
       }
       r.s.run_for(400ms, checker);
     }
-    r.s.heal();
-    r.s.set_model({.delay_min = 1ms, .delay_max = 5ms});
-    for (node_id i = 0; i < seeds; ++i)
-      if (!r.s.alive(i)) r.s.restart(i);
-    r.s.run_for(8s, checker);
+    r.heal_and_settle(checker);
     ASSERT_TRUE(r.failure.empty()) << r.failure << " (replay: seed " << seed << ", " << damaged << " damaged restarts)";
     const auto& pl0 = r.seed_at(0)->core().members();
     for (node_id i = 0; i < seeds; ++i) {
