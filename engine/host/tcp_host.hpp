@@ -126,13 +126,15 @@ class tcp_host {
   std::unique_ptr<node> node_;
   std::unique_ptr<env_impl> env_;
   tcp_host_options opts_;
+  // Kept by every connection (count_queued_in): declared before the links
+  // and tasks that own connections, so it outlives them.
+  std::size_t unread_total_ = 0;
   std::unordered_map<node_id, std::unique_ptr<link>> links_;
   task_scope tasks_;
   std::stop_token stop_;
   io::clock::time_point epoch_;
   node_timer timer_;
   tcp_host_stats stats_;
-  std::size_t unread_total_ = 0;  // kept by every connection (count_queued_in)
   std::unordered_map<net::connection*, inbound_state> inbound_;
   std::unordered_map<std::uint32_t, std::size_t> per_source_;
 };
