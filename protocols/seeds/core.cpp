@@ -550,7 +550,6 @@ void seed_core::on_append_entries(time_point now, seam::random& rng, node_id fro
     if (out.persist.entries.empty()) out.persist.first_index = log_.size();
     out.persist.entries.push_back(e);
   }
-  leader_commit_seen_ = std::max(leader_commit_seen_, m.leader_commit);
   const std::uint64_t matched = m.prev_index + m.entries.size();
   const std::uint64_t new_commit = std::min(m.leader_commit, matched);
   if (new_commit > commit_) {

@@ -106,10 +106,9 @@ void seed_node::flush(seam::env& e) {
       if (refused_in_a_row_++ == 0) {
         std::fprintf(stderr, "confab seed: the disk refused the log (%s): holding every reply until a save succeeds, "
                      "retrying every 200 ms\n", ok.error().message().c_str());
-        out_.events.push_back({.kind = seed_event::storage_refused, .at = e.now(), .term = core_->term(),
-                               .why = "the disk refused the log (full?): no reply leaves until a save succeeds"});
-        if (on_event_) on_event_(out_.events.back());
-        out_.events.pop_back();
+        if (on_event_)
+          on_event_({.kind = seed_event::storage_refused, .at = e.now(), .term = core_->term(),
+                     .why = "the disk refused the log (full?): no reply leaves until a save succeeds"});
       }
       // Bounded while it lasts: sends are retried by their senders anyway.
       if (out_.sends.size() > 100000) out_.sends.erase(out_.sends.begin(), out_.sends.end() - 100000);
