@@ -8,7 +8,7 @@
 namespace confab::peers {
 
 peer_node::peer_node(peer_config cfg, dedup_table& seen, event_sink on_event, const protocols::cluster_auth* auth)
-    : cfg_(std::move(cfg)), seen_(seen), on_event_(std::move(on_event)), auth_(auth) {}
+    : cfg_(std::move(cfg)), seen_(seen), on_event_(std::move(on_event)), sealer_(auth ? std::optional<protocols::frame_sealer>(std::in_place, *auth) : std::nullopt) {}
 
 bool peer_node::is_seed(node_id id) const { return std::find(cfg_.seeds.begin(), cfg_.seeds.end(), id) != cfg_.seeds.end(); }
 
@@ -21,10 +21,12 @@ void peer_node::on_start(seam::env& e) {
 
 result<void> peer_node::on_message(seam::env& e, node_id from, std::span<const std::byte> payload) {
   out_.clear();
-  if (auth_) {
-    auto inner = auth_->open(from, payload);
+  if (sealer_) {
+    auto inner = sealer_->open(from, e.self(), payload);
     if (!inner) {
-      ++forged_;
+      if (sealer_->stats().refused_tag > tags_refused_) ++forged_;
+      else ++replayed_;
+      tags_refused_ = sealer_->stats().refused_tag;
       return inner.error();
     }
     payload = *inner;
@@ -65,13 +67,13 @@ void peer_node::flush(seam::env& e) {
   for (auto& [to, m] : out_.to_peers) {
     buf_.clear();
     encode(m, buf_);
-    if (auth_) auth_->seal(e.self(), buf_);
+    if (sealer_) sealer_->seal(e.self(), to, buf_);
     (void)e.send(to, buf_);
   }
   for (auto& [to, m] : out_.to_seeds) {
     buf_.clear();
     seeds::encode_client(m, buf_);
-    if (auth_) auth_->seal(e.self(), buf_);
+    if (sealer_) sealer_->seal(e.self(), to, buf_);
     (void)e.send(to, buf_);
   }
   if (on_event_)

@@ -28,7 +28,8 @@ class peer_node final : public seam::node {
  public:
   using event_sink = std::function<void(const peer_event&)>;
   // With `auth`, every message in and out is sealed with the cluster key;
-  // one without a valid tag is refused and counted (forged()).
+  // one without a valid tag is refused and counted (forged()), and so is a
+  // replayed one (replayed(); protocols/common/auth.hpp).
   peer_node(peer_config cfg, dedup_table& seen, event_sink on_event = {}, const protocols::cluster_auth* auth = nullptr);
 
   void on_start(seam::env& e) override;
@@ -40,6 +41,7 @@ class peer_node final : public seam::node {
   bool started() const noexcept { return core_.has_value(); }
   std::uint64_t rejected() const noexcept { return rejected_; }
   std::uint64_t forged() const noexcept { return forged_; }
+  std::uint64_t replayed() const noexcept { return replayed_; }
 
  private:
   bool is_seed(node_id id) const;
@@ -50,8 +52,8 @@ class peer_node final : public seam::node {
   std::optional<peer_core> core_;
   output out_;
   std::vector<std::byte> buf_;
-  std::uint64_t rejected_ = 0, forged_ = 0;
-  const protocols::cluster_auth* auth_;
+  std::uint64_t rejected_ = 0, forged_ = 0, replayed_ = 0, tags_refused_ = 0;
+  std::optional<protocols::frame_sealer> sealer_;  // with the cluster key
 };
 
 // ## event lines

@@ -11,7 +11,7 @@ namespace confab::seeds {
 
 seed_node::seed_node(seed_config cfg, log_store& store, event_sink on_event, reject_sink on_reject,
                      const protocols::cluster_auth* auth)
-    : cfg_(std::move(cfg)), store_(store), on_event_(std::move(on_event)), on_reject_(std::move(on_reject)), auth_(auth) {}
+    : cfg_(std::move(cfg)), store_(store), on_event_(std::move(on_event)), on_reject_(std::move(on_reject)), sealer_(auth ? std::optional<protocols::frame_sealer>(std::in_place, *auth) : std::nullopt) {}
 
 void seed_node::on_start(seam::env& e) {
   core_.emplace(cfg_, e.self(), store_.recovered());
@@ -24,10 +24,12 @@ void seed_node::on_start(seam::env& e) {
 
 result<void> seed_node::on_message(seam::env& e, node_id from, std::span<const std::byte> payload) {
   ++stats_.received;
-  if (auth_) {
-    auto inner = auth_->open(from, payload);
+  if (sealer_) {
+    auto inner = sealer_->open(from, e.self(), payload);
     if (!inner) {
-      ++stats_.forged;
+      if (sealer_->stats().refused_tag > tags_refused_) ++stats_.forged;
+      else ++stats_.replayed;
+      tags_refused_ = sealer_->stats().refused_tag;
       if (on_reject_) on_reject_(from, inner.error().detail);
       return inner.error();
     }
@@ -125,7 +127,7 @@ void seed_node::flush(seam::env& e) {
   for (auto& [to, m] : out_.sends) {
     buf_.clear();
     encode(m, buf_);
-    if (auth_) auth_->seal(e.self(), buf_);
+    if (sealer_) sealer_->seal(e.self(), to, buf_);
     if (e.send(to, buf_)) ++stats_.sent;
     else ++stats_.send_failures;
   }

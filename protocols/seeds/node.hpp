@@ -30,7 +30,7 @@
 namespace confab::seeds {
 
 struct seed_node_stats {
-  std::uint64_t received = 0, rejected = 0, forged = 0, sent = 0, send_failures = 0, saves = 0;
+  std::uint64_t received = 0, rejected = 0, forged = 0, replayed = 0, sent = 0, send_failures = 0, saves = 0;
   // Saves the disk refused (full, over quota): nothing of them was sent;
   // retried every 200 ms with everything that arrived meanwhile.
   std::uint64_t save_refusals = 0;
@@ -43,7 +43,8 @@ class seed_node final : public seam::node {
   using reject_sink = std::function<void(node_id, const char*)>;
 
   // With `auth`, every message in and out is sealed with the cluster key;
-  // one without a valid tag is refused and counted (stats().forged).
+  // one without a valid tag is refused and counted (stats().forged), and so
+  // is a replayed one (stats().replayed; protocols/common/auth.hpp).
   seed_node(seed_config cfg, log_store& store, event_sink on_event = {}, reject_sink on_reject = {},
             const protocols::cluster_auth* auth = nullptr);
 
@@ -62,7 +63,8 @@ class seed_node final : public seam::node {
   log_store& store_;
   event_sink on_event_;
   reject_sink on_reject_;
-  const protocols::cluster_auth* auth_;
+  std::optional<protocols::frame_sealer> sealer_;  // with the cluster key
+  std::uint64_t tags_refused_ = 0;
   std::optional<seed_core> core_;
   output out_;   // accumulated until the next flush
   output step_;  // one call's output

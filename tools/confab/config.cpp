@@ -27,6 +27,7 @@ struct common_settings {
   std::string seeds_file, data_dir;
   std::vector<seam::node_id> seeds;
   std::optional<protocols::cluster_key> key;
+  std::chrono::milliseconds replay_window{60000};
 };
 
 result<common_settings, problem> load_common(const std::string& path) {
@@ -35,10 +36,11 @@ result<common_settings, problem> load_common(const std::string& path) {
   common_settings c;
   c.root = std::move(root).value();
   table_reader top(c.root, "", path);
-  top.only({"seeds_file", "data_dir", "cluster_key_file", "seed", "peer", "connections", "logs"})
+  top.only({"seeds_file", "data_dir", "cluster_key_file", "replay_window_ms", "seed", "peer", "connections", "logs"})
       .require("seeds_file", "the seed list, one IP:PORT per line");
   std::string seeds_file, data_dir, key_file;
   top.text("seeds_file", seeds_file).text("data_dir", data_dir).text("cluster_key_file", key_file);
+  top.milliseconds("replay_window_ms", 1000, 3600000, c.replay_window);
   for (const char* table : {"seed", "peer", "connections", "logs"})
     top.check(!c.root.get(table) || c.root[table].as_table(), std::string("[") + table + "] must be a table");
   if (auto done = top.done(); !done) return done.error();
@@ -100,6 +102,7 @@ result<seed_settings, problem> load_seed_settings(const std::string& path) {
   s.data_dir = cs.data_dir;
   s.seed.seeds = cs.seeds;
   s.key = cs.key;
+  s.replay_window = cs.replay_window;
   if (auto l = read_limits(cs, path, s.limits); !l) return l.error();
   if (const auto* t = cs.root["seed"].as_table()) {
     auto& c = s.seed;
@@ -133,6 +136,7 @@ result<peer_settings, problem> load_peer_settings(const std::string& path) {
   s.seeds_file = cs.seeds_file;
   s.data_dir = cs.data_dir;
   s.key = cs.key;
+  s.replay_window = cs.replay_window;
   if (auto l = read_limits(cs, path, s.limits); !l) return l.error();
   auto& c = s.peer;
   if (const auto* t = cs.root["peer"].as_table()) {

@@ -42,6 +42,7 @@ struct seed_settings {
   std::uint16_t legacy_port = 0;  // 0: the legacy text dialect is off
   node_limits limits{.idle_timeout = std::chrono::milliseconds(300000)};
   std::optional<protocols::cluster_key> key;  // from cluster_key_file
+  std::chrono::milliseconds replay_window{60000};  // protocols/common/auth.hpp
 };
 
 result<seed_settings, problem> load_seed_settings(const std::string& path);
@@ -53,6 +54,7 @@ struct peer_settings {
   std::string seeds_file;
   std::string data_dir = ".";
   std::optional<protocols::cluster_key> key;
+  std::chrono::milliseconds replay_window{60000};
 };
 
 // A cluster key file: 64 hexadecimal digits. An error names the file.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -32,11 +33,12 @@ struct gateway {
   std::shared_ptr<net::connection> native;  // to the local seed
   std::uint64_t next_conn = 1;
   std::unordered_map<std::uint64_t, seeds::legacy::gateway_core::answer> answers;  // conn -> its answer
+  std::optional<protocols::frame_sealer> sealer;  // with the cluster key
   task_scope tasks;
 };
 
-std::vector<std::byte> frame(const gateway& g, const seeds::legacy::gateway_core::to_seed& t) {
-  return seed_link::frame(g.o.auth, t.sender, t.bytes);
+std::vector<std::byte> frame(gateway& g, const seeds::legacy::gateway_core::to_seed& t) {
+  return seed_link::frame(g.sealer ? &*g.sealer : nullptr, t.sender, g.o.seed, t.bytes);
 }
 
 task<void> notify(io::reactor& r, node_id to, std::string text, std::stop_token st) {
@@ -49,7 +51,7 @@ task<void> native_reader(gateway& g, std::shared_ptr<net::connection> c, std::st
   for (;;) {
     auto f = co_await in.next(st);
     if (!f) break;
-    auto m = seed_link::read(g.o.auth, g.o.seed, *f);
+    auto m = seed_link::read(g.sealer ? &*g.sealer : nullptr, g.o.seed, *f);
     if (!m) break;
     auto* reply = std::get_if<seeds::register_reply>(&*m);
     if (!reply) continue;
@@ -136,6 +138,7 @@ task<result<void>> serve_legacy(io::reactor& r, legacy_gateway_options o, std::s
   if (!l) co_return l.error();
   const auto seed_port = seam::endpoint_port(o.seed);
   gateway g{r, std::move(o), seeds::legacy::gateway_core(seed_port)};
+  if (g.o.auth) g.sealer.emplace(*g.o.auth);
   g.tasks.spawn(accept_loop(g, **l, st));
   co_await g.tasks.join();
   if (g.native) co_await g.native->close();

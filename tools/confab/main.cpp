@@ -112,11 +112,13 @@ int main(int argc, char** argv) {
   sl->add_option("--first-peer", load.first_peer, "index of the first synthetic peer")->check(CLI::Range(0u, 3000000u));
   sl->add_option("--acked-out", load.acked_out, "write the acknowledged peers here");
   sl->add_option("--key-file", load.key_file, "the cluster key (64 hex digits), when the seeds use one");
+  sl->add_option("--via", load.via, "SEED=IP:PORT: reach that seed through this address (a proxy or port forward)");
   confab::tools::seed_query_options q;
   auto* sq = app.add_subcommand("seed-query", "ask every seed for its PL and check that they agree");
   sq->add_option("--seeds", q.seeds_file, "the seed list (IP:PORT per line)")->required();
   sq->add_flag("--full", q.full, "print every PL in full");
   sq->add_option("--key-file", q.key_file, "the cluster key (64 hex digits), when the seeds use one");
+  sq->add_option("--via", q.via, "SEED=IP:PORT: reach that seed through this address (a proxy or port forward)");
   sq->add_option("--timeout-ms", q.timeout_ms, "give up on silent seeds after")->check(CLI::Range(100u, 600000u));
   confab::tools::sim_options sim;
   auto* sm = app.add_subcommand("sim", "S seeds and N peers in one process over real TCP or in-process, through the RTT emulator, with a report");

@@ -67,7 +67,7 @@ int run_peer_command(const peer_options& o) {
     logs.flush();
   };
   std::optional<protocols::cluster_auth> auth;
-  if (s.key) auth.emplace(*s.key);
+  if (s.key) auth.emplace(*s.key, protocols::replay_options{.window = s.replay_window});
   io::runtime rt(node_runtime(o.backend));
   int exit_code = 0;
   const auto rng_seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ id;

@@ -121,7 +121,7 @@ int run_seed_command(const seed_options& o) {
   };
 
   std::optional<protocols::cluster_auth> auth;
-  if (s.key) auth.emplace(*s.key);
+  if (s.key) auth.emplace(*s.key, protocols::replay_options{.window = s.replay_window});
   io::runtime rt(node_runtime(o.backend));
   int exit_code = 0;
   std::fprintf(stderr, "confab seed: %s serving (%zu seeds, quorum %zu); logs in %s.events.{txt,jsonl}\n", name.c_str(),

@@ -41,6 +41,7 @@ result<std::vector<node_id>, problem> read_seeds(const std::string& path) {
 
 struct seed_connection {
   node_id id;
+  std::optional<net::address> via;  // dialled instead of the id's address
   std::shared_ptr<net::connection> conn;
   bool up = false;
 };
@@ -63,10 +64,11 @@ struct load {
   std::vector<seeds::register_reply> replies;
   std::vector<bool> answered;
   std::optional<protocols::cluster_auth> auth;  // --key-file
+  std::optional<protocols::frame_sealer> sealer;
 };
 
-std::vector<std::byte> frame(const load& L, node_id sender, const seeds::client_message& m) {
-  return seed_link::frame(L.auth ? &*L.auth : nullptr, sender, m);
+std::vector<std::byte> frame(load& L, node_id sender, node_id seed, const seeds::client_message& m) {
+  return seed_link::frame(L.sealer ? &*L.sealer : nullptr, sender, seed, m);
 }
 
 // One connection per seed, re-dialled while the run lasts; reads answers.
@@ -76,7 +78,7 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
     net::connect_options co;
     co.deadline = io::clock::now() + 1s;
     co.stop = st;
-    auto c = co_await net::connect(r, host::endpoint_address(s.id), std::move(co));
+    auto c = co_await net::connect(r, s.via ? *s.via : host::endpoint_address(s.id), std::move(co));
     if (!c) {
       (void)co_await io::sleep_for(200ms, st);
       continue;
@@ -87,7 +89,7 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
     for (;;) {
       auto f = co_await in.next(st);
       if (!f) break;
-      auto m = seed_link::read(L.auth ? &*L.auth : nullptr, s.id, *f);
+      auto m = seed_link::read(L.sealer ? &*L.sealer : nullptr, s.id, *f);
       if (!m) break;
       auto* rep = std::get_if<seeds::register_reply>(&*m);
       if (!rep) continue;
@@ -120,8 +122,7 @@ void send_to_majority(load& L, std::size_t pi, const seeds::client_message& m) {
     if (L.seeds[i].up && L.seeds[i].conn && L.seeds[i].conn->open()) up.push_back(i);
   for (std::size_t i = up.size(); i > 1; --i) std::swap(up[i - 1], up[L.rng.below(i)]);
   up.resize(std::min(up.size(), L.seeds.size() / 2 + 1));
-  const auto f = frame(L, L.peers[pi].id, m);
-  for (auto i : up) (void)L.seeds[i].conn->send(f);
+  for (auto i : up) (void)L.seeds[i].conn->send(frame(L, L.peers[pi].id, L.seeds[i].id, m));
 }
 
 task<void> drive(io::reactor& r, load& L, const seed_load_options& o, int& exit_code) {
@@ -198,7 +199,7 @@ task<void> query(io::reactor& r, load& L, const seed_query_options& o, int& exit
     for (std::size_t i = 0; i < L.seeds.size(); ++i) {
       if (!asked[i] && L.seeds[i].up) {
         asked[i] = true;
-        (void)L.seeds[i].conn->send(frame(L, me, seeds::pl_request{.request_id = 1}));
+        (void)L.seeds[i].conn->send(frame(L, me, L.seeds[i].id, seeds::pl_request{.request_id = 1}));
       }
       all &= L.answered[i];
     }
@@ -256,13 +257,25 @@ int with_reactor(const char* what, Fn fn) {
 
 // The seeds (from the seed list) and the cluster key of a run; false,
 // after saying why on stderr, when either cannot be read.
-static bool prepare(load& L, const std::string& seeds_file, const std::string& key_file, const char* who) {
+static bool prepare(load& L, const std::string& seeds_file, const std::string& key_file,
+                    const std::vector<std::string>& via, const char* who) {
   auto ids = read_seeds(seeds_file);
   if (!ids) {
     std::fprintf(stderr, "confab %s: %s\n", who, ids.error().text.c_str());
     return false;
   }
   for (auto id : *ids) L.seeds.push_back({.id = id});
+  for (const auto& v : via) {
+    const auto eq = v.find('=');
+    auto seed = endpoints::parse_endpoint(std::string_view(v).substr(0, eq == std::string::npos ? 0 : eq));
+    auto dial = endpoints::parse_endpoint(eq == std::string::npos ? std::string_view() : std::string_view(v).substr(eq + 1));
+    auto it = std::find_if(L.seeds.begin(), L.seeds.end(), [&](const auto& s) { return seed && s.id == *seed; });
+    if (!seed || !dial || it == L.seeds.end()) {
+      std::fprintf(stderr, "confab %s: --via %s: expected SEED=IP:PORT with SEED one of the seed list\n", who, v.c_str());
+      return false;
+    }
+    it->via = host::endpoint_address(*dial);
+  }
   if (key_file.empty()) return true;
   auto k = load_cluster_key(key_file);
   if (!k) {
@@ -270,12 +283,13 @@ static bool prepare(load& L, const std::string& seeds_file, const std::string& k
     return false;
   }
   L.auth.emplace(*k);
+  L.sealer.emplace(*L.auth);
   return true;
 }
 
 int run_seed_load_command(const seed_load_options& o) {
   load L;
-  if (!prepare(L, o.seeds_file, o.key_file, "seed-load")) return 2;
+  if (!prepare(L, o.seeds_file, o.key_file, o.via, "seed-load")) return 2;
   L.peers.resize(o.peers);
   for (unsigned i = 0; i < o.peers; ++i) {
     const unsigned k = o.first_peer + i;
@@ -287,7 +301,7 @@ int run_seed_load_command(const seed_load_options& o) {
 
 int run_seed_query_command(const seed_query_options& o) {
   load L;
-  if (!prepare(L, o.seeds_file, o.key_file, "seed-query")) return 2;
+  if (!prepare(L, o.seeds_file, o.key_file, o.via, "seed-query")) return 2;
   L.replies.resize(L.seeds.size());
   L.answered.assign(L.seeds.size(), false);
   return with_reactor("seed-query", [&](io::reactor& r, int& code) { return query(r, L, o, code); });

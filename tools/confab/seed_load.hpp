@@ -11,9 +11,14 @@
 // seed-query asks every seed for its PL and prints one JSON object per seed
 // (commit index, PL size, an order-independent hash, the ids when
 // --full), then whether all seeds agree.
+//
+// `--via SEED=IP:PORT` dials another address for one seed (a proxy, a
+// port forward) while the seed is still addressed, and sealed for, by its
+// identity from the seed list.
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace confab::tools {
 
@@ -26,6 +31,7 @@ struct seed_load_options {
   unsigned first_peer = 0;      // ids start here (several runs, distinct peers)
   std::string acked_out;        // file for the acknowledged peers, one IP:PORT per line
   std::string key_file;         // the cluster key, when the seeds use one
+  std::vector<std::string> via;  // SEED=IP:PORT: dial this address for that seed (a proxy, a port forward)
 };
 int run_seed_load_command(const seed_load_options& o);
 
@@ -34,6 +40,7 @@ struct seed_query_options {
   bool full = false;
   unsigned timeout_ms = 3000;
   std::string key_file;
+  std::vector<std::string> via;
 };
 int run_seed_query_command(const seed_query_options& o);
 
