@@ -34,7 +34,8 @@ constexpr node_id no_peer = ~node_id{0};
 
 tcp_host::tcp_host(io::reactor& r, node_id self, std::vector<net::address> directory, std::unique_ptr<node> n,
                    std::uint64_t seed, tcp_host_options o)
-    : r_(r), self_(self), directory_(std::move(directory)), node_(std::move(n)), opts_(o), epoch_(io::clock::now()) {
+    : r_(r), self_(self), directory_(std::move(directory)), node_(std::move(n)), opts_(o), epoch_(io::clock::now()),
+      gate_({.per_source_max = o.connections_per_source_max}) {
   env_ = std::make_unique<env_impl>(*this, seed);
 }
 
@@ -193,8 +194,7 @@ task<void> tcp_host::read_loop(std::shared_ptr<net::connection> c, node_id peer,
     if (lk && lk->inbound == c.get()) lk->inbound = nullptr;
   const bool closed_idle = idle && idle->idle_closed;
   if (idle) {
-    if (auto ps = per_source_.find(idle->source_ip); ps != per_source_.end() && --ps->second == 0) per_source_.erase(ps);
-    inbound_.erase(c.get());
+    inbound_.erase(c.get());  // gives its place back
     idle = nullptr;
   }
   co_await c->close();
@@ -213,17 +213,14 @@ task<void> tcp_host::accept_loop(net::listener& l, std::stop_token st) {
     }
     std::shared_ptr<net::connection> conn(std::move(*c));
     conn->count_queued_in(&unread_total_);
-    const auto ip = conn->peer().ipv4_host_order();
-    if (opts_.connections_per_source_max > 0 && per_source_[ip] >= opts_.connections_per_source_max) {
+    auto place = gate_.admit(conn->peer().ipv4_host_order());
+    if (!place) {
       ++stats_.refused_source;
-      if (opts_.on_bad_input)
-        opts_.on_bad_input(conn->peer(), make_error(errc::queue_full, "too many connections from this source IP"));
-      if (per_source_[ip] == 0) per_source_.erase(ip);
+      if (opts_.on_bad_input) opts_.on_bad_input(conn->peer(), place.error());
       co_await conn->close();
       continue;
     }
-    ++per_source_[ip];
-    inbound_[conn.get()] = inbound_state{.last_frame = io::clock::now(), .source_ip = ip};
+    inbound_[conn.get()] = inbound_state{.last_frame = io::clock::now(), .place = std::move(*place)};
     tasks_.spawn(read_loop(std::move(conn), no_peer, st));
   }
 }

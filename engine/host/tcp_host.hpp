@@ -38,6 +38,7 @@
 #include "engine/net/address.hpp"
 #include "engine/net/connection.hpp"
 #include "engine/net/listener.hpp"
+#include "engine/net/source_gate.hpp"
 #include "engine/seam/env.hpp"
 #include "engine/host/link.hpp"
 #include "engine/host/node_timer.hpp"
@@ -106,7 +107,7 @@ class tcp_host {
   struct link;
   struct inbound_state {
     io::clock::time_point last_frame;
-    std::uint32_t source_ip = 0;
+    net::source_gate::ticket place;  // under connections_per_source_max
     bool identified = false;  // a complete frame arrived
     bool idle_closed = false;
   };
@@ -135,8 +136,8 @@ class tcp_host {
   io::clock::time_point epoch_;
   node_timer timer_;
   tcp_host_stats stats_;
+  net::source_gate gate_;  // before inbound_: its tickets give their places back to it
   std::unordered_map<net::connection*, inbound_state> inbound_;
-  std::unordered_map<std::uint32_t, std::size_t> per_source_;
 };
 
 }  // namespace confab::host

@@ -86,7 +86,9 @@ class text_host::env_impl final : public env {
 };
 
 text_host::text_host(io::reactor& r, node_id self, std::unique_ptr<node> n, std::uint64_t seed, text_options o)
-    : r_(r), self_(self), node_(std::move(n)), opts_(std::move(o)), epoch_(io::clock::now()) {
+    : r_(r), self_(self), node_(std::move(n)), opts_(std::move(o)),
+      gate_({.per_source_max = opts_.connections_per_source_max, .total_max = opts_.connections_max}),
+      epoch_(io::clock::now()) {
   env_ = std::make_unique<env_impl>(*this, seed);
 }
 
@@ -125,10 +127,12 @@ task<void> text_host::send_one(node_id to, std::string text, std::stop_token st)
   if (!sent && !st.stop_requested()) node_->on_link_down(*env_, to);
 }
 
-task<void> text_host::serve_connection(std::unique_ptr<net::connection> c, std::stop_token st) {
+task<void> text_host::serve_connection(std::unique_ptr<net::connection> c, net::source_gate::ticket place,
+                                       std::stop_token st) {
   const auto from = c->peer();
   auto text = co_await read_text_message(*c, st, opts_.first_byte, opts_.quiet, opts_.message_bytes_max);
   co_await c->close();
+  place = {};
   if (!text) {
     log("text: closed a connection from " + from.to_string() + ": " + text.error().message());
     co_return;
@@ -143,7 +147,13 @@ task<void> text_host::accept_loop(net::listener& l, std::stop_token st) {
       if (c.code() == errc::cancelled) break;
       continue;
     }
-    tasks_.spawn(serve_connection(std::move(*c), st));
+    auto place = gate_.admit((*c)->peer().ipv4_host_order());
+    if (!place) {
+      log("text: refused a connection from " + (*c)->peer().to_string() + ": " + place.error().message());
+      co_await (*c)->close();
+      continue;
+    }
+    tasks_.spawn(serve_connection(std::move(*c), std::move(*place), st));
   }
 }
 

@@ -14,7 +14,8 @@
 //     any; it reaches the node as a message from the endpoint id of the
 //     connection's source address and port.
 // A message over `message_bytes_max`, or one the node refuses, is logged
-// and its connection closed; the host keeps serving. A send that cannot
+// and its connection closed; the host keeps serving. Connections held at
+// once are capped per source IP and in total (text_options). A send that cannot
 // connect is reported to the node (`node::on_link_down`). Protocols
 // translate their native messages to and from the text in a seam::node of
 // their own (protocols/peers/legacy.hpp); the node sees the same seam::env
@@ -37,6 +38,7 @@
 #include "engine/host/node_timer.hpp"
 #include "engine/net/connection.hpp"
 #include "engine/net/listener.hpp"
+#include "engine/net/source_gate.hpp"
 
 namespace confab::host {
 
@@ -49,6 +51,10 @@ struct text_options {
   std::chrono::milliseconds answer_quiet{100};
   std::function<bool(node_id)> answered;       // does `to` answer on the connection we open?
   std::function<void(const std::string&)> log;  // one line per refused connection or failed send
+  // Incoming connections held at once (each carries one message): over a
+  // cap, a connection is closed at once with a logged reason; 0 = no cap.
+  std::size_t connections_per_source_max = 64;
+  std::size_t connections_max = 1024;
 };
 
 // ## read_text_message
@@ -85,7 +91,7 @@ class text_host {
   result<void> send(node_id to, std::span<const std::byte> text);
   void deliver(node_id from, const std::string& text);
   task<void> accept_loop(net::listener& l, std::stop_token st);
-  task<void> serve_connection(std::unique_ptr<net::connection> c, std::stop_token st);
+  task<void> serve_connection(std::unique_ptr<net::connection> c, net::source_gate::ticket place, std::stop_token st);
   task<void> send_one(node_id to, std::string text, std::stop_token st);
   void log(const std::string& line) const;
 
@@ -94,6 +100,7 @@ class text_host {
   std::unique_ptr<node> node_;
   std::unique_ptr<env_impl> env_;
   text_options opts_;
+  net::source_gate gate_;  // before tasks_: the connections' tickets give their places back to it
   task_scope tasks_;
   std::stop_token stop_;
   io::clock::time_point epoch_;

@@ -12,7 +12,8 @@ connection, no framing, no newline):
   the native rule: reports from hosts outside the PL remove nobody (two
   of them used to), one member's host removes nobody however often it
   reports, two members' hosts remove the peer;
-- garbage on the legacy port closes that connection only.
+- garbage on the legacy port closes that connection only;
+- connections held from one IP are capped; other sources are still served.
 
 Usage: seeds_legacy_test.py PATH/TO/confab"""
 import os
@@ -107,6 +108,31 @@ def main():
         junk = one_message(lp, "HELLO THERE")
         check(junk == "", "legacy: garbage gets no answer and a closed connection")
         check("neither IP:PORT nor a Dead Node report" in c.events(0), "legacy: the seed's log names the garbage")
+        # Connections held from one source are capped (64 by default); other
+        # sources are still served.
+        held = []
+        for _ in range(64):
+            h = socket.socket()
+            h.bind(("127.0.0.5", 0))
+            h.connect(("127.0.0.1", lp))
+            held.append(h)
+        time.sleep(0.3)
+        extra = socket.socket()
+        extra.bind(("127.0.0.5", 0))
+        extra.settimeout(3)
+        extra.connect(("127.0.0.1", lp))
+        t0 = time.monotonic()
+        try:
+            closed_at_once = extra.recv(1) == b"" and time.monotonic() - t0 < 2
+        except (socket.timeout, ConnectionResetError):
+            closed_at_once = False
+        extra.close()
+        check(closed_at_once, "legacy: the 65th connection held from one IP is closed at once")
+        again = one_message(lp, a.addr)
+        check(a.addr in again.split("\n"), "legacy: meanwhile another source is served")
+        for h in held:
+            h.close()
+        check("too many connections from this source IP" in c.events(0), "legacy: the seed's log says why it refused")
         seeds, _ = c.query()
         check(all(s["pl_size"] == 3 for s in seeds), f"legacy: three peers in every PL ({[s['pl_size'] for s in seeds]})")
         # Two hosts outside the PL remove nobody.

@@ -65,12 +65,15 @@ result<common_settings, problem> load_common(const std::string& path) {
 result<void, problem> read_limits(const common_settings& cs, const std::string& path, node_limits& l) {
   if (const auto* t = cs.root["connections"].as_table()) {
     table_reader r(*t, "connections.", path);
-    r.only({"first_frame_timeout_ms", "idle_timeout_ms", "connections_per_source_max", "unread_mb_max", "unread_stall_ms"})
+    r.only({"first_frame_timeout_ms", "idle_timeout_ms", "connections_per_source_max", "unread_mb_max", "unread_stall_ms",
+            "text_connections_per_source_max", "text_connections_max"})
         .milliseconds("first_frame_timeout_ms", 0, 86400000, l.first_frame_timeout)
         .milliseconds("idle_timeout_ms", 0, 86400000, l.idle_timeout)
         .integer("connections_per_source_max", 0, 1000000, l.connections_per_source_max)
         .integer("unread_mb_max", 1, 1 << 20, l.unread_mb_max)
-        .milliseconds("unread_stall_ms", 1, 86400000, l.unread_stall);
+        .milliseconds("unread_stall_ms", 1, 86400000, l.unread_stall)
+        .integer("text_connections_per_source_max", 0, 1000000, l.text_connections_per_source_max)
+        .integer("text_connections_max", 0, 1000000, l.text_connections_max);
     if (auto done = r.done(); !done) return done.error();
   }
   if (const auto* t = cs.root["logs"].as_table()) {

@@ -29,6 +29,8 @@ struct node_limits {
   std::chrono::milliseconds first_frame_timeout{10000};
   std::chrono::milliseconds idle_timeout{0};  // seeds: 300 s; peers: off (their links carry pings)
   std::size_t connections_per_source_max = 0;
+  std::size_t text_connections_per_source_max = 64;  // the legacy text ports
+  std::size_t text_connections_max = 1024;
   std::size_t unread_mb_max = 64;
   std::chrono::milliseconds unread_stall{10000};
   std::size_t log_file_mb_max = 64;

@@ -12,6 +12,7 @@
 #include "engine/host/tcp_host.hpp"
 #include "engine/host/text_host.hpp"
 #include "engine/net/listener.hpp"
+#include "engine/net/source_gate.hpp"
 #include "protocols/common/endpoints.hpp"
 #include "protocols/seeds/legacy.hpp"
 #include "protocols/seeds/client.hpp"
@@ -34,6 +35,7 @@ struct gateway {
   std::uint64_t next_conn = 1;
   std::unordered_map<std::uint64_t, seeds::legacy::gateway_core::answer> answers;  // conn -> its answer
   std::optional<protocols::frame_sealer> sealer;  // with the cluster key
+  net::source_gate gate;  // before tasks: the connections' tickets give their places back to it
   task_scope tasks;
 };
 
@@ -76,7 +78,9 @@ task<bool> ensure_native(gateway& g, std::stop_token st) {
   co_return true;
 }
 
-task<void> handle(gateway& g, std::unique_ptr<net::connection> c, std::stop_token st) {
+// `place` is held until the connection ends.
+task<void> handle(gateway& g, std::unique_ptr<net::connection> c, [[maybe_unused]] net::source_gate::ticket place,
+                  std::stop_token st) {
   const auto from = c->peer();
   const std::uint64_t conn = g.next_conn++;
   auto text = co_await host::read_text_message(*c, st, std::chrono::seconds(5), std::chrono::milliseconds(50),
@@ -127,7 +131,13 @@ task<void> accept_loop(gateway& g, net::listener& l, std::stop_token st) {
       if (c.code() == errc::cancelled) break;
       continue;
     }
-    g.tasks.spawn(handle(g, std::move(*c), st));
+    auto place = g.gate.admit((*c)->peer().ipv4_host_order());
+    if (!place) {
+      g.o.log("legacy: refused a connection from " + (*c)->peer().to_string() + ": " + place.error().message());
+      co_await (*c)->close();
+      continue;
+    }
+    g.tasks.spawn(handle(g, std::move(*c), std::move(*place), st));
   }
 }
 
@@ -137,7 +147,8 @@ task<result<void>> serve_legacy(io::reactor& r, legacy_gateway_options o, std::s
   auto l = net::listener::bind(r, o.listen);
   if (!l) co_return l.error();
   const auto seed_port = seam::endpoint_port(o.seed);
-  gateway g{r, std::move(o), seeds::legacy::gateway_core(seed_port)};
+  const net::source_gate::limits caps{.per_source_max = o.connections_per_source_max, .total_max = o.connections_max};
+  gateway g{r, std::move(o), seeds::legacy::gateway_core(seed_port), {}, 1, {}, {}, net::source_gate(caps)};
   if (g.o.auth) g.sealer.emplace(*g.o.auth);
   g.tasks.spawn(accept_loop(g, **l, st));
   co_await g.tasks.join();

@@ -8,7 +8,8 @@
 // `(SEED)ADDED NEW NODE TO NETWORK:...`. A dead-node report is passed on
 // with the reporter named by its IP (and refused when the connection does
 // not come from that IP). Garbage, oversized or silent connections get a
-// logged error and are closed; the gateway keeps serving.
+// logged error and are closed; the gateway keeps serving. Connections held
+// at once are capped per source IP and in total.
 //
 // Legacy peers it has registered are remembered by this seed only (not
 // replicated): another seed's gateway notifies the peers it registered.
@@ -31,6 +32,10 @@ struct legacy_gateway_options {
   seam::node_id seed;           // the local seed's native endpoint
   const protocols::cluster_auth* auth = nullptr;  // the cluster key, when set
   std::function<void(const std::string&)> log;  // one line per event
+  // Connections held at once (each carries one message): over a cap, a
+  // connection is closed at once with a logged reason; 0 = no cap.
+  std::size_t connections_per_source_max = 64;
+  std::size_t connections_max = 1024;
 };
 
 // Serves until `st` is triggered; fails only when the port cannot be bound.

@@ -83,7 +83,10 @@ int run_peer_command(const peer_options& o) {
       to.answered = [&s](seam::node_id to_node) {
         return std::find(s.peer.seeds.begin(), s.peer.seeds.end(), to_node) != s.peer.seeds.end();
       };
+      to.connections_per_source_max = s.limits.text_connections_per_source_max;
+      to.connections_max = s.limits.text_connections_max;
       to.log = [&logs](const std::string& l) {
+        if (!logs.admit("legacy")) return;
         logs.line("legacy: " + l);
         logs.flush();
       };

@@ -137,7 +137,10 @@ int run_seed_command(const seed_options& o) {
       lo.listen = net::address::ipv4(seam::endpoint_ipv4(id), s.legacy_port);
       lo.seed = id;
       lo.auth = auth ? &*auth : nullptr;
+      lo.connections_per_source_max = s.limits.text_connections_per_source_max;
+      lo.connections_max = s.limits.text_connections_max;
       lo.log = [&logs](const std::string& line) {
+        if (!logs.admit("legacy")) return;
         logs.line(line);
         logs.flush();
       };
