@@ -15,7 +15,9 @@ are damaged, and it is started again:
 
 After every case all three seeds hold exactly the acknowledged peers. And
 a learner does not vote: started with one healthy seed of three, no
-leader is elected until the second healthy seed returns. And on a full
+leader is elected until the second healthy seed returns, or until the
+operator makes the learner a voter (`confab seed-repair --accept-loss`,
+refused while that seed runs). And on a full
 disk (a 32 MiB tmpfs) no registration is acknowledged that was not saved;
 the seeds say so and recover when space returns.
 
@@ -213,6 +215,22 @@ def main():
         seeds, _ = c.query(timeout_ms=500)
         leaders = {s["leader"] for s in seeds if s["answered"] and s["leader"]}
         check(not leaders, f"a healthy seed and a wiped one (a learner): no leader in 3 s ({leaders or 'none'})")
+        # The operator's override: seed-repair refuses while the seed runs,
+        # says what can be lost, and with --accept-loss makes it a voter.
+        repair = [confab, "seed-repair", "--config", c.config, "--listen", f"127.0.0.1:{c.ports[follower]}"]
+        run = subprocess.run(repair, capture_output=True, text=True, timeout=30)
+        check(run.returncode == 2 and "stop that seed first" in run.stderr,
+              f"seed-repair on a running seed: refused with exit 2 ({run.returncode})")
+        stop(c, follower)
+        run = subprocess.run(repair, capture_output=True, text=True, timeout=30)
+        check(run.returncode == 1 and "a learner" in run.stdout and "lost for good" in run.stdout,
+              f"seed-repair without --accept-loss: says what can be lost, exit 1 ({run.returncode})")
+        run = subprocess.run(repair + ["--accept-loss"], capture_output=True, text=True, timeout=30)
+        check(run.returncode == 0 and "votes again" in run.stdout, f"seed-repair --accept-loss: exit 0 ({run.returncode})")
+        c.start(follower)
+        leader, took = c.wait_leader(timeout_s=10)
+        check(leader == f"127.0.0.1:{c.ports[healthy[0]]}",
+              f"the repaired seed votes: the healthy seed leads with it ({leader}, {took:.2f} s)")
         c.start(healthy[1])
         took = all_hold(c, acked)
         check(took is not None, f"the second healthy seed back: all three hold the acknowledged peers "

@@ -97,6 +97,13 @@ int main(int argc, char** argv) {
   sd->add_option("--legacy-port", seed.legacy_port, "serve the legacy text dialect on this port (0: off)")
       ->check(CLI::Range(0, 65535));
   sd->add_option("--backend", seed.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  confab::tools::seed_repair_options repair;
+  auto* sr = app.add_subcommand("seed-repair",
+                                "a stopped seed's storage: what it holds; with --accept-loss, make a learner vote again");
+  sr->add_option("--config", repair.config, "TOML settings (docs/config.md)")->required();
+  sr->add_option("--listen", repair.listen, "IP:PORT of the seed, one of the seed list's entries")->required();
+  sr->add_flag("--accept-loss", repair.accept_loss,
+               "make it a voter although it may have lost entries it acknowledged (docs/seeds.md, Storage faults)");
   confab::tools::peer_options peer;
   auto* pr = app.add_subcommand("peer", "one gossip peer: joins through the seeds, gossips, detects failures");
   pr->add_option("--config", peer.config, "TOML settings (docs/config.md)")->required();
@@ -167,6 +174,7 @@ int main(int argc, char** argv) {
   if (em->parsed()) return confab::tools::run_emulator_test(et);
   if (e->parsed()) return confab::tools::run_exact_command(exact);
   if (sd->parsed()) return confab::tools::run_seed_command(seed);
+  if (sr->parsed()) return confab::tools::run_seed_repair_command(repair);
   if (sl->parsed()) return confab::tools::run_seed_load_command(load);
   if (pr->parsed()) return confab::tools::run_peer_command(peer);
   if (sq->parsed()) return confab::tools::run_seed_query_command(q);

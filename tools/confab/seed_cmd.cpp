@@ -5,7 +5,14 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <optional>
+#include <utility>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "engine/io/runtime.hpp"
 #include "engine/host/tcp_host.hpp"
@@ -33,22 +40,33 @@ task<void> serve_legacy_port(io::reactor& r, legacy_gateway_options o, int& exit
 
 }  // namespace
 
-int run_seed_command(const seed_options& o) {
-  auto loaded = load_seed_settings(o.config);
+// The settings and the seed's id; nullopt (exit code 2) after saying why.
+static std::optional<std::pair<seed_settings, seam::node_id>> seed_identity(const std::string& config,
+                                                                     const std::string& listen, const char* who) {
+  auto loaded = load_seed_settings(config);
   if (!loaded) {
-    std::fprintf(stderr, "confab seed: %s\n", loaded.error().text.c_str());
-    return 2;
+    std::fprintf(stderr, "confab %s: %s\n", who, loaded.error().text.c_str());
+    return std::nullopt;
   }
-  auto& s = *loaded;
-  auto self = endpoints::parse_endpoint(o.listen);
+  auto self = endpoints::parse_endpoint(listen);
   if (!self) {
-    std::fprintf(stderr, "confab seed: --listen '%s': %s\n", o.listen.c_str(), self.error().detail);
-    return 2;
+    std::fprintf(stderr, "confab %s: --listen '%s': %s\n", who, listen.c_str(), self.error().detail);
+    return std::nullopt;
   }
-  if (std::find(s.seed.seeds.begin(), s.seed.seeds.end(), *self) == s.seed.seeds.end()) {
-    std::fprintf(stderr, "confab seed: --listen %s is not in the seed list %s\n", o.listen.c_str(), s.seeds_file.c_str());
-    return 2;
+  const auto& seeds = loaded->seed.seeds;
+  if (std::find(seeds.begin(), seeds.end(), *self) == seeds.end()) {
+    std::fprintf(stderr, "confab %s: --listen %s is not in the seed list %s\n", who, listen.c_str(),
+                 loaded->seeds_file.c_str());
+    return std::nullopt;
   }
+  return std::pair{std::move(*loaded), *self};
+}
+
+int run_seed_command(const seed_options& o) {
+  auto who = seed_identity(o.config, o.listen, "seed");
+  if (!who) return 2;
+  auto& s = who->first;
+  const auto self = &who->second;
   if (o.legacy_port >= 0) s.legacy_port = static_cast<std::uint16_t>(o.legacy_port);
   s.seed.legacy_reports = s.legacy_port != 0;
   const std::string name = endpoints::id_string(*self);
@@ -154,6 +172,69 @@ int run_seed_command(const seed_options& o) {
   }
   logs.line("seed " + name + " stopped");
   return exit_code;
+}
+
+int run_seed_repair_command(const seed_repair_options& o) {
+  auto who = seed_identity(o.config, o.listen, "seed-repair");
+  if (!who) return 2;
+  const auto& [s, self] = *who;
+  // A running seed holds its port: its files are not ours to change.
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;  // connections of a stopped seed in TIME_WAIT do not count; a listener does
+    if (fd >= 0) (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(seam::endpoint_port(self));
+    sa.sin_addr.s_addr = htonl(seam::endpoint_ipv4(self));
+    const bool in_use = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 && errno == EADDRINUSE;
+    if (fd >= 0) ::close(fd);
+    if (in_use) {
+      std::fprintf(stderr, "confab seed-repair: %s is in use: stop that seed first\n", o.listen.c_str());
+      return 2;
+    }
+  }
+  const std::string base = node_file_base(s.data_dir, "seed", self);
+  auto store = seeds::file_store::open(base, self);
+  if (!store) {
+    std::fprintf(stderr, "confab seed-repair: %s\n", store.error().text.c_str());
+    return 1;
+  }
+  const auto st = (*store)->recovered();
+  std::printf("storage: %s\n", (*store)->report().text.c_str());
+  std::printf("holds %zu log entries; term %llu; commit hint %llu; %s\n", st.log.size(),
+              static_cast<unsigned long long>(st.hard.term), static_cast<unsigned long long>(st.hard.commit),
+              st.hard.learner ? "a learner (votes for nobody, stands for nothing)" : "a voter");
+  if (!st.hard.learner) {
+    std::printf("nothing to do: this seed votes\n");
+    return 0;
+  }
+  std::printf(
+      "what making it a voter can lose: it may have acknowledged entries after index %zu that it no longer holds, "
+      "and it may have voted in term %llu or below. If its vote helps elect a leader that lacks entries the cluster "
+      "committed after index %zu, those registrations and removals are lost for good (peers re-register; removed "
+      "peers may come back until reported again). It will grant no vote in term %llu or below.\n",
+      st.log.size(), static_cast<unsigned long long>(st.hard.term), st.log.size(),
+      static_cast<unsigned long long>(st.hard.term));
+  if (!o.accept_loss) {
+    std::printf("left a learner; run again with --accept-loss to make it a voter\n");
+    return 1;
+  }
+  seeds::persist_batch b;
+  b.hard_changed = true;
+  b.hard = st.hard;
+  b.hard.learner = false;
+  b.hard.vote_floor = std::max(st.hard.vote_floor, st.hard.term);
+  if (auto ok = (*store)->save(b); !ok) {
+    std::fprintf(stderr, "confab seed-repair: cannot save the state file: %s\n", ok.error().message().c_str());
+    return 1;
+  }
+  event_log logs(base, log_limits(s.limits));
+  logs.line("seed-repair: made a voter by the operator (--accept-loss) with " + std::to_string(st.log.size()) +
+            " log entries; no vote in term " + std::to_string(b.hard.vote_floor) + " or below");
+  logs.flush();
+  std::printf("done: the seed votes again when started\n");
+  return 0;
 }
 
 }  // namespace confab::tools

@@ -16,4 +16,18 @@ struct seed_options {
 // settings, 1 when it cannot start).
 int run_seed_command(const seed_options& o);
 
+// `confab seed-repair`: the operator's override for a learner that cannot
+// repair itself (a majority of seeds damaged at once: no leader to repair
+// from). With the seed stopped, it prints what the seed's files hold and
+// what making it a voter again can lose; with `accept_loss` it does so
+// (learner off, no vote in a term up to the current one). Exit 0 when the
+// seed votes (already or now), 1 when it is a learner and `accept_loss` was
+// not given, 2 for bad usage or a seed that is running.
+struct seed_repair_options {
+  std::string config;
+  std::string listen;
+  bool accept_loss = false;
+};
+int run_seed_repair_command(const seed_repair_options& o);
+
 }  // namespace confab::tools
