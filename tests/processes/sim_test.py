@@ -7,7 +7,7 @@
   every live seed, no live peer removed, and the live seeds agreeing on a
   PL that holds exactly the live peers.
 - The same scenario over the in-process transport gives the same outcomes.
-- Five scenario seeds in a row over TCP while the test itself keeps both
+- Three scenario seeds in a row over TCP while the test itself keeps both
   cores busy (a CPU hog it starts and stops, bounded in time): every
   message reaches every live peer, no frame is lost or reordered on a live
   link, and each seed's outcomes equal its in-process run's.
@@ -186,12 +186,12 @@ def main():
     render(os.path.join(tcp_out, "report.html"))
     # The same under load the test makes itself: one busy process per core,
     # each ending by itself after `hog_s` even if this test dies.
-    hog_s = 400
+    hog_s = 300
     hogs = [subprocess.Popen([sys.executable, "-c",
                               f"import time\nend = time.monotonic() + {hog_s}\nwhile time.monotonic() < end: pass"])
             for _ in range(os.cpu_count() or 2)]
     try:
-        for seed in (12, 13, 14, 15, 16):
+        for seed in (12, 13, 14):
             loaded, _ = run_sim(confab, work, "tcp", port, seed)
             a = outcomes(loaded, f"tcp, seed {seed}, both cores busy")
             inproc, _ = run_sim(confab, work, "inproc", port, seed)
