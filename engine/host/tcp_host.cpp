@@ -249,6 +249,7 @@ task<result<void>> tcp_host::run(std::stop_token st) {
   if (!self_addr) co_return make_error(errc::invalid_argument, "tcp_host: own node id has no address");
   auto l = net::listener::bind(r_, *self_addr);
   if (!l) co_return l.error();
+  if (opts_.on_serving) opts_.on_serving();
   tasks_.spawn(accept_loop(**l, st));
   if (opts_.idle_timeout > io::clock::duration::zero() || opts_.first_frame_timeout > io::clock::duration::zero())
     tasks_.spawn(idle_sweep(st));

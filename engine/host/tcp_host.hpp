@@ -73,6 +73,9 @@ struct tcp_host_options {
   // or malformed frame, or a message the node refused), with the peer's
   // address and the error naming what was wrong.
   std::function<void(const net::address&, const error&)> on_bad_input;
+  // Called once the node's address is bound, before the node starts (a
+  // command says "serving" here, never before a bind that can fail).
+  std::function<void()> on_serving;
 };
 
 struct tcp_host_stats {

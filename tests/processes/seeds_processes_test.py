@@ -9,13 +9,17 @@
   commits nothing; after the majority resumes, everyone agrees;
 - forged, malformed, truncated and oversized frames get a logged error
   naming what was wrong, close that connection only, and the seed keeps
-  serving.
+  serving;
+- a second seed on a running seed's files is refused by the lock before it
+  binds or writes anything, one on a port in use never says "serving";
+  seed-query with nobody answering says they do not agree.
 
 Usage: seeds_processes_test.py PATH/TO/confab [--base-port P]
 Exit 0 when every check passes; each failed check is printed."""
 import os
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -136,6 +140,38 @@ def bad_input(confab, base_port):
         c.stop_all()
 
 
+def second_instance(confab, base_port):
+    """A second seed on a running seed's address and files: refused before
+    it binds or touches anything; seed-query with nobody answering says
+    they do not agree."""
+    c = Cluster(confab, 3, base_port)
+    try:
+        c.start_all()
+        leader, _ = c.wait_leader()
+        check(leader is not None, "second instance: a leader is elected")
+        before = c.events(0)
+        run = subprocess.run([confab, "seed", "--config", c.config, "--listen", f"127.0.0.1:{c.ports[0]}"],
+                             capture_output=True, text=True, timeout=30)
+        check(run.returncode == 1 and ".lock is held by process" in run.stderr and "serving" not in run.stderr,
+              f"a second seed on the same files: exit 1 naming the lock, never 'serving' "
+              f"({run.returncode}: {run.stderr.strip()[:120]})")
+        check(c.events(0).startswith(before) and "starting" not in c.events(0)[len(before):],
+              "the running seed's event log was not touched by the second one")
+        other = os.path.join(c.dir, "other.toml")
+        with open(c.config) as f, open(other, "w") as g:
+            g.write(f.read().replace('data_dir = "data"', 'data_dir = "data2"'))
+        run = subprocess.run([confab, "seed", "--config", other, "--listen", f"127.0.0.1:{c.ports[0]}"],
+                             capture_output=True, text=True, timeout=30)
+        check(run.returncode == 1 and "cannot serve" in run.stderr and "serving (" not in run.stderr,
+              f"a second seed on a port in use: exit 1, never 'serving' ({run.returncode}: {run.stderr.strip()[:120]})")
+    finally:
+        c.stop_all()
+    run = subprocess.run([confab, "seed-query", "--seeds", c.seeds_file, "--timeout-ms", "300"],
+                         capture_output=True, text=True, timeout=30)
+    check(run.returncode == 1 and '"all_answered":false,"agree":false' in run.stdout,
+          f"seed-query with no seed answering: agree false, exit 1 ({run.returncode})")
+
+
 def main():
     confab = sys.argv[1]
     base = 21000 + (os.getpid() % 200) * 40
@@ -143,6 +179,7 @@ def main():
     leader_kill(confab, 5, base + 10)
     minority(confab, base + 20)
     bad_input(confab, base + 30)
+    second_instance(confab, base + 34)
     return finish()
 
 

@@ -3,6 +3,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "protocols/common/endpoints.hpp"
 
@@ -13,6 +19,7 @@ task<void> serve_host(host::tcp_host& host, io::reactor& r, const char* who, int
   if (!ok) {
     std::fprintf(stderr, "confab %s: cannot serve: %s\n", who, ok.error().message().c_str());
     exit_code = 1;
+    r.request_drain();  // nothing else of this node should go on without it
   }
 }
 
@@ -22,6 +29,26 @@ std::string node_file_base(const std::string& data_dir, const char* kind, seam::
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   return (std::filesystem::path(data_dir) / (std::string(kind) + "-" + stem)).string();
+}
+
+result<int, problem> lock_node_files(const std::string& base) {
+  const std::string path = base + ".lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return problem{"cannot open " + path + ": " + std::strerror(errno)};
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {};
+    const auto n = ::pread(fd, pid, sizeof pid - 1, 0);
+    ::close(fd);
+    std::string holder = n > 0 ? std::string(pid, static_cast<std::size_t>(n)) : std::string("another process");
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    return problem{path + " is held by process " + holder + ": that node is running on these files"};
+  }
+  const std::string me = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != static_cast<ssize_t>(me.size())) {
+    ::close(fd);
+    return problem{"cannot write " + path + ": " + std::strerror(errno)};
+  }
+  return fd;  // kept open: the lock lasts as long as the process
 }
 
 io::runtime_options node_runtime(const std::string& backend) {

@@ -12,11 +12,17 @@
 namespace confab::tools {
 
 // Runs the host until the reactor drains (SIGINT/SIGTERM); on failure
-// prints "confab WHO: cannot serve: ..." and sets exit_code to 1.
+// prints "confab WHO: cannot serve: ..." (its address in use, say), sets
+// exit_code to 1 and drains the reactor, so the command exits.
 task<void> serve_host(host::tcp_host& host, io::reactor& r, const char* who, int& exit_code);
 
 // "<data_dir>/<kind>-IP-PORT", creating data_dir.
 std::string node_file_base(const std::string& data_dir, const char* kind, seam::node_id id);
+
+// Holds "<base>.lock" (flock, with this process's pid in it) for as long
+// as the process lives, so two processes never share a node's files; an
+// error naming the process that holds it otherwise.
+result<int, problem> lock_node_files(const std::string& base);
 
 // One reactor thread, not pinned, on the chosen backend (auto, uring, epoll).
 io::runtime_options node_runtime(const std::string& backend);

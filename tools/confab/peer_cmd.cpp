@@ -44,7 +44,12 @@ int run_peer_command(const peer_options& o) {
     return 2;
   }
   const std::string name = endpoints::id_string(*self);
-  event_log logs(node_file_base(s.data_dir, "peer", *self), log_limits(s.limits));
+  const std::string base = node_file_base(s.data_dir, "peer", *self);
+  if (auto lock = lock_node_files(base); !lock) {
+    std::fprintf(stderr, "confab peer: %s\n", lock.error().text.c_str());
+    return 1;
+  }
+  event_log logs(base, log_limits(s.limits));
   if (!logs.ok()) {
     std::fprintf(stderr, "confab peer: cannot write the event logs in %s\n", s.data_dir.c_str());
     return 1;

@@ -8,11 +8,6 @@
 #include <optional>
 #include <utility>
 #include <malloc.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 
 #include "engine/io/runtime.hpp"
 #include "engine/host/tcp_host.hpp"
@@ -35,6 +30,7 @@ task<void> serve_legacy_port(io::reactor& r, legacy_gateway_options o, int& exit
   if (!ok) {
     std::fprintf(stderr, "confab seed: cannot serve the legacy port %s: %s\n", port.c_str(), ok.error().message().c_str());
     exit_code = 1;
+    r.request_drain();  // asked for a port it cannot serve: stop, say why
   }
 }
 
@@ -71,6 +67,10 @@ int run_seed_command(const seed_options& o) {
   s.seed.legacy_reports = s.legacy_port != 0;
   const std::string name = endpoints::id_string(*self);
   const std::string base = node_file_base(s.data_dir, "seed", *self);
+  if (auto lock = lock_node_files(base); !lock) {
+    std::fprintf(stderr, "confab seed: %s\n", lock.error().text.c_str());
+    return 1;
+  }
   auto store = seeds::file_store::open(base, *self);
   if (!store) {
     std::fprintf(stderr, "confab seed: %s\n", store.error().text.c_str());
@@ -116,6 +116,10 @@ int run_seed_command(const seed_options& o) {
     logs.flush();
   };
   host::tcp_host_options ho = host_options(s.limits);
+  ho.on_serving = [&] {
+    std::fprintf(stderr, "confab seed: %s serving (%zu seeds, quorum %zu); logs in %s.events.{txt,jsonl}\n",
+                 name.c_str(), s.seed.seeds.size(), s.seed.quorum(), base.c_str());
+  };
   ho.message_bytes_max = 1u << 20;
   ho.on_bad_input = [&logs](const net::address& from, const error& e) {
     if (!logs.admit("bad_input")) return;
@@ -142,8 +146,6 @@ int run_seed_command(const seed_options& o) {
   if (s.key) auth.emplace(*s.key, protocols::replay_options{.window = s.replay_window});
   io::runtime rt(node_runtime(o.backend));
   int exit_code = 0;
-  std::fprintf(stderr, "confab seed: %s serving (%zu seeds, quorum %zu); logs in %s.events.{txt,jsonl}\n", name.c_str(),
-               s.seed.seeds.size(), s.seed.quorum(), base.c_str());
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
     host::tcp_host host(r, id, {}, std::make_unique<seeds::seed_node>(s.seed, **store, on_event, on_reject, auth ? &*auth : nullptr),
                         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()), ho);
@@ -178,23 +180,11 @@ int run_seed_repair_command(const seed_repair_options& o) {
   auto who = seed_identity(o.config, o.listen, "seed-repair");
   if (!who) return 2;
   const auto& [s, self] = *who;
-  // A running seed holds its port: its files are not ours to change.
-  {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    const int one = 1;  // connections of a stopped seed in TIME_WAIT do not count; a listener does
-    if (fd >= 0) (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(seam::endpoint_port(self));
-    sa.sin_addr.s_addr = htonl(seam::endpoint_ipv4(self));
-    const bool in_use = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 && errno == EADDRINUSE;
-    if (fd >= 0) ::close(fd);
-    if (in_use) {
-      std::fprintf(stderr, "confab seed-repair: %s is in use: stop that seed first\n", o.listen.c_str());
-      return 2;
-    }
-  }
   const std::string base = node_file_base(s.data_dir, "seed", self);
+  if (auto lock = lock_node_files(base); !lock) {  // a running seed's files are not ours to change
+    std::fprintf(stderr, "confab seed-repair: %s; stop that seed first\n", lock.error().text.c_str());
+    return 2;
+  }
   auto store = seeds::file_store::open(base, self);
   if (!store) {
     std::fprintf(stderr, "confab seed-repair: %s\n", store.error().text.c_str());

@@ -237,6 +237,8 @@ task<void> query(io::reactor& r, load& L, const seed_query_options& o, int& exit
     if (!first_hash) first_hash = h, first_size = rep.pl_size;
     if (h != *first_hash || rep.pl_size != first_size) agree = false;
   }
+  // Agreement needs someone to agree: with no answer at all it is false.
+  agree = agree && first_hash.has_value();
   std::printf("%s\n", nlohmann::ordered_json{{"all_answered", all_answered}, {"agree", agree}}.dump().c_str());
   exit_code = all_answered && agree ? 0 : 1;
 }
