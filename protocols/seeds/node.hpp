@@ -52,8 +52,8 @@ class seed_node final : public seam::node {
   result<void> on_message(seam::env& e, node_id from, std::span<const std::byte> payload) override;
   void on_timer(seam::env& e) override;
 
-  const seed_core& core() const { return *core_; }
   bool started() const noexcept { return core_.has_value(); }
+  const seed_core& core() const { return *core_; }
   const seed_node_stats& stats() const noexcept { return stats_; }
 
  private:

@@ -27,7 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import Cluster, check, closes_after, endpoint_id, finish, stop_processes  # noqa: E402
+from seeds_cluster import Cluster, check, closes_after, endpoint_id, finish, scrape, stop_processes  # noqa: E402
 
 
 
@@ -52,6 +52,9 @@ def main():
     with open(c.config, "a") as f:
         f.write(PEER_TOML)
     peers = {}
+    seed_metrics = f"127.0.0.1:{base + 8}"
+    peer_metrics = f"127.0.0.1:{base + 9}"
+    c.extra_args[0] = ["--metrics", seed_metrics]
     try:
         c.start_all()
         leader, _ = c.wait_leader()
@@ -59,7 +62,8 @@ def main():
         for i in range(30):
             addr = f"127.0.{1 + i // 200}.{10 + i % 200}:{base + 5}"
             err = open(os.path.join(c.dir, f"peer-stderr-{i}.txt"), "w")
-            peers[addr] = subprocess.Popen([confab, "peer", "--config", c.config, "--listen", addr],
+            extra = ["--metrics", peer_metrics] if i == 0 else []
+            peers[addr] = subprocess.Popen([confab, "peer", "--config", c.config, "--listen", addr] + extra,
                                            stdout=subprocess.DEVNULL, stderr=err)
             time.sleep(0.03)
         t0 = time.monotonic()
@@ -70,7 +74,16 @@ def main():
                 break
             time.sleep(0.2)
         check(all(s["pl_size"] == 30 for s in seeds), f"all 30 peers joined (PL sizes {[s['pl_size'] for s in seeds]})")
+        first = scrape(seed_metrics), scrape(peer_metrics)
         time.sleep(5.5)  # four gossip rounds and their spread
+        second = scrape(seed_metrics), scrape(peer_metrics)
+        check(second[0].get("confab_seed_members") == 30 and second[0].get("confab_seed_learner") == 0,
+              f"the seed's /metrics: 30 members, not a learner ({second[0].get('confab_seed_members')})")
+        check(second[1].get("confab_peer_registered") == 1 and second[1].get("confab_peer_delivered_total", 0) >= 1,
+              f"the peer's /metrics: registered, gossip delivered ({second[1].get('confab_peer_delivered_total')})")
+        check(all(second[k].get(n, -1) >= first[k].get(n, 0) for k in (0, 1) for n in first[k] if n.endswith("_total"))
+              and second[1].get("confab_peer_frames_received_total", 0) > first[1].get("confab_peer_frames_received_total", 0),
+              "counters scraped twice during the run only grew")
         # Exactly-once delivery from the peers' JSON logs.
         got = {}
         for path in glob.glob(os.path.join(c.dir, "data", "peer-*.events.jsonl")):
@@ -121,6 +134,18 @@ def main():
         seeds, summary = c.query()
         check(all(s["pl_size"] == 25 for s in seeds) and summary["agree"],
               f"the five killed peers are gone from every seed's PL (sizes {[s['pl_size'] for s in seeds]})")
+        check(scrape(seed_metrics).get("confab_seed_members") == 25, "the seed's /metrics: 25 members after the kills")
+        mip, mport = seed_metrics.rsplit(":", 1)
+        answers = []
+        for req in (b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n", b"POST /metrics HTTP/1.1\r\n\r\n", b"\x00\xffgarbage"):
+            s = socket.create_connection((mip, int(mport)), timeout=10)
+            s.sendall(req)
+            s.shutdown(socket.SHUT_WR)
+            answers.append(s.recv(64).split(b"\r\n")[0].decode(errors="replace"))
+            s.close()
+        check(answers == ["HTTP/1.1 404 Not Found", "HTTP/1.1 405 Method Not Allowed", "HTTP/1.1 400 Bad Request"],
+              f"the metrics port answers other paths 404, other methods 405, garbage 400 ({answers})")
+        check(scrape(seed_metrics).get("confab_seed_members") == 25, "... and keeps serving")
         # Crash-to-removal latency per seed, from the seeds' REMOVED lines.
         lat = []
         for i in range(3):

@@ -74,6 +74,22 @@ def stop_processes(procs):
             p.wait()
 
 
+def scrape(address):
+    """GET /metrics at IP:PORT: {name: value} of the Prometheus text, or {}."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
 def free_ports(n):
     """n consecutive ports below the ephemeral range, free a moment ago."""
     import random
@@ -128,12 +144,14 @@ class Cluster:
                     "heartbeat_ms = 50\nelection_timeout_min_ms = 300\nelection_timeout_max_ms = 600\n"
                     + extra_toml)
         self.procs = [None] * n
+        self.extra_args = {}  # seed index -> more arguments for `confab seed`
 
     def start(self, i):
         err = open(os.path.join(self.dir, f"stderr-{self.ports[i]}.txt"), "a")
         args = [self.confab, "seed", "--config", self.config, "--listen", f"127.0.0.1:{self.ports[i]}"]
         if self.legacy_base:
             args += ["--legacy-port", str(self.legacy_base + i)]
+        args += self.extra_args.get(i, [])
         self.procs[i] = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
 
     def start_all(self):

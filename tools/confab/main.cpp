@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
   sd->add_option("--legacy-port", seed.legacy_port, "serve the legacy text dialect on this port (0: off)")
       ->check(CLI::Range(0, 65535));
   sd->add_option("--backend", seed.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  sd->add_option("--metrics", seed.metrics, "IP:PORT: serve GET /metrics (Prometheus text format) there");
   confab::tools::seed_repair_options repair;
   auto* sr = app.add_subcommand("seed-repair",
                                 "a stopped seed's storage: what it holds; with --accept-loss, make a learner vote again");
@@ -109,6 +110,7 @@ int main(int argc, char** argv) {
   pr->add_option("--config", peer.config, "TOML settings (docs/config.md)")->required();
   pr->add_option("--listen", peer.listen, "IP:PORT this peer listens on")->required();
   pr->add_option("--backend", peer.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  pr->add_option("--metrics", peer.metrics, "IP:PORT: serve GET /metrics (Prometheus text format) there");
   confab::tools::seed_load_options load;
   auto* sl = app.add_subcommand("seed-load", "register N synthetic peers with the seeds and report commit rate and latency");
   sl->add_option("--seeds", load.seeds_file, "the seed list (IP:PORT per line)")->required();

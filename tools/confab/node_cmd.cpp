@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "protocols/common/endpoints.hpp"
+#include "tools/confab/metrics.hpp"
 
 namespace confab::tools {
 
@@ -49,6 +50,47 @@ result<int, problem> lock_node_files(const std::string& base) {
     return problem{"cannot write " + path + ": " + std::strerror(errno)};
   }
   return fd;  // kept open: the lock lasts as long as the process
+}
+
+std::optional<std::optional<net::address>> metrics_address(const std::string& text, const char* who) {
+  if (text.empty()) return std::optional<net::address>{};
+  auto id = endpoints::parse_endpoint(text);
+  if (!id) {
+    std::fprintf(stderr, "confab %s: --metrics '%s': %s\n", who, text.c_str(), id.error().detail);
+    return std::nullopt;
+  }
+  return std::optional<net::address>(host::endpoint_address(*id));
+}
+
+task<void> serve_metrics_port(io::reactor& r, net::address at, std::function<std::string()> render, const char* who,
+                              int& exit_code, event_log& logs) {
+  auto ok = co_await serve_metrics(r, at, std::move(render), r.drain_token(), [&logs](const std::string& line) {
+    if (!logs.admit("metrics")) return;
+    logs.line(line);
+  });
+  if (!ok) {
+    std::fprintf(stderr, "confab %s: cannot serve the metrics on %s: %s\n", who, at.to_string().c_str(),
+                 ok.error().message().c_str());
+    exit_code = 1;
+    r.request_drain();
+  }
+}
+
+void add_host_metrics(metrics_text& m, const std::string& prefix, const host::tcp_host_stats& h) {
+  auto name = [&prefix](const char* n) { return prefix + n; };
+  const std::pair<const char*, std::pair<const char*, std::uint64_t>> counters[] = {
+      {"_frames_sent_total", {"frames sent", h.sent}},
+      {"_frames_received_total", {"frames received", h.received}},
+      {"_frames_dropped_total", {"frames dropped (a full queue)", h.dropped}},
+      {"_bad_frames_total", {"malformed or oversized frames (connection closed)", h.bad_frames}},
+      {"_connects_total", {"outbound connections made", h.connects}},
+      {"_reading_paused_total", {"times reading paused for unread replies", h.paused}},
+      {"_closed_unread_total", {"connections reset for leaving replies unread", h.closed_unread}},
+      {"_closed_idle_total", {"connections closed idle or silent", h.closed_idle}},
+      {"_refused_source_total", {"connections refused over the per-source cap", h.refused_source}},
+  };
+  for (const auto& [suffix, hv] : counters) m.counter(name(suffix).c_str(), hv.first, static_cast<double>(hv.second));
+  m.gauge(name("_unread_bytes").c_str(), "replies queued that peers have not read", static_cast<double>(h.unread_bytes));
 }
 
 io::runtime_options node_runtime(const std::string& backend) {

@@ -2,12 +2,15 @@
 // node on a one-thread runtime, and where its files go.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "engine/io/runtime.hpp"
 #include "engine/host/tcp_host.hpp"
 #include "tools/confab/config.hpp"
 #include "tools/confab/event_log.hpp"
+#include "tools/confab/metrics.hpp"
 
 namespace confab::tools {
 
@@ -23,6 +26,18 @@ std::string node_file_base(const std::string& data_dir, const char* kind, seam::
 // as the process lives, so two processes never share a node's files; an
 // error naming the process that holds it otherwise.
 result<int, problem> lock_node_files(const std::string& base);
+
+// The --metrics address: nullopt for none, or after printing why it is
+// not IP:PORT (exit code 2).
+std::optional<std::optional<net::address>> metrics_address(const std::string& text, const char* who);
+
+// Serves GET /metrics until the reactor drains; when the address cannot be
+// bound, says so, sets exit_code to 1 and drains the reactor.
+task<void> serve_metrics_port(io::reactor& r, net::address at, std::function<std::string()> render, const char* who,
+                              int& exit_code, event_log& logs);
+
+// The host's counters, named PREFIX_... (connections, frames, hostile clients).
+void add_host_metrics(metrics_text& m, const std::string& prefix, const host::tcp_host_stats& h);
 
 // One reactor thread, not pinned, on the chosen backend (auto, uring, epoll).
 io::runtime_options node_runtime(const std::string& backend);

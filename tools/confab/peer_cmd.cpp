@@ -7,6 +7,7 @@
 #include "engine/io/runtime.hpp"
 #include "engine/host/tcp_host.hpp"
 #include "engine/host/text_host.hpp"
+#include "engine/core/scope.hpp"
 #include "protocols/common/endpoints.hpp"
 #include "protocols/peers/legacy.hpp"
 #include "protocols/peers/node.hpp"
@@ -81,6 +82,12 @@ int run_peer_command(const peer_options& o) {
     s.peer.probers_min = 0;
     logs.line("legacy dialect: text messages, one per connection");
   }
+  const auto metrics_at = metrics_address(o.metrics, "peer");
+  if (!metrics_at) return 2;
+  if (*metrics_at && s.legacy) {
+    std::fprintf(stderr, "confab peer: --metrics serves native peers only (this one speaks the legacy dialect)\n");
+    return 2;
+  }
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
     auto node = std::make_unique<peers::peer_node>(s.peer, seen, on_event, auth ? &*auth : nullptr);
     if (s.legacy) {
@@ -100,7 +107,38 @@ int run_peer_command(const peer_options& o) {
       co_await serve_legacy_peer(host, r, exit_code);
     } else {
       host::tcp_host host(r, id, {}, std::move(node), rng_seed, ho);
-      co_await serve_host(host, r, "peer", exit_code);
+      task_scope both;
+      both.spawn(serve_host(host, r, "peer", exit_code));
+      if (*metrics_at) {
+        auto render = [&host] {
+          const auto& node = static_cast<const peers::peer_node&>(host.get());
+          metrics_text m;
+          m.counter("confab_peer_messages_rejected_total", "messages refused as malformed", static_cast<double>(node.rejected()))
+              .counter("confab_peer_messages_forged_total", "messages refused for a wrong cluster-key tag",
+                       static_cast<double>(node.forged()))
+              .counter("confab_peer_messages_replayed_total", "messages refused as replays", static_cast<double>(node.replayed()));
+          add_host_metrics(m, "confab_peer", host.stats());
+          if (node.started()) {
+            const auto& c = node.core();
+            const auto& st = c.stats();
+            m.gauge("confab_peer_registered", "1 once registered with a majority of seeds", c.registered() ? 1 : 0)
+                .gauge("confab_peer_known_peers", "peers in the last PL received", static_cast<double>(c.known_peers()))
+                .counter("confab_peer_gossip_frames_total", "gossip payloads sent (own and forwarded)",
+                         static_cast<double>(st.gossip_frames))
+                .counter("confab_peer_control_frames_total", "ihave, graft and prune frames sent",
+                         static_cast<double>(st.control_frames))
+                .counter("confab_peer_delivered_total", "first receipts of others' messages", static_cast<double>(st.delivered))
+                .counter("confab_peer_duplicates_total", "gossip receipts already seen", static_cast<double>(st.duplicates))
+                .counter("confab_peer_originated_total", "messages this peer originated", static_cast<double>(st.originated))
+                .counter("confab_peer_suspicions_total", "neighbours suspected", static_cast<double>(st.suspicions))
+                .counter("confab_peer_refutations_total", "suspicions refuted", static_cast<double>(st.refutations))
+                .counter("confab_peer_confirmations_total", "deaths confirmed and reported", static_cast<double>(st.confirmations));
+          }
+          return m.text();
+        };
+        both.spawn(serve_metrics_port(r, **metrics_at, render, "peer", exit_code, logs));
+      }
+      co_await both.join();
     }
   });
   if (!ran) {

@@ -9,6 +9,7 @@ struct peer_options {
   std::string config;  // TOML settings (docs/config.md)
   std::string listen;  // IP:PORT this peer listens on (its identity)
   std::string backend = "auto";
+  std::string metrics;  // IP:PORT for GET /metrics (tools/confab/metrics.hpp); empty: none
 };
 
 // Serves until SIGINT/SIGTERM; the process exit code (2 for bad settings).

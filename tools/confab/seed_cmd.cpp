@@ -18,6 +18,7 @@
 #include "tools/confab/config.hpp"
 #include "tools/confab/event_log.hpp"
 #include "tools/confab/legacy_gateway.hpp"
+#include "tools/confab/metrics.hpp"
 #include "tools/confab/node_cmd.hpp"
 
 namespace confab::tools {
@@ -146,12 +147,43 @@ int run_seed_command(const seed_options& o) {
   if (s.key) auth.emplace(*s.key, protocols::replay_options{.window = s.replay_window});
   io::runtime rt(node_runtime(o.backend));
   int exit_code = 0;
+  const auto metrics_at = metrics_address(o.metrics, "seed");
+  if (!metrics_at) return 2;
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
     host::tcp_host host(r, id, {}, std::make_unique<seeds::seed_node>(s.seed, **store, on_event, on_reject, auth ? &*auth : nullptr),
                         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()), ho);
     task_scope both;
     both.spawn(serve_host(host, r, "seed", exit_code));
     both.spawn(summarise(r));
+    if (*metrics_at) {
+      auto render = [&host, &bulk] {
+        const auto& node = static_cast<const seeds::seed_node&>(host.get());
+        metrics_text m;
+        const auto& n = node.stats();
+        m.counter("confab_seed_messages_received_total", "native messages taken in", static_cast<double>(n.received))
+            .counter("confab_seed_messages_rejected_total", "messages refused as malformed", static_cast<double>(n.rejected))
+            .counter("confab_seed_messages_forged_total", "messages refused for a wrong cluster-key tag", static_cast<double>(n.forged))
+            .counter("confab_seed_messages_replayed_total", "messages refused as replays", static_cast<double>(n.replayed))
+            .counter("confab_seed_messages_sent_total", "messages sent", static_cast<double>(n.sent))
+            .counter("confab_seed_send_failures_total", "sends the host refused", static_cast<double>(n.send_failures))
+            .counter("confab_seed_log_saves_total", "fsync'd saves of the Raft log", static_cast<double>(n.saves))
+            .counter("confab_seed_registrations_received_total", "registrations received", static_cast<double>(bulk.registrations))
+            .counter("confab_seed_pl_sent_total", "PL replies sent", static_cast<double>(bulk.pl_sent));
+        add_host_metrics(m, "confab_seed", host.stats());
+        if (node.started()) {
+          const auto& c = node.core();
+          m.gauge("confab_seed_term", "current Raft term", static_cast<double>(c.term()))
+              .gauge("confab_seed_commit_index", "highest committed log index", static_cast<double>(c.commit_index()))
+              .gauge("confab_seed_last_index", "last log index", static_cast<double>(c.last_index()))
+              .gauge("confab_seed_members", "peers in the applied PL", static_cast<double>(c.members().size()))
+              .gauge("confab_seed_leader", "1 on the leader", c.current_role() == seeds::role::leader ? 1 : 0)
+              .gauge("confab_seed_learner", "1 while a learner (damaged or new storage)", c.learner() ? 1 : 0)
+              .gauge("confab_seed_pending_requests", "registrations awaiting commit", static_cast<double>(c.pending_requests()));
+        }
+        return m.text();
+      };
+      both.spawn(serve_metrics_port(r, **metrics_at, render, "seed", exit_code, logs));
+    }
     if (s.legacy_port != 0) {
       legacy_gateway_options lo;
       lo.listen = net::address::ipv4(seam::endpoint_ipv4(id), s.legacy_port);

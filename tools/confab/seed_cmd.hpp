@@ -10,6 +10,7 @@ struct seed_options {
   std::string listen;  // IP:PORT, one of the seed list's entries
   std::string backend = "auto";
   int legacy_port = -1;  // overrides the settings' seed.legacy_port when >= 0
+  std::string metrics;   // IP:PORT for GET /metrics (tools/confab/metrics.hpp); empty: none
 };
 
 // Serves until SIGINT/SIGTERM; returns the process exit code (2 for bad

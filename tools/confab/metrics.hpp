@@ -1,0 +1,43 @@
+// confab tools: a node's counters as a Prometheus text endpoint.
+//
+// `confab seed --metrics IP:PORT` and `confab peer --metrics IP:PORT` serve
+// `GET /metrics` in the Prometheus text exposition format (version 0.0.4):
+// each scrape renders the node's counters at that moment, on the node's own
+// reactor thread, so nothing is shared or locked. Any other path is 404, any
+// other method 405; a request over 8 KiB, or one not complete within 5 s, is
+// answered 400 and closed. Connections held at once are capped (16 per
+// source IP, 64 in total). One request per connection (Connection: close).
+//
+//   metrics_text m;
+//   m.counter("confab_seed_frames_received_total", "frames the seed took in", n);
+//   co_await serve_metrics(r, address, [&] { return render(); }, st, log);
+//
+// Thread: the reactor's.
+#pragma once
+
+#include <functional>
+#include <stop_token>
+#include <string>
+
+#include "engine/core/task.hpp"
+#include "engine/io/reactor.hpp"
+#include "engine/net/address.hpp"
+
+namespace confab::tools {
+
+class metrics_text {
+ public:
+  metrics_text& counter(const char* name, const char* help, double value) { return add(name, help, "counter", value); }
+  metrics_text& gauge(const char* name, const char* help, double value) { return add(name, help, "gauge", value); }
+  const std::string& text() const noexcept { return text_; }
+
+ private:
+  metrics_text& add(const char* name, const char* help, const char* type, double value);
+  std::string text_;
+};
+
+// Serves until `st` is triggered; fails only when the address cannot be bound.
+task<result<void>> serve_metrics(io::reactor& r, net::address at, std::function<std::string()> render,
+                                 std::stop_token st, std::function<void(const std::string&)> log);
+
+}  // namespace confab::tools
