@@ -23,7 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import Cluster, check, finish, read_all  # noqa: E402
+from seeds_cluster import Cluster, check, finish, read_all, scrape  # noqa: E402
 
 
 
@@ -85,6 +85,8 @@ def main():
     a = LegacyPeer("127.0.0.1", base + 15)
     b = LegacyPeer("127.0.0.2", base + 16)
     d = LegacyPeer("127.0.0.3", base + 17)
+    metrics = f"127.0.0.1:{base + 18}"
+    c.extra_args[0] = ["--metrics", metrics]
     try:
         c.start_all()
         leader, _ = c.wait_leader()
@@ -133,6 +135,10 @@ def main():
         for h in held:
             h.close()
         check("too many connections from this source IP" in c.events(0), "legacy: the seed's log says why it refused")
+        m = scrape(metrics)
+        check(m.get("confab_seed_legacy_refused_total", 0) >= 1 and m.get("confab_seed_legacy_closed_bad_total", 0) >= 1,
+              f"legacy: refusals and bad connections counted in the metrics ({m.get('confab_seed_legacy_refused_total')}, "
+              f"{m.get('confab_seed_legacy_closed_bad_total')})")
         seeds, _ = c.query()
         check(all(s["pl_size"] == 3 for s in seeds), f"legacy: three peers in every PL ({[s['pl_size'] for s in seeds]})")
         # Two hosts outside the PL remove nobody.

@@ -86,12 +86,14 @@ task<void> handle(gateway& g, std::unique_ptr<net::connection> c, [[maybe_unused
   auto text = co_await host::read_text_message(*c, st, std::chrono::seconds(5), std::chrono::milliseconds(50),
                                                seeds::legacy::message_bytes_max);
   if (!text) {
+    if (g.o.stats) ++g.o.stats->closed_bad;
     g.o.log("legacy: closed a connection from " + from.to_string() + ": " + text.error().message());
     co_await c->close();
     co_return;
   }
   auto step = g.core.on_text(conn, from.ipv4_host_order(), from.port(), *text);
   g.o.log(step.log);
+  if (!step.native && g.o.stats) ++g.o.stats->closed_bad;  // garbage, a spoofed address or reporter
   if (step.native) {
     const bool native_up = co_await ensure_native(g, st);
     if (!native_up) {
@@ -133,10 +135,12 @@ task<void> accept_loop(gateway& g, net::listener& l, std::stop_token st) {
     }
     auto place = g.gate.admit((*c)->peer().ipv4_host_order());
     if (!place) {
+      if (g.o.stats) ++g.o.stats->refused_over_cap;
       g.o.log("legacy: refused a connection from " + (*c)->peer().to_string() + ": " + place.error().message());
       co_await (*c)->close();
       continue;
     }
+    if (g.o.stats) ++g.o.stats->accepted;
     g.tasks.spawn(handle(g, std::move(*c), std::move(*place), st));
   }
 }

@@ -27,6 +27,11 @@
 
 namespace confab::tools {
 
+// What the legacy port refused, for the metrics; owned by the caller.
+struct legacy_port_stats {
+  std::uint64_t accepted = 0, refused_over_cap = 0, closed_bad = 0;  // closed_bad: silent, oversized, garbage or spoofed
+};
+
 struct legacy_gateway_options {
   net::address listen;          // the legacy port
   seam::node_id seed;           // the local seed's native endpoint
@@ -36,6 +41,7 @@ struct legacy_gateway_options {
   // connection is closed at once with a logged reason; 0 = no cap.
   std::size_t connections_per_source_max = 64;
   std::size_t connections_max = 1024;
+  legacy_port_stats* stats = nullptr;  // counted here when set
 };
 
 // Serves until `st` is triggered; fails only when the port cannot be bound.

@@ -152,11 +152,12 @@ int run_seed_command(const seed_options& o) {
   auto ran = rt.run([&](io::runtime&, io::reactor& r, unsigned) -> task<void> {
     host::tcp_host host(r, id, {}, std::make_unique<seeds::seed_node>(s.seed, **store, on_event, on_reject, auth ? &*auth : nullptr),
                         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()), ho);
+    legacy_port_stats legacy_stats;
     task_scope both;
     both.spawn(serve_host(host, r, "seed", exit_code));
     both.spawn(summarise(r));
     if (*metrics_at) {
-      auto render = [&host, &bulk] {
+      auto render = [&host, &bulk, &legacy_stats] {
         const auto& node = static_cast<const seeds::seed_node&>(host.get());
         metrics_text m;
         const auto& n = node.stats();
@@ -170,6 +171,12 @@ int run_seed_command(const seed_options& o) {
             .counter("confab_seed_registrations_received_total", "registrations received", static_cast<double>(bulk.registrations))
             .counter("confab_seed_pl_sent_total", "PL replies sent", static_cast<double>(bulk.pl_sent));
         add_host_metrics(m, "confab_seed", host.stats());
+        m.counter("confab_seed_legacy_accepted_total", "connections accepted on the legacy port",
+                  static_cast<double>(legacy_stats.accepted))
+            .counter("confab_seed_legacy_refused_total", "legacy connections refused over a cap",
+                     static_cast<double>(legacy_stats.refused_over_cap))
+            .counter("confab_seed_legacy_closed_bad_total", "legacy connections closed for a refused message (silent, oversized, garbage, spoofed)",
+                     static_cast<double>(legacy_stats.closed_bad));
         if (node.started()) {
           const auto& c = node.core();
           m.gauge("confab_seed_term", "current Raft term", static_cast<double>(c.term()))
@@ -191,6 +198,7 @@ int run_seed_command(const seed_options& o) {
       lo.auth = auth ? &*auth : nullptr;
       lo.connections_per_source_max = s.limits.text_connections_per_source_max;
       lo.connections_max = s.limits.text_connections_max;
+      lo.stats = &legacy_stats;
       lo.log = [&logs](const std::string& line) {
         if (!logs.admit("legacy")) return;
         logs.line(line);
