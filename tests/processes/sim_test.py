@@ -12,9 +12,11 @@
   message reaches every live peer, no frame is lost or reordered on a live
   link, and each seed's outcomes equal its in-process run's.
 - The HTML report renders in headless Chromium with its four charts drawn.
+- A --threshold that a run breaks makes it exit 1 with that threshold as
+  its problem; thresholds that hold do not.
 - Bad input (a broken scenario file, an unknown key, a broken latency
   matrix, more peers than the descriptor limit allows over TCP, an unknown
-  option) is refused with an error naming it, before anything starts.
+  option, a threshold on an unknown metric or without an operator) is refused with an error naming it, before anything starts.
 
 Usage: sim_test.py PATH/TO/confab"""
 import json
@@ -81,13 +83,13 @@ at_s = 23.0
 """
 
 
-def run_sim(confab, workdir, transport, port, seed=11):
+def run_sim(confab, workdir, transport, port, seed=11, extra=()):
     cfg = os.path.join(workdir, f"{transport}-{seed}.toml")
     with open(cfg, "w") as f:
         f.write(SCENARIO.format(transport=transport, port=port, seed=seed))
     out = os.path.join(workdir, f"report-{transport}-{seed}")
     t0 = time.monotonic()
-    p = subprocess.run([confab, "sim", "--config", cfg, "--out", out], capture_output=True, text=True, timeout=240)
+    p = subprocess.run([confab, "sim", "--config", cfg, "--out", out, *extra], capture_output=True, text=True, timeout=240)
     took = time.monotonic() - t0
     print(p.stdout, end="", flush=True)
     progress = [line for line in p.stderr.splitlines() if "nodes up" in line]
@@ -132,7 +134,7 @@ def outcomes(r, transport):
     check(e["faithful"] == (e["lateness_us"]["p99"] <= e["lateness_budget_us"]) and e["faithful"] == (not unfaithful),
           f"{transport}: lateness p99 {e['lateness_us']['p99']} us against a budget of {e['lateness_budget_us']} us "
           f"is reported as {'faithful' if e['faithful'] else 'not faithful (a problem)'}")
-    others = [p for p in r["problems"] if p not in unfaithful]
+    others = [p for p in r["problems"] if p not in unfaithful and not p.startswith("threshold ")]
     check(not others, f"{transport}: the report lists no problem ({others})")
     for key in ("frames_per_peer_s", "bytes_per_peer_s"):
         check(r["traffic"][key] > 0, f"{transport}: traffic.{key} = {r['traffic'][key]}")
@@ -180,8 +182,14 @@ def main():
     port = 23000 + (os.getpid() % 1000) * 4
     tcp, tcp_out = run_sim(confab, work, "tcp", port)
     a = outcomes(tcp, "tcp")
-    inproc, _ = run_sim(confab, work, "inproc", port)
+    # Thresholds (k6-style): two that hold and one that cannot; the run
+    # exits 1 (checked in run_sim) with exactly that one as a problem.
+    inproc, _ = run_sim(confab, work, "inproc", port, extra=["--threshold", "false_removals==0", "--threshold",
+                                                             "delivery_ratio >= 1", "--threshold", "hops_max>1000000"])
     b = outcomes(inproc, "inproc")
+    thr = [p for p in inproc["problems"] if p.startswith("threshold ")]
+    check(len(thr) == 1 and thr[0].startswith("threshold hops_max > 1e+06 broken: "),
+          f"--threshold: only the impossible one is broken, and the run exits 1 ({thr})")
     check(a == b, f"the in-process transport gives the same protocol outcomes as TCP ({a} vs {b})")
     render(os.path.join(tcp_out, "report.html"))
     # The same under load the test makes itself: one busy process per core,
@@ -224,6 +232,8 @@ def main():
     refused(confab, work, ["--peers", "100000", "--transport", "tcp"], "more peers than descriptors allow over TCP",
             "descriptors")
     refused(confab, work, ["--bogus"], "an unknown option", "--bogus")
+    refused(confab, work, ["--threshold", "latency<3"], "a threshold on an unknown metric", "unknown metric 'latency'")
+    refused(confab, work, ["--threshold", "false_removals=0"], "a threshold without an operator", "expected METRIC OP NUMBER")
     with open(bad, "w") as f:
         f.write('[[fault]]\nkind = "crash_seed"\nat_s = 5\nseed_index = 4\n')
     refused(confab, work, ["--config", bad], "a fault naming a seed that does not exist", "seed_index 4")

@@ -152,6 +152,9 @@ int main(int argc, char** argv) {
   sm->add_option("--jitter-ms", sim.set.jitter_ms, "jitter around it")->check(CLI::Range(0.0, 600000.0));
   sm->add_option("--base-port", sim.set.base_port, "tcp: listeners on base-port + thread")->check(CLI::Range(1024, 65000));
   sm->add_flag("--quiet", sim.quiet, "no progress line");
+  sm->add_option("--threshold", sim.thresholds,
+                 "METRIC OP NUMBER, e.g. 'removal_s_p99<=3' (repeatable; docs/sim.md lists the metrics): a run that "
+                 "breaks one exits 1");
   confab::tools::emulator_test_options et;
   auto* em = app.add_subcommand("emulator-test", "the RTT emulator's self-test: lateness, and measured RTT against the configured one");
   em->add_option("--rate", et.rate, "frames per second through the delay line")->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{10000000}));

@@ -5,6 +5,7 @@
 #include "harness/analysis.hpp"
 #include "harness/cluster.hpp"
 #include "harness/report.hpp"
+#include "harness/thresholds.hpp"
 
 namespace confab::tools {
 
@@ -13,6 +14,15 @@ int run_sim_command(const sim_options& o) {
   if (!loaded) {
     std::fprintf(stderr, "confab sim: %s\n", loaded.error().text.c_str());
     return 2;
+  }
+  std::vector<harness::threshold> thresholds;
+  for (const auto& text : o.thresholds) {
+    auto t = harness::parse_threshold(text);
+    if (!t) {
+      std::fprintf(stderr, "confab sim: %s\n", t.error().text.c_str());
+      return 2;
+    }
+    thresholds.push_back(std::move(t).value());
   }
   harness::scenario scen = std::move(loaded).value();
   harness::apply(o.set, scen);
@@ -26,7 +36,8 @@ int run_sim_command(const sim_options& o) {
     std::fprintf(stderr, "confab sim: cannot run: %s\n", record.error().message().c_str());
     return 1;
   }
-  const auto rep = harness::analyse(*record);
+  auto rep = harness::analyse(*record);
+  for (auto& why : harness::broken(rep, thresholds)) rep.problems.push_back(std::move(why));
   auto written = harness::write_report(rep, o.out);
   if (written) written = harness::write_trace(*record, rep, o.out + "/trace.jsonl");
   if (!written) {
@@ -35,7 +46,8 @@ int run_sim_command(const sim_options& o) {
   }
   std::fputs(harness::summary_text(rep, o.out).c_str(), stdout);
   // 0: a clean run; 1: a run that found problems (lost messages, dead peers
-  // left, seeds that disagree, an emulation that was not faithful).
+  // left, seeds that disagree, an emulation that was not faithful, a
+  // broken --threshold).
   return rep.problems.empty() ? 0 : 1;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "harness/scenario.hpp"
 
@@ -17,6 +18,7 @@ struct sim_options {
   std::string backend = "auto";
   harness::overrides set;  // over the scenario, after the file
   bool quiet = false;  // no progress line
+  std::vector<std::string> thresholds;  // METRIC OP NUMBER (harness/thresholds.hpp); a broken one: exit 1
 };
 
 // The exit code: 0 after a clean run, 1 when the run found problems or
