@@ -16,8 +16,14 @@ std::string id_or_empty(seam::node_id id, seam::node_id none) { return id == non
 }  // namespace
 
 std::string event_json(const peers::peer_event& e, seam::node_id self) {
-  thread_local nlohmann::ordered_json o = {{"t_ns", 0}, {"peer", ""}, {"event", ""}, {"about", ""}, {"other", ""},
-                                           {"seq", 0},  {"hops", 0},  {"count", 0},  {"why", ""}};
+  thread_local nlohmann::ordered_json o = {{"ts", ""},  {"level", ""}, {"t_ns", 0}, {"peer", ""}, {"event", ""},
+                                           {"about", ""}, {"other", ""}, {"seq", 0},   {"hops", 0},  {"count", 0},
+                                           {"why", ""}};
+  o["ts"] = wall_clock();
+  o["level"] = e.kind == peers::peer_event::suspected || e.kind == peers::peer_event::confirmed ||
+                       e.kind == peers::peer_event::reported || e.kind == peers::peer_event::probe_declined
+                   ? "warn"
+                   : "info";
   o["t_ns"] = e.at.count();
   o["peer"] = endpoints::id_string(self);
   o["event"] = peers::event_name(e.kind);
@@ -34,8 +40,12 @@ std::string event_json(const seeds::seed_event& e, seam::node_id self) {
   // One object per thread, refilled: a seed logs an event per registration
   // on every seed, and building a fresh object each time (its keys, its
   // nodes) cost 3 us of a registration's CPU; refilling costs a third.
-  thread_local nlohmann::ordered_json o = {{"t_ns", 0}, {"seed", ""}, {"event", ""}, {"term", 0},
-                                           {"index", 0}, {"peer", ""}, {"other", ""}, {"why", ""}};
+  thread_local nlohmann::ordered_json o = {{"ts", ""},   {"level", ""}, {"t_ns", 0},  {"seed", ""}, {"event", ""},
+                                           {"term", 0},  {"index", 0},  {"peer", ""}, {"other", ""}, {"why", ""}};
+  o["ts"] = wall_clock();
+  o["level"] = e.kind == seeds::seed_event::storage_refused                                               ? "error"
+               : e.kind == seeds::seed_event::report_ignored || e.kind == seeds::seed_event::follower_behind ? "warn"
+                                                                                                           : "info";
   o["t_ns"] = e.at.count();
   o["seed"] = endpoints::id_string(self);
   o["event"] = seeds::event_name(e.kind);
@@ -48,14 +58,22 @@ std::string event_json(const seeds::seed_event& e, seam::node_id self) {
 }
 
 std::string wall_clock() {
+  // The date and time are formatted once a second (an event per
+  // registration reads the clock); the milliseconds each time.
+  thread_local std::time_t last = -1;
+  thread_local char head[80];
   const auto now = std::chrono::system_clock::now();
   const auto t = std::chrono::system_clock::to_time_t(now);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char b[80];
-  std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ms));
+  if (t != last) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec);
+    last = t;
+  }
+  char b[96];
+  std::snprintf(b, sizeof b, "%s.%03lldZ", head, static_cast<long long>(ms));
   return b;
 }
 
