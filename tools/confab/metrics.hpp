@@ -16,6 +16,7 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <stop_token>
 #include <string>
 
@@ -25,10 +26,24 @@
 
 namespace confab::tools {
 
+struct metric_row {
+  const char* name;
+  const char* help;
+  double value;
+};
+
 class metrics_text {
  public:
   metrics_text& counter(const char* name, const char* help, double value) { return add(name, help, "counter", value); }
   metrics_text& gauge(const char* name, const char* help, double value) { return add(name, help, "gauge", value); }
+  metrics_text& counters(std::initializer_list<metric_row> rows) {
+    for (const auto& r : rows) counter(r.name, r.help, r.value);
+    return *this;
+  }
+  metrics_text& gauges(std::initializer_list<metric_row> rows) {
+    for (const auto& r : rows) gauge(r.name, r.help, r.value);
+    return *this;
+  }
   const std::string& text() const noexcept { return text_; }
 
  private:

@@ -113,26 +113,24 @@ int run_peer_command(const peer_options& o) {
         auto render = [&host] {
           const auto& node = static_cast<const peers::peer_node&>(host.get());
           metrics_text m;
-          m.counter("confab_peer_messages_rejected_total", "messages refused as malformed", static_cast<double>(node.rejected()))
-              .counter("confab_peer_messages_forged_total", "messages refused for a wrong cluster-key tag",
-                       static_cast<double>(node.forged()))
-              .counter("confab_peer_messages_replayed_total", "messages refused as replays", static_cast<double>(node.replayed()));
+          m.counters({{"confab_peer_messages_rejected_total", "messages refused as malformed", double(node.rejected())},
+                      {"confab_peer_messages_forged_total", "messages refused for a wrong cluster-key tag",
+                       double(node.forged())},
+                      {"confab_peer_messages_replayed_total", "messages refused as replays", double(node.replayed())}});
           add_host_metrics(m, "confab_peer", host.stats());
           if (node.started()) {
             const auto& c = node.core();
             const auto& st = c.stats();
-            m.gauge("confab_peer_registered", "1 once registered with a majority of seeds", c.registered() ? 1 : 0)
-                .gauge("confab_peer_known_peers", "peers in the last PL received", static_cast<double>(c.known_peers()))
-                .counter("confab_peer_gossip_frames_total", "gossip payloads sent (own and forwarded)",
-                         static_cast<double>(st.gossip_frames))
-                .counter("confab_peer_control_frames_total", "ihave, graft and prune frames sent",
-                         static_cast<double>(st.control_frames))
-                .counter("confab_peer_delivered_total", "first receipts of others' messages", static_cast<double>(st.delivered))
-                .counter("confab_peer_duplicates_total", "gossip receipts already seen", static_cast<double>(st.duplicates))
-                .counter("confab_peer_originated_total", "messages this peer originated", static_cast<double>(st.originated))
-                .counter("confab_peer_suspicions_total", "neighbours suspected", static_cast<double>(st.suspicions))
-                .counter("confab_peer_refutations_total", "suspicions refuted", static_cast<double>(st.refutations))
-                .counter("confab_peer_confirmations_total", "deaths confirmed and reported", static_cast<double>(st.confirmations));
+            m.gauges({{"confab_peer_registered", "1 once registered with a majority of seeds", c.registered() ? 1.0 : 0.0},
+                      {"confab_peer_known_peers", "peers in the last PL received", double(c.known_peers())}});
+            m.counters({{"confab_peer_gossip_frames_total", "gossip payloads sent (own and forwarded)", double(st.gossip_frames)},
+                        {"confab_peer_control_frames_total", "ihave, graft and prune frames sent", double(st.control_frames)},
+                        {"confab_peer_delivered_total", "first receipts of others' messages", double(st.delivered)},
+                        {"confab_peer_duplicates_total", "gossip receipts already seen", double(st.duplicates)},
+                        {"confab_peer_originated_total", "messages this peer originated", double(st.originated)},
+                        {"confab_peer_suspicions_total", "neighbours suspected", double(st.suspicions)},
+                        {"confab_peer_refutations_total", "suspicions refuted", double(st.refutations)},
+                        {"confab_peer_confirmations_total", "deaths confirmed and reported", double(st.confirmations)}});
           }
           return m.text();
         };

@@ -161,31 +161,32 @@ int run_seed_command(const seed_options& o) {
         const auto& node = static_cast<const seeds::seed_node&>(host.get());
         metrics_text m;
         const auto& n = node.stats();
-        m.counter("confab_seed_messages_received_total", "native messages taken in", static_cast<double>(n.received))
-            .counter("confab_seed_messages_rejected_total", "messages refused as malformed", static_cast<double>(n.rejected))
-            .counter("confab_seed_messages_forged_total", "messages refused for a wrong cluster-key tag", static_cast<double>(n.forged))
-            .counter("confab_seed_messages_replayed_total", "messages refused as replays", static_cast<double>(n.replayed))
-            .counter("confab_seed_messages_sent_total", "messages sent", static_cast<double>(n.sent))
-            .counter("confab_seed_send_failures_total", "sends the host refused", static_cast<double>(n.send_failures))
-            .counter("confab_seed_log_saves_total", "fsync'd saves of the Raft log", static_cast<double>(n.saves))
-            .counter("confab_seed_registrations_received_total", "registrations received", static_cast<double>(bulk.registrations))
-            .counter("confab_seed_pl_sent_total", "PL replies sent", static_cast<double>(bulk.pl_sent));
+        m.counters({{"confab_seed_messages_received_total", "native messages taken in", double(n.received)},
+                    {"confab_seed_messages_rejected_total", "messages refused as malformed", double(n.rejected)},
+                    {"confab_seed_messages_forged_total", "messages refused for a wrong cluster-key tag", double(n.forged)},
+                    {"confab_seed_messages_replayed_total", "messages refused as replays", double(n.replayed)},
+                    {"confab_seed_messages_sent_total", "messages sent", double(n.sent)},
+                    {"confab_seed_send_failures_total", "sends the host refused", double(n.send_failures)},
+                    {"confab_seed_log_saves_total", "fsync'd saves of the Raft log", double(n.saves)},
+                    {"confab_seed_registrations_received_total", "registrations received", double(bulk.registrations)},
+                    {"confab_seed_pl_sent_total", "PL replies sent", double(bulk.pl_sent)},
+                    {"confab_seed_legacy_accepted_total", "connections accepted on the legacy port",
+                     double(legacy_stats.accepted)},
+                    {"confab_seed_legacy_refused_total", "legacy connections refused over a cap",
+                     double(legacy_stats.refused_over_cap)},
+                    {"confab_seed_legacy_closed_bad_total",
+                     "legacy connections closed for a refused message (silent, oversized, garbage, spoofed)",
+                     double(legacy_stats.closed_bad)}});
         add_host_metrics(m, "confab_seed", host.stats());
-        m.counter("confab_seed_legacy_accepted_total", "connections accepted on the legacy port",
-                  static_cast<double>(legacy_stats.accepted))
-            .counter("confab_seed_legacy_refused_total", "legacy connections refused over a cap",
-                     static_cast<double>(legacy_stats.refused_over_cap))
-            .counter("confab_seed_legacy_closed_bad_total", "legacy connections closed for a refused message (silent, oversized, garbage, spoofed)",
-                     static_cast<double>(legacy_stats.closed_bad));
         if (node.started()) {
           const auto& c = node.core();
-          m.gauge("confab_seed_term", "current Raft term", static_cast<double>(c.term()))
-              .gauge("confab_seed_commit_index", "highest committed log index", static_cast<double>(c.commit_index()))
-              .gauge("confab_seed_last_index", "last log index", static_cast<double>(c.last_index()))
-              .gauge("confab_seed_members", "peers in the applied PL", static_cast<double>(c.members().size()))
-              .gauge("confab_seed_leader", "1 on the leader", c.current_role() == seeds::role::leader ? 1 : 0)
-              .gauge("confab_seed_learner", "1 while a learner (damaged or new storage)", c.learner() ? 1 : 0)
-              .gauge("confab_seed_pending_requests", "registrations awaiting commit", static_cast<double>(c.pending_requests()));
+          m.gauges({{"confab_seed_term", "current Raft term", double(c.term())},
+                    {"confab_seed_commit_index", "highest committed log index", double(c.commit_index())},
+                    {"confab_seed_last_index", "last log index", double(c.last_index())},
+                    {"confab_seed_members", "peers in the applied PL", double(c.members().size())},
+                    {"confab_seed_leader", "1 on the leader", c.current_role() == seeds::role::leader ? 1.0 : 0.0},
+                    {"confab_seed_learner", "1 while a learner (damaged or new storage)", c.learner() ? 1.0 : 0.0},
+                    {"confab_seed_pending_requests", "registrations awaiting commit", double(c.pending_requests())}});
         }
         return m.text();
       };
