@@ -245,7 +245,7 @@ task<void> tcp_host::idle_sweep(std::stop_token st) {
 
 task<result<void>> tcp_host::run(std::stop_token st) {
   stop_ = st;
-  const auto self_addr = resolve(self_);
+  const auto self_addr = opts_.bind ? opts_.bind : resolve(self_);
   if (!self_addr) co_return make_error(errc::invalid_argument, "tcp_host: own node id has no address");
   auto l = net::listener::bind(r_, *self_addr);
   if (!l) co_return l.error();

@@ -73,6 +73,9 @@ struct tcp_host_options {
   // or malformed frame, or a message the node refused), with the peer's
   // address and the error naming what was wrong.
   std::function<void(const net::address&, const error&)> on_bad_input;
+  // Where to listen when it is not the node's own address (a node behind
+  // NAT, or one bound to 0.0.0.0 that others reach as its advertised IP).
+  std::optional<net::address> bind;
   // Called once the node's address is bound, before the node starts (a
   // command says "serving" here, never before a bind that can fail).
   std::function<void()> on_serving;

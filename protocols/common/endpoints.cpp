@@ -49,7 +49,7 @@ result<seam::node_id> parse_endpoint(std::string_view text) {
   return seam::endpoint_id(ip, static_cast<std::uint16_t>(port));
 }
 
-result<std::vector<seam::node_id>, problem> parse_seed_list(std::string_view text) {
+result<std::vector<seam::node_id>, problem> parse_seed_list(std::string_view text, const endpoint_resolver& resolve) {
   std::vector<seam::node_id> seeds;
   std::size_t line_no = 0;
   while (!text.empty()) {
@@ -60,10 +60,15 @@ result<std::vector<seam::node_id>, problem> parse_seed_list(std::string_view tex
     if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     line = trim(line);
     if (line.empty()) continue;
-    auto id = parse_endpoint(line);
-    if (!id) {
-      return problem{"line " + std::to_string(line_no) + ": '" + std::string(line) + "': " + id.error().detail};
+    result<seam::node_id, problem> id = problem{};
+    if (resolve) {
+      id = resolve(line);
+    } else if (auto literal = parse_endpoint(line)) {
+      id = *literal;
+    } else {
+      id = problem{literal.error().detail};
     }
+    if (!id) return problem{"line " + std::to_string(line_no) + ": '" + std::string(line) + "': " + id.error().text};
     if (std::find(seeds.begin(), seeds.end(), *id) != seeds.end())
       return problem{"line " + std::to_string(line_no) + ": '" + std::string(line) + "' is listed twice"};
     seeds.push_back(*id);

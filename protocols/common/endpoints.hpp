@@ -10,6 +10,7 @@
 // Thread: values.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,10 @@ result<seam::node_id> parse_endpoint(std::string_view text);
 // ## parse_seed_list
 // The documents' seed file: one endpoint per line; blank lines and `#`
 // comments skipped. A problem names the line number and what was wrong.
-result<std::vector<seam::node_id>, problem> parse_seed_list(std::string_view text);
+// `resolve` turns one entry into an endpoint: IPv4 literals by default;
+// tools pass one that also resolves `name:port` (DNS, /etc/hosts), which
+// protocols never do themselves.
+using endpoint_resolver = std::function<result<seam::node_id, problem>(std::string_view)>;
+result<std::vector<seam::node_id>, problem> parse_seed_list(std::string_view text, const endpoint_resolver& resolve = {});
 
 }  // namespace confab::endpoints

@@ -12,7 +12,9 @@
   serving;
 - a second seed on a running seed's files is refused by the lock before it
   binds or writes anything, one on a port in use never says "serving";
-  seed-query with nobody answering says they do not agree.
+  seed-query with nobody answering says they do not agree;
+- seeds named NAME:PORT and a seed bound to 0.0.0.0 under --advertise;
+  0.0.0.0 as an identity and an unresolvable name are refused (exit 2).
 
 Usage: seeds_processes_test.py PATH/TO/confab [--base-port P]
 Exit 0 when every check passes; each failed check is printed."""
@@ -172,6 +174,43 @@ def second_instance(confab, base_port):
           f"seed-query with no seed answering: agree false, exit 1 ({run.returncode})")
 
 
+def names_and_advertise(confab, port):
+    """Seeds named NAME:PORT (resolved through /etc/hosts), a seed bound to
+    0.0.0.0 under its advertised identity, and the refusals: 0.0.0.0 as an
+    identity, a name that does not resolve (exit 2, naming it)."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="confab-names-")
+    with open(os.path.join(d, "seeds.txt"), "w") as f:
+        f.write(f"localhost:{port}\n")
+    with open(os.path.join(d, "seed.toml"), "w") as f:
+        f.write('seeds_file = "seeds.txt"\n')
+    p = subprocess.Popen([confab, "seed", "--config", os.path.join(d, "seed.toml"), "--listen", f"0.0.0.0:{port}",
+                          "--advertise", f"localhost:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        out = ""
+        for _ in range(50):
+            out = subprocess.run([confab, "seed-query", "--seeds", os.path.join(d, "seeds.txt"), "--timeout-ms", "300"],
+                                 capture_output=True, text=True, timeout=30).stdout
+            if '"all_answered":true,"agree":true' in out:
+                break
+            time.sleep(0.1)
+        check('"all_answered":true,"agree":true' in out and f'"seed":"127.0.0.1:{port}"' in out,
+              "a seed list of NAME:PORT, a seed on 0.0.0.0 advertising localhost: it answers as 127.0.0.1")
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+    run = subprocess.run([confab, "seed", "--config", os.path.join(d, "seed.toml"), "--listen", f"0.0.0.0:{port}"],
+                         capture_output=True, text=True, timeout=30)
+    check(run.returncode == 2 and "0.0.0.0 is never an identity" in run.stderr,
+          f"--listen 0.0.0.0 without --advertise: exit 2 ({run.returncode})")
+    with open(os.path.join(d, "seeds.txt"), "w") as f:
+        f.write("no-such-host.invalid:7001\n")
+    run = subprocess.run([confab, "seed", "--config", os.path.join(d, "seed.toml"), "--listen", f"127.0.0.1:{port}"],
+                         capture_output=True, text=True, timeout=30)
+    check(run.returncode == 2 and "cannot resolve 'no-such-host.invalid'" in run.stderr,
+          f"a seed list naming a host that does not resolve: exit 2 naming it ({run.returncode})")
+
+
 def main():
     confab = sys.argv[1]
     base = 21000 + (os.getpid() % 200) * 40
@@ -180,6 +219,7 @@ def main():
     minority(confab, base + 20)
     bad_input(confab, base + 30)
     second_instance(confab, base + 34)
+    names_and_advertise(confab, base + 38)
     return finish()
 
 

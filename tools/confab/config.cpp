@@ -1,5 +1,7 @@
 #include "tools/confab/config.hpp"
 
+#include "tools/confab/names.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -54,7 +56,7 @@ result<common_settings, problem> load_common(const std::string& path) {
   }
   const auto list = read_file(c.seeds_file);
   if (!list) return problem{path + ": seeds_file " + list.error().text};
-  auto seeds = endpoints::parse_seed_list(*list);
+  auto seeds = endpoints::parse_seed_list(*list, resolve_endpoint);
   if (!seeds) return problem{c.seeds_file + ": " + seeds.error().text};
   c.seeds = std::move(seeds).value();
   return c;

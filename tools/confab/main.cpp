@@ -93,7 +93,8 @@ int main(int argc, char** argv) {
   confab::tools::seed_options seed;
   auto* sd = app.add_subcommand("seed", "one seed of the membership service (replicated peer list)");
   sd->add_option("--config", seed.config, "TOML settings (docs/config.md)")->required();
-  sd->add_option("--listen", seed.listen, "IP:PORT, one of the seed list's entries")->required();
+  sd->add_option("--listen", seed.listen, "IP:PORT or NAME:PORT to listen on; the node's identity unless --advertise")->required();
+  sd->add_option("--advertise", seed.advertise, "IP:PORT or NAME:PORT others reach this node at (its identity), when --listen is another (0.0.0.0, NAT)");
   sd->add_option("--legacy-port", seed.legacy_port, "serve the legacy text dialect on this port (0: off)")
       ->check(CLI::Range(0, 65535));
   sd->add_option("--backend", seed.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
@@ -103,12 +104,14 @@ int main(int argc, char** argv) {
                                 "a stopped seed's storage: what it holds; with --accept-loss, make a learner vote again");
   sr->add_option("--config", repair.config, "TOML settings (docs/config.md)")->required();
   sr->add_option("--listen", repair.listen, "IP:PORT of the seed, one of the seed list's entries")->required();
+  sr->add_option("--advertise", repair.advertise, "the seed's --advertise, when it has one");
   sr->add_flag("--accept-loss", repair.accept_loss,
                "make it a voter although it may have lost entries it acknowledged (docs/seeds.md, Storage faults)");
   confab::tools::peer_options peer;
   auto* pr = app.add_subcommand("peer", "one gossip peer: joins through the seeds, gossips, detects failures");
   pr->add_option("--config", peer.config, "TOML settings (docs/config.md)")->required();
-  pr->add_option("--listen", peer.listen, "IP:PORT this peer listens on")->required();
+  pr->add_option("--listen", peer.listen, "IP:PORT or NAME:PORT to listen on; the node's identity unless --advertise")->required();
+  pr->add_option("--advertise", peer.advertise, "IP:PORT or NAME:PORT others reach this node at (its identity), when --listen is another (0.0.0.0, NAT)");
   pr->add_option("--backend", peer.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
   pr->add_option("--metrics", peer.metrics, "IP:PORT: serve GET /metrics (Prometheus text format) there");
   confab::tools::seed_load_options load;

@@ -12,6 +12,7 @@
 
 #include "protocols/common/endpoints.hpp"
 #include "tools/confab/metrics.hpp"
+#include "tools/confab/names.hpp"
 
 namespace confab::tools {
 
@@ -22,6 +23,34 @@ task<void> serve_host(host::tcp_host& host, io::reactor& r, const char* who, int
     exit_code = 1;
     r.request_drain();  // nothing else of this node should go on without it
   }
+}
+
+std::optional<node_address> node_identity(const std::string& listen, const std::string& advertise, const char* who) {
+  auto l = resolve_endpoint(listen);
+  if (!l) {
+    std::fprintf(stderr, "confab %s: --listen '%s': %s\n", who, listen.c_str(), l.error().text.c_str());
+    return std::nullopt;
+  }
+  if (advertise.empty()) {
+    if (seam::endpoint_ipv4(*l) == 0) {
+      std::fprintf(stderr,
+                   "confab %s: --listen %s: 0.0.0.0 is never an identity; give --advertise IP:PORT, the address others "
+                   "reach this node at\n",
+                   who, listen.c_str());
+      return std::nullopt;
+    }
+    return node_address{.self = *l};
+  }
+  auto a = resolve_endpoint(advertise);
+  if (!a) {
+    std::fprintf(stderr, "confab %s: --advertise '%s': %s\n", who, advertise.c_str(), a.error().text.c_str());
+    return std::nullopt;
+  }
+  if (seam::endpoint_ipv4(*a) == 0) {
+    std::fprintf(stderr, "confab %s: --advertise %s: 0.0.0.0 is never an identity\n", who, advertise.c_str());
+    return std::nullopt;
+  }
+  return node_address{.self = *a, .bind = host::endpoint_address(*l)};
 }
 
 std::string node_file_base(const std::string& data_dir, const char* kind, seam::node_id id) {
@@ -54,9 +83,9 @@ result<int, problem> lock_node_files(const std::string& base) {
 
 std::optional<std::optional<net::address>> metrics_address(const std::string& text, const char* who) {
   if (text.empty()) return std::optional<net::address>{};
-  auto id = endpoints::parse_endpoint(text);
+  auto id = resolve_endpoint(text);
   if (!id) {
-    std::fprintf(stderr, "confab %s: --metrics '%s': %s\n", who, text.c_str(), id.error().detail);
+    std::fprintf(stderr, "confab %s: --metrics '%s': %s\n", who, text.c_str(), id.error().text.c_str());
     return std::nullopt;
   }
   return std::optional<net::address>(host::endpoint_address(*id));

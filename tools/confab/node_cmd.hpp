@@ -19,6 +19,16 @@ namespace confab::tools {
 // exit_code to 1 and drains the reactor, so the command exits.
 task<void> serve_host(host::tcp_host& host, io::reactor& r, const char* who, int& exit_code);
 
+// A node's identity and where it binds, from --listen and --advertise
+// (NAME:PORT or IP:PORT each): the identity is --advertise when given, else
+// --listen; 0.0.0.0 is never an identity. nullopt (exit code 2) after
+// saying why.
+struct node_address {
+  seam::node_id self = 0;
+  std::optional<net::address> bind;  // when it is not the identity's address
+};
+std::optional<node_address> node_identity(const std::string& listen, const std::string& advertise, const char* who);
+
 // "<data_dir>/<kind>-IP-PORT", creating data_dir.
 std::string node_file_base(const std::string& data_dir, const char* kind, seam::node_id id);
 

@@ -35,13 +35,11 @@ int run_peer_command(const peer_options& o) {
     return 2;
   }
   auto& s = *loaded;
-  auto self = endpoints::parse_endpoint(o.listen);
-  if (!self) {
-    std::fprintf(stderr, "confab peer: --listen '%s': %s\n", o.listen.c_str(), self.error().detail);
-    return 2;
-  }
+  const auto at = node_identity(o.listen, o.advertise, "peer");
+  if (!at) return 2;
+  const auto self = &at->self;
   if (std::find(s.peer.seeds.begin(), s.peer.seeds.end(), *self) != s.peer.seeds.end()) {
-    std::fprintf(stderr, "confab peer: --listen %s is a seed's address\n", o.listen.c_str());
+    std::fprintf(stderr, "confab peer: %s is a seed's address\n", endpoints::id_string(*self).c_str());
     return 2;
   }
   const std::string name = endpoints::id_string(*self);
@@ -67,6 +65,7 @@ int run_peer_command(const peer_options& o) {
   peers::dedup_table seen({.capacity = 1u << 16, .generations = 4, .bucket = std::chrono::seconds(60)});
   if (s.key) logs.line("cluster key set: every frame is authenticated");
   host::tcp_host_options ho = host_options(s.limits);
+  ho.bind = at->bind;
   ho.on_bad_input = [&logs](const net::address& from, const error& e) {
     if (!logs.admit("bad_input")) return;
     logs.line("closed a connection from " + from.to_string() + ": " + e.message());

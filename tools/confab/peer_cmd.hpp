@@ -7,7 +7,8 @@ namespace confab::tools {
 
 struct peer_options {
   std::string config;  // TOML settings (docs/config.md)
-  std::string listen;  // IP:PORT this peer listens on (its identity)
+  std::string listen;     // IP:PORT or NAME:PORT to bind; the identity unless --advertise
+  std::string advertise;  // the identity others reach, when not --listen
   std::string backend = "auto";
   std::string metrics;  // IP:PORT for GET /metrics (tools/confab/metrics.hpp); empty: none
 };

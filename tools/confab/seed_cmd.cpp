@@ -37,33 +37,35 @@ task<void> serve_legacy_port(io::reactor& r, legacy_gateway_options o, int& exit
 
 }  // namespace
 
-// The settings and the seed's id; nullopt (exit code 2) after saying why.
-static std::optional<std::pair<seed_settings, seam::node_id>> seed_identity(const std::string& config,
-                                                                     const std::string& listen, const char* who) {
+// The settings, the seed's id and where it binds; nullopt (exit code 2)
+// after saying why.
+struct seed_who {
+  seed_settings settings;
+  node_address at;
+};
+static std::optional<seed_who> seed_identity(const std::string& config, const std::string& listen,
+                                             const std::string& advertise, const char* who) {
   auto loaded = load_seed_settings(config);
   if (!loaded) {
     std::fprintf(stderr, "confab %s: %s\n", who, loaded.error().text.c_str());
     return std::nullopt;
   }
-  auto self = endpoints::parse_endpoint(listen);
-  if (!self) {
-    std::fprintf(stderr, "confab %s: --listen '%s': %s\n", who, listen.c_str(), self.error().detail);
-    return std::nullopt;
-  }
+  auto at = node_identity(listen, advertise, who);
+  if (!at) return std::nullopt;
   const auto& seeds = loaded->seed.seeds;
-  if (std::find(seeds.begin(), seeds.end(), *self) == seeds.end()) {
-    std::fprintf(stderr, "confab %s: --listen %s is not in the seed list %s\n", who, listen.c_str(),
-                 loaded->seeds_file.c_str());
+  if (std::find(seeds.begin(), seeds.end(), at->self) == seeds.end()) {
+    std::fprintf(stderr, "confab %s: %s %s is not in the seed list %s\n", who, advertise.empty() ? "--listen" : "--advertise",
+                 (advertise.empty() ? listen : advertise).c_str(), loaded->seeds_file.c_str());
     return std::nullopt;
   }
-  return std::pair{std::move(*loaded), *self};
+  return seed_who{std::move(*loaded), *at};
 }
 
 int run_seed_command(const seed_options& o) {
-  auto who = seed_identity(o.config, o.listen, "seed");
+  auto who = seed_identity(o.config, o.listen, o.advertise, "seed");
   if (!who) return 2;
-  auto& s = who->first;
-  const auto self = &who->second;
+  auto& s = who->settings;
+  const auto self = &who->at.self;
   if (o.legacy_port >= 0) s.legacy_port = static_cast<std::uint16_t>(o.legacy_port);
   s.seed.legacy_reports = s.legacy_port != 0;
   const std::string name = endpoints::id_string(*self);
@@ -117,6 +119,7 @@ int run_seed_command(const seed_options& o) {
     logs.flush();
   };
   host::tcp_host_options ho = host_options(s.limits);
+  ho.bind = who->at.bind;
   ho.on_serving = [&] {
     std::fprintf(stderr, "confab seed: %s serving (%zu seeds, quorum %zu); logs in %s.events.{txt,jsonl}\n",
                  name.c_str(), s.seed.seeds.size(), s.seed.quorum(), base.c_str());
@@ -218,9 +221,10 @@ int run_seed_command(const seed_options& o) {
 }
 
 int run_seed_repair_command(const seed_repair_options& o) {
-  auto who = seed_identity(o.config, o.listen, "seed-repair");
+  auto who = seed_identity(o.config, o.listen, o.advertise, "seed-repair");
   if (!who) return 2;
-  const auto& [s, self] = *who;
+  const auto& s = who->settings;
+  const auto self = who->at.self;
   const std::string base = node_file_base(s.data_dir, "seed", self);
   if (auto lock = lock_node_files(base); !lock) {  // a running seed's files are not ours to change
     std::fprintf(stderr, "confab seed-repair: %s; stop that seed first\n", lock.error().text.c_str());

@@ -7,7 +7,8 @@ namespace confab::tools {
 
 struct seed_options {
   std::string config;  // TOML settings (docs/config.md)
-  std::string listen;  // IP:PORT, one of the seed list's entries
+  std::string listen;     // IP:PORT or NAME:PORT to bind; the identity unless --advertise
+  std::string advertise;  // the identity others reach (one of the seed list's entries), when not --listen
   std::string backend = "auto";
   int legacy_port = -1;  // overrides the settings' seed.legacy_port when >= 0
   std::string metrics;   // IP:PORT for GET /metrics (tools/confab/metrics.hpp); empty: none
@@ -27,6 +28,7 @@ int run_seed_command(const seed_options& o);
 struct seed_repair_options {
   std::string config;
   std::string listen;
+  std::string advertise;
   bool accept_loss = false;
 };
 int run_seed_repair_command(const seed_repair_options& o);

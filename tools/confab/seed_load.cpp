@@ -20,6 +20,7 @@
 #include "protocols/seeds/client.hpp"
 #include "harness/toml_util.hpp"
 #include "tools/confab/config.hpp"
+#include "tools/confab/names.hpp"
 #include "tools/confab/seed_link.hpp"
 
 namespace confab::tools {
@@ -32,7 +33,7 @@ using seam::node_id;
 result<std::vector<node_id>, problem> read_seeds(const std::string& path) {
   const auto text = harness::read_file(path);
   if (!text) return text.error();
-  auto seeds = endpoints::parse_seed_list(*text);
+  auto seeds = endpoints::parse_seed_list(*text, resolve_endpoint);
   if (!seeds) return problem{path + ": " + seeds.error().text};
   return seeds;
 }
@@ -269,8 +270,8 @@ static bool prepare(load& L, const std::string& seeds_file, const std::string& k
   for (auto id : *ids) L.seeds.push_back({.id = id});
   for (const auto& v : via) {
     const auto eq = v.find('=');
-    auto seed = endpoints::parse_endpoint(std::string_view(v).substr(0, eq == std::string::npos ? 0 : eq));
-    auto dial = endpoints::parse_endpoint(eq == std::string::npos ? std::string_view() : std::string_view(v).substr(eq + 1));
+    auto seed = resolve_endpoint(std::string_view(v).substr(0, eq == std::string::npos ? 0 : eq));
+    auto dial = resolve_endpoint(eq == std::string::npos ? std::string_view() : std::string_view(v).substr(eq + 1));
     auto it = std::find_if(L.seeds.begin(), L.seeds.end(), [&](const auto& s) { return seed && s.id == *seed; });
     if (!seed || !dial || it == L.seeds.end()) {
       std::fprintf(stderr, "confab %s: --via %s: expected SEED=IP:PORT with SEED one of the seed list\n", who, v.c_str());
