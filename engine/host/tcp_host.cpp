@@ -215,7 +215,6 @@ task<void> tcp_host::accept_loop(net::listener& l, std::stop_token st) {
     conn->count_queued_in(&unread_total_);
     auto place = gate_.admit(conn->peer().ipv4_host_order());
     if (!place) {
-      ++stats_.refused_source;
       if (opts_.on_bad_input) opts_.on_bad_input(conn->peer(), place.error());
       co_await conn->close();
       continue;

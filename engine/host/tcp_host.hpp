@@ -105,6 +105,7 @@ class tcp_host {
   node& get() noexcept { return *node_; }
   const tcp_host_stats& stats() noexcept {
     stats_.unread_bytes = unread_total_;
+    stats_.refused_source = gate_.refused_source();
     return stats_;
   }
 

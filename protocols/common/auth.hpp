@@ -43,6 +43,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <unordered_map>
@@ -135,5 +136,15 @@ class frame_sealer {
   std::uint64_t last_sweep_ = 0;
   sealer_stats stats_;
 };
+
+// A node's sealer when the cluster key is set (`auth` not null), else none.
+inline std::optional<frame_sealer> sealer_for(const cluster_auth* auth) {
+  if (!auth) return std::nullopt;
+  return std::optional<frame_sealer>(std::in_place, *auth);
+}
+// What a sealer refused as replays (any freshness rule), apart from tags.
+inline std::uint64_t replays_refused(const sealer_stats& s) noexcept {
+  return s.refused_stale + s.refused_earlier_run + s.refused_replay;
+}
 
 }  // namespace confab::protocols

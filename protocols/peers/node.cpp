@@ -8,7 +8,7 @@
 namespace confab::peers {
 
 peer_node::peer_node(peer_config cfg, dedup_table& seen, event_sink on_event, const protocols::cluster_auth* auth)
-    : cfg_(std::move(cfg)), seen_(seen), on_event_(std::move(on_event)), sealer_(auth ? std::optional<protocols::frame_sealer>(std::in_place, *auth) : std::nullopt) {}
+    : cfg_(std::move(cfg)), seen_(seen), on_event_(std::move(on_event)), sealer_(protocols::sealer_for(auth)) {}
 
 bool peer_node::is_seed(node_id id) const { return std::find(cfg_.seeds.begin(), cfg_.seeds.end(), id) != cfg_.seeds.end(); }
 
@@ -23,12 +23,7 @@ result<void> peer_node::on_message(seam::env& e, node_id from, std::span<const s
   out_.clear();
   if (sealer_) {
     auto inner = sealer_->open(from, e.self(), payload);
-    if (!inner) {
-      if (sealer_->stats().refused_tag > tags_refused_) ++forged_;
-      else ++replayed_;
-      tags_refused_ = sealer_->stats().refused_tag;
-      return inner.error();
-    }
+    if (!inner) return inner.error();  // counted by the sealer (forged(), replayed())
     payload = *inner;
   }
   if (is_seed(from)) {

@@ -40,8 +40,8 @@ class peer_node final : public seam::node {
   const peer_core& core() const { return *core_; }
   bool started() const noexcept { return core_.has_value(); }
   std::uint64_t rejected() const noexcept { return rejected_; }
-  std::uint64_t forged() const noexcept { return forged_; }
-  std::uint64_t replayed() const noexcept { return replayed_; }
+  std::uint64_t forged() const noexcept { return sealer_ ? sealer_->stats().refused_tag : 0; }
+  std::uint64_t replayed() const noexcept { return sealer_ ? protocols::replays_refused(sealer_->stats()) : 0; }
 
  private:
   bool is_seed(node_id id) const;
@@ -52,7 +52,7 @@ class peer_node final : public seam::node {
   std::optional<peer_core> core_;
   output out_;
   std::vector<std::byte> buf_;
-  std::uint64_t rejected_ = 0, forged_ = 0, replayed_ = 0, tags_refused_ = 0;
+  std::uint64_t rejected_ = 0;
   std::optional<protocols::frame_sealer> sealer_;  // with the cluster key
 };
 

@@ -1,7 +1,6 @@
 #include "protocols/seeds/node.hpp"
 
 #include <cerrno>
-
 #include <cstdio>
 #include <cstdlib>
 
@@ -11,7 +10,16 @@ namespace confab::seeds {
 
 seed_node::seed_node(seed_config cfg, log_store& store, event_sink on_event, reject_sink on_reject,
                      const protocols::cluster_auth* auth)
-    : cfg_(std::move(cfg)), store_(store), on_event_(std::move(on_event)), on_reject_(std::move(on_reject)), sealer_(auth ? std::optional<protocols::frame_sealer>(std::in_place, *auth) : std::nullopt) {}
+    : cfg_(std::move(cfg)), store_(store), on_event_(std::move(on_event)), on_reject_(std::move(on_reject)), sealer_(protocols::sealer_for(auth)) {}
+
+seed_node_stats seed_node::stats() const noexcept {
+  seed_node_stats s = stats_;
+  if (sealer_) {
+    s.forged = sealer_->stats().refused_tag;
+    s.replayed = protocols::replays_refused(sealer_->stats());
+  }
+  return s;
+}
 
 void seed_node::on_start(seam::env& e) {
   core_.emplace(cfg_, e.self(), store_.recovered());
@@ -27,9 +35,6 @@ result<void> seed_node::on_message(seam::env& e, node_id from, std::span<const s
   if (sealer_) {
     auto inner = sealer_->open(from, e.self(), payload);
     if (!inner) {
-      if (sealer_->stats().refused_tag > tags_refused_) ++stats_.forged;
-      else ++stats_.replayed;
-      tags_refused_ = sealer_->stats().refused_tag;
       if (on_reject_) on_reject_(from, inner.error().detail);
       return inner.error();
     }

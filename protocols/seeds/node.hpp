@@ -30,7 +30,8 @@
 namespace confab::seeds {
 
 struct seed_node_stats {
-  std::uint64_t received = 0, rejected = 0, forged = 0, replayed = 0, sent = 0, send_failures = 0, saves = 0;
+  std::uint64_t received = 0, rejected = 0, sent = 0, send_failures = 0, saves = 0;
+  std::uint64_t forged = 0, replayed = 0;  // refused by the cluster key's seal (tag; freshness)
   // Saves the disk refused (full, over quota): nothing of them was sent;
   // retried every 200 ms with everything that arrived meanwhile.
   std::uint64_t save_refusals = 0;
@@ -54,7 +55,7 @@ class seed_node final : public seam::node {
 
   bool started() const noexcept { return core_.has_value(); }
   const seed_core& core() const { return *core_; }
-  const seed_node_stats& stats() const noexcept { return stats_; }
+  seed_node_stats stats() const noexcept;  // forged and replayed: the sealer's counts
 
  private:
   void flush(seam::env& e);
@@ -64,7 +65,6 @@ class seed_node final : public seam::node {
   event_sink on_event_;
   reject_sink on_reject_;
   std::optional<protocols::frame_sealer> sealer_;  // with the cluster key
-  std::uint64_t tags_refused_ = 0;
   std::optional<seed_core> core_;
   output out_;   // accumulated until the next flush
   output step_;  // one call's output

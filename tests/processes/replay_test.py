@@ -77,7 +77,11 @@ class RecordingProxy:
                 c, _ = self.sock.accept()
             except socket.timeout:
                 continue
-            s = socket.create_connection(self.target, timeout=5)
+            try:
+                s = socket.create_connection(self.target, timeout=5)
+            except OSError:  # the seed is not up yet: the client dials again
+                c.close()
+                continue
             keep = []
             self.recorded.append(keep)
             for args in ((c, s, keep), (s, c, None)):
@@ -152,6 +156,15 @@ def main():
     proxy = None
     try:
         c.start_all()
+        up = False
+        for _ in range(100):  # every seed answers a keyed query (so seed 0 listens before the proxy dials it)
+            q = subprocess.run([confab, "seed-query", "--seeds", c.seeds_file, "--key-file", key_file, "--timeout-ms", "300"],
+                               capture_output=True, text=True, timeout=30).stdout
+            if '"all_answered":true' in q and '"leader":""' not in q:
+                up = True
+                break
+            time.sleep(0.1)
+        check(up, "every seed answers and names a leader")
         proxy = RecordingProxy(("127.0.0.1", ports[0]))
         seed0 = f"127.0.0.1:{ports[0]}"
         load = subprocess.run([confab, "seed-load", "--seeds", c.seeds_file, "--key-file", key_file, "--peers", "20",

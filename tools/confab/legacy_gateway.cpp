@@ -152,7 +152,7 @@ task<result<void>> serve_legacy(io::reactor& r, legacy_gateway_options o, std::s
   if (!l) co_return l.error();
   const auto seed_port = seam::endpoint_port(o.seed);
   const net::source_gate::limits caps{.per_source_max = o.connections_per_source_max, .total_max = o.connections_max};
-  gateway g{r, std::move(o), seeds::legacy::gateway_core(seed_port), {}, 1, {}, {}, net::source_gate(caps)};
+  gateway g{.r = r, .o = std::move(o), .core = seeds::legacy::gateway_core(seed_port), .gate = net::source_gate(caps)};
   if (g.o.auth) g.sealer.emplace(*g.o.auth);
   g.tasks.spawn(accept_loop(g, **l, st));
   co_await g.tasks.join();

@@ -106,20 +106,21 @@ task<void> serve_metrics_port(io::reactor& r, net::address at, std::function<std
 }
 
 void add_host_metrics(metrics_text& m, const std::string& prefix, const host::tcp_host_stats& h) {
-  auto name = [&prefix](const char* n) { return prefix + n; };
-  const std::pair<const char*, std::pair<const char*, std::uint64_t>> counters[] = {
-      {"_frames_sent_total", {"frames sent", h.sent}},
-      {"_frames_received_total", {"frames received", h.received}},
-      {"_frames_dropped_total", {"frames dropped (a full queue)", h.dropped}},
-      {"_bad_frames_total", {"malformed or oversized frames (connection closed)", h.bad_frames}},
-      {"_connects_total", {"outbound connections made", h.connects}},
-      {"_reading_paused_total", {"times reading paused for unread replies", h.paused}},
-      {"_closed_unread_total", {"connections reset for leaving replies unread", h.closed_unread}},
-      {"_closed_idle_total", {"connections closed idle or silent", h.closed_idle}},
-      {"_refused_source_total", {"connections refused over the per-source cap", h.refused_source}},
-  };
-  for (const auto& [suffix, hv] : counters) m.counter(name(suffix).c_str(), hv.first, static_cast<double>(hv.second));
-  m.gauge(name("_unread_bytes").c_str(), "replies queued that peers have not read", static_cast<double>(h.unread_bytes));
+  const std::string n[] = {prefix + "_frames_sent_total",      prefix + "_frames_received_total",
+                           prefix + "_frames_dropped_total",   prefix + "_bad_frames_total",
+                           prefix + "_connects_total",         prefix + "_reading_paused_total",
+                           prefix + "_closed_unread_total",    prefix + "_closed_idle_total",
+                           prefix + "_refused_source_total",   prefix + "_unread_bytes"};
+  m.counters({{n[0].c_str(), "frames sent", double(h.sent)},
+              {n[1].c_str(), "frames received", double(h.received)},
+              {n[2].c_str(), "frames dropped (a full queue)", double(h.dropped)},
+              {n[3].c_str(), "malformed or oversized frames (connection closed)", double(h.bad_frames)},
+              {n[4].c_str(), "outbound connections made", double(h.connects)},
+              {n[5].c_str(), "times reading paused for unread replies", double(h.paused)},
+              {n[6].c_str(), "connections reset for leaving replies unread", double(h.closed_unread)},
+              {n[7].c_str(), "connections closed idle or silent", double(h.closed_idle)},
+              {n[8].c_str(), "connections refused over the per-source cap", double(h.refused_source)}});
+  m.gauge(n[9].c_str(), "replies queued that peers have not read", double(h.unread_bytes));
 }
 
 io::runtime_options node_runtime(const std::string& backend) {
