@@ -38,6 +38,10 @@ struct seed_config {
   duration report_window = 60s;        // a dead report counts this long
   std::size_t pl_sample_max = 256;     // a register reply carries the whole PL up to this size, else a sample
   std::size_t pending_max = 4096;      // peer requests awaiting commit; above it a register is answered `busy`
+  // After a removal (a leave or a death) is applied, registrations of that
+  // peer are ignored this long: a late forward or a duplicate of its old
+  // request must not re-add it. A restarted peer retries and gets in.
+  duration rejoin_hold = 2s;
   // Distinct reporters needed when the suspect never declared neighbours,
   // and the least number of distinct reporters for any removal (so one
   // peer never removes another alone while a third member exists).
@@ -72,6 +76,7 @@ struct seed_event {
     follower_behind,  // peer = the follower, index = where its log really ends, with `why`
     learner_ended,    // this seed may vote again (index = its commit), with `why`
     storage_refused,  // the disk refused a save (full): replies held, retried; with `why`
+    leave_received,   // peer = the one leaving, other = who asked (itself, or an operator)
   } kind;
   time_point at{};
   std::uint64_t term = 0;

@@ -53,6 +53,22 @@ struct dead_report {
 struct neighbours {
   std::vector<node_id> ids;
 };
+// Removes `peer` from the PL. From the peer itself: a graceful leave; from
+// another node: an operator's force-leave. With a cluster key both are
+// authenticated (the sender holds the key); without one, every sender's id
+// is a claim, as for registrations and dead reports (docs/seeds.md,
+// "Leaving"). Answered with a leave_reply once the removal is committed.
+struct leave_request {
+  std::uint64_t request_id = 0;
+  node_id peer = no_node;
+};
+// Asks one page of the PL with each member's state: members after `after`
+// (no_node: from the first), at most `limit` of them.
+struct members_request {
+  std::uint64_t request_id = 0;
+  node_id after = no_node;
+  std::uint16_t limit = 0;
+};
 
 // ### seed -> peer
 // `behind`: the answering seed is a follower that knows it lags the leader's
@@ -71,7 +87,45 @@ struct register_reply {
   std::vector<std::uint16_t> degrees;
 };
 
-using client_message = std::variant<register_request, pl_request, dead_report, neighbours, register_reply>;
+// `left`: the peer is out of the PL (removed and committed, or it was never
+// in); `busy`: this seed holds too many requests, ask again later.
+enum class leave_status : std::uint8_t { left = 0, busy = 1 };
+struct leave_reply {
+  std::uint64_t request_id = 0;
+  leave_status status = leave_status::left;
+  node_id peer = no_node;
+  std::uint64_t commit_index = 0;
+};
+
+inline constexpr std::size_t members_per_reply_max = 4096;
+// A member as the answering seed sees it.
+enum class member_state : std::uint8_t {
+  alive = 0,      // no dead report within the report window
+  suspected = 1,  // reported dead by `reporters` distinct members, not (yet) removed
+  leaving = 2,    // a leave is waiting for its removal to commit
+};
+struct member_info {
+  node_id id = no_node;
+  member_state state = member_state::alive;
+  std::uint16_t degree = 0;     // overlay neighbours it last declared
+  std::uint16_t reporters = 0;  // distinct members reporting it dead (window)
+  friend bool operator==(const member_info&, const member_info&) = default;
+};
+struct members_reply {
+  std::uint64_t request_id = 0;
+  std::uint8_t role = 0;  // the answering seed's role (seeds::role)
+  bool learner = false;
+  std::uint64_t term = 0;
+  node_id leader = no_node;
+  std::uint64_t commit_index = 0;
+  std::uint64_t pl_size = 0;
+  std::uint64_t pl_digest = 0;
+  std::vector<member_info> members;  // ascending ids, after the request's `after`
+  bool more = false;                 // members follow the last one listed
+};
+
+using client_message = std::variant<register_request, pl_request, dead_report, neighbours, register_reply, leave_request,
+                                    leave_reply, members_request, members_reply>;
 
 // ## encode_client / decode_client
 // The same bytes `encode` writes for the message. `decode_client` refuses

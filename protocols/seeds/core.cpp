@@ -18,7 +18,8 @@ const char* role_name(role r) noexcept {
 const char* event_name(seed_event::kind_t k) noexcept {
   static constexpr const char* names[] = {"follower", "candidate", "leader",    "vote",           "propose",
                                           "commit",   "add",       "remove",    "register",       "report",
-                                          "report_ignored", "register_answered", "follower_behind", "learner_ended", "storage_refused"};
+                                          "report_ignored", "register_answered", "follower_behind", "learner_ended", "storage_refused",
+                                          "leave_received"};
   return names[k];
 }
 
@@ -159,6 +160,7 @@ void seed_core::become_leader(time_point now, seam::random& rng, output& out) {
   // Requests this seed holds go in at once (the rest arrive by forward).
   for (auto& [peer, p] : pending_)
     if (!projected_member(peer)) append(now, entry{.term = hard_.term, .kind = entry_kind::add, .peer = peer}, out);
+  propose_leaves(now, out);
   broadcast_append(now, out);
   heartbeat_due_ = now + cfg_.heartbeat;
   advance_commit(now, rng, out);  // a lone seed commits at once
@@ -166,11 +168,24 @@ void seed_core::become_leader(time_point now, seam::random& rng, output& out) {
 
 void seed_core::append(time_point now, entry e, output& out) {
   log_.push_back(e);
+  drop_superseded(now, e);
   if (out.persist.entries.empty()) out.persist.first_index = log_.size();
   out.persist.entries.push_back(e);
   if (e.kind != entry_kind::noop)
     out.events.push_back({.kind = seed_event::proposed, .at = now, .term = e.term, .index = log_.size(), .peer = e.peer,
                           .entry = e.kind});
+}
+
+void seed_core::drop_superseded(time_point now, const entry& e) {
+  // A registration that waited here while the log went on to remove the
+  // peer is older than that removal (it arrived before the entry did): it
+  // must not add the peer back, from a forward or when this seed leads. A
+  // peer that really rejoins was never answered, so it asks again. The
+  // rejoin hold starts now too, so a registration another seed still holds
+  // (forwarded before that seed saw the removal) is held off as well.
+  if (e.kind != entry_kind::remove) return;
+  pending_.erase(e.peer);
+  departed_[e.peer] = now;
 }
 
 void seed_core::send_append(node_id to, output& out) {
@@ -218,6 +233,12 @@ void seed_core::apply(time_point now, seam::random& rng, output& out) {
       remove_member(e.peer);
       reports_.erase(e.peer);
       declared_.erase(e.peer);
+      departed_[e.peer] = now;
+      if (auto it = leaving_.find(e.peer); it != leaving_.end()) {
+        out.sends.emplace_back(it->second.asker, leave_reply{.request_id = it->second.request_id, .status = leave_status::left,
+                                                             .peer = e.peer, .commit_index = commit_});
+        leaving_.erase(it);
+      }
       out.events.push_back({.kind = seed_event::applied_remove, .at = now, .term = e.term, .index = applied_,
                             .peer = e.peer, .entry = e.kind});
       removed_since_check_ = true;
@@ -269,6 +290,13 @@ void seed_core::answer_register(time_point now, seam::random& rng, node_id peer,
 void seed_core::handle_register(time_point now, seam::random& rng, node_id peer, std::uint64_t request_id, bool direct,
                                 output& out) {
   if (direct) out.events.push_back({.kind = seed_event::register_received, .at = now, .term = hard_.term, .peer = peer});
+  // A registration that left the peer before its removal (a late forward,
+  // a duplicate) must not bring it back: for `rejoin_hold` after a removal
+  // is applied the peer is not re-added; a peer that really restarts retries.
+  if (auto d = departed_.find(peer); d != departed_.end()) {
+    if (now - d->second < cfg_.rejoin_hold) return;
+    departed_.erase(d);
+  }
   if (members_.count(peer)) {
     if (direct) answer_register(now, rng, peer, request_id, out);
     return;
@@ -321,6 +349,88 @@ void seed_core::handle_report(time_point now, seam::random& rng, const dead_repo
     fwd.reporter = sender;
     out.sends.emplace_back(leader_, forward{.origin = sender, .inner = std::move(fwd)});
   }
+}
+
+void seed_core::handle_leave(time_point now, seam::random& rng, node_id asker, const leave_request& l, bool direct,
+                             output& out) {
+  if (l.peer == no_node || is_seed(l.peer)) return;
+  if (direct) out.events.push_back({.kind = seed_event::leave_received, .at = now, .term = hard_.term, .peer = l.peer, .other = asker});
+  // A registration still waiting is withdrawn: the peer changed its mind.
+  pending_.erase(l.peer);
+  if (role_ == role::leader && gone(l.peer)) {
+    // The leader's log holds every committed entry: the peer is not in the
+    // PL and nothing will put it there. (A follower cannot say so; it may
+    // not yet hold the add. It answers once caught up, in on_append_entries.)
+    if (direct)
+      out.sends.emplace_back(asker, leave_reply{.request_id = l.request_id, .status = leave_status::left, .peer = l.peer,
+                                                .commit_index = commit_});
+    return;
+  }
+  if (direct) {
+    if (!leaving_.count(l.peer) && leaving_.size() >= cfg_.pending_max) {
+      out.sends.emplace_back(asker, leave_reply{.request_id = l.request_id, .status = leave_status::busy, .peer = l.peer,
+                                                .commit_index = commit_});
+      return;
+    }
+    leaving_[l.peer] = leave_wait{.asker = asker, .request_id = l.request_id, .last_sent = now};
+  }
+  if (role_ == role::leader) {
+    if (projected_member(l.peer)) {
+      append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = l.peer}, out);
+      broadcast_append(now, out);
+      advance_commit(now, rng, out);
+    }
+  } else if (direct && leader_ != no_node) {
+    out.sends.emplace_back(leader_, forward{.origin = asker, .inner = l});
+  }
+}
+
+void seed_core::propose_leaves(time_point now, output& out) {
+  for (auto& [peer, w] : leaving_)
+    if (projected_member(peer)) append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = peer}, out);
+  answer_gone_leaves(out);
+}
+
+bool seed_core::gone(node_id peer) const {
+  // Not applied, and no add waiting in the log (a remove appended but not
+  // yet applied leaves the peer in members_: not gone until it commits).
+  return !members_.count(peer) && !projected_member(peer);
+}
+
+void seed_core::answer_gone_leaves(output& out) {
+  for (auto it = leaving_.begin(); it != leaving_.end();) {
+    if (!gone(it->first)) {
+      ++it;
+      continue;
+    }
+    out.sends.emplace_back(it->second.asker, leave_reply{.request_id = it->second.request_id, .status = leave_status::left,
+                                                         .peer = it->first, .commit_index = commit_});
+    it = leaving_.erase(it);
+  }
+}
+
+void seed_core::answer_members(time_point now, node_id asker, const members_request& q, output& out) const {
+  members_reply r{.request_id = q.request_id, .role = static_cast<std::uint8_t>(role_), .learner = hard_.learner,
+                  .term = hard_.term, .leader = leader_, .commit_index = commit_, .pl_size = members_.size(),
+                  .pl_digest = digest_};
+  const std::size_t limit = std::min<std::size_t>(q.limit == 0 ? members_per_reply_max : q.limit, members_per_reply_max);
+  auto it = q.after == no_node ? members_.begin() : members_.upper_bound(q.after);
+  for (; it != members_.end() && r.members.size() < limit; ++it) {
+    member_info m{.id = *it};
+    if (auto d = declared_.find(*it); d != declared_.end())
+      m.degree = static_cast<std::uint16_t>(std::min<std::size_t>(d->second.size(), 65535));
+    if (auto rs = reports_.find(*it); rs != reports_.end()) {
+      // The report window as evaluate_removal counts it (not yet pruned here).
+      std::size_t live = 0;
+      for (auto& [rep, t] : rs->second.reporters) live += now - t <= cfg_.report_window;
+      m.reporters = static_cast<std::uint16_t>(std::min<std::size_t>(live, 65535));
+      if (live > 0) m.state = member_state::suspected;
+    }
+    if (leaving_.count(*it)) m.state = member_state::leaving;
+    r.members.push_back(m);
+  }
+  r.more = it != members_.end();
+  out.sends.emplace_back(asker, std::move(r));
 }
 
 node_id seed_core::legacy_reporter(std::uint32_t ip, node_id suspect) const {
@@ -381,6 +491,11 @@ void seed_core::on_message(time_point now, seam::random& rng, node_id from, cons
     answer_register(now, rng, from, q->request_id, out);
     return;
   }
+  if (auto* l = std::get_if<leave_request>(&m)) return handle_leave(now, rng, from, *l, true, out);
+  if (auto* q = std::get_if<members_request>(&m)) {
+    answer_members(now, from, *q, out);
+    return;
+  }
   if (auto* nb = std::get_if<neighbours>(&m)) {
     // Bounded: declarations are kept for members and a pending-sized margin.
     if (!declared_.count(from) && declared_.size() >= members_.size() + cfg_.pending_max) return;
@@ -393,12 +508,14 @@ void seed_core::on_message(time_point now, seam::random& rng, node_id from, cons
   if (auto* fw = std::get_if<forward>(&m)) {
     if (!is_seed(from) || role_ != role::leader) return;  // only seeds forward, only to a leader
     if (auto* reg = std::get_if<register_request>(&fw->inner)) return handle_register(now, rng, fw->origin, reg->request_id, false, out);
+    if (auto* l = std::get_if<leave_request>(&fw->inner)) return handle_leave(now, rng, fw->origin, *l, false, out);
     return handle_report(now, rng, std::get<dead_report>(fw->inner), fw->origin, false, out);
   }
-  // register_reply: seeds never ask, so a reply is ignored.
+  // register_reply, leave_reply, members_reply: seeds never ask, so a reply is ignored.
 }
 
 void seed_core::on_tick(time_point now, seam::random& rng, output& out) {
+  std::erase_if(departed_, [&](const auto& kv) { return now - kv.second >= cfg_.rejoin_hold; });
   if (role_ == role::leader && removed_since_check_) {
     // A removal shrinks other suspects' sets of living neighbours: weigh
     // their reports again.
@@ -420,6 +537,7 @@ void seed_core::on_tick(time_point now, seam::random& rng, output& out) {
     }
     for (auto& [peer, p] : pending_)
       if (!projected_member(peer)) append(now, entry{.term = hard_.term, .kind = entry_kind::add, .peer = peer}, out);
+    propose_leaves(now, out);
     advance_commit(now, rng, out);
     for (auto s : cfg_.seeds) {
       if (s == self_) continue;
@@ -547,6 +665,7 @@ void seed_core::on_append_entries(time_point now, seam::random& rng, node_id fro
       if (!out.persist.entries.empty() && out.persist.first_index > idx - 1) out.persist.entries.clear();
     }
     log_.push_back(e);
+    drop_superseded(now, e);
     if (out.persist.entries.empty()) out.persist.first_index = log_.size();
     out.persist.entries.push_back(e);
   }
@@ -557,13 +676,23 @@ void seed_core::on_append_entries(time_point now, seam::random& rng, node_id fro
     out.events.push_back({.kind = seed_event::committed, .at = now, .term = hard_.term, .index = commit_});
     apply(now, rng, out);
   }
-  // Requests that waited for a leader go to it now.
-  if (new_leader || !pending_.empty()) {
+  // Requests that waited for a leader go to it now, but only from a
+  // follower that holds all the leader has committed: one still catching up
+  // may be about to apply the entry that answered its request (an add, then
+  // perhaps the peer's later removal), and forwarding it would undo that.
+  const bool caught_up = matched >= m.leader_commit;
+  if (caught_up && (new_leader || !pending_.empty())) {
     for (auto& [peer, p] : pending_) {
       if (now - p.last_sent < cfg_.forward_retry && !new_leader) continue;
       p.last_sent = now;
       out.sends.emplace_back(from, forward{.origin = peer, .inner = register_request{.request_id = p.request_id}});
     }
+  }
+  if (caught_up) answer_gone_leaves(out);
+  for (auto& [peer, w] : leaving_) {
+    if (!caught_up || (now - w.last_sent < cfg_.forward_retry && !new_leader)) continue;
+    w.last_sent = now;
+    out.sends.emplace_back(from, forward{.origin = w.asker, .inner = leave_request{.request_id = w.request_id, .peer = peer}});
   }
   if (new_leader) {
     for (auto& [suspect, rs] : reports_)

@@ -53,10 +53,17 @@ class seed_core {
   const std::set<node_id>& members() const noexcept { return members_; }
   std::uint64_t pl_digest() const noexcept { return digest_; }
   std::size_t pending_requests() const noexcept { return pending_.size(); }
+  // Leaves this seed waits on (answered when the removal commits).
+  std::size_t pending_leaves() const noexcept { return leaving_.size(); }
   const seed_config& config() const noexcept { return cfg_; }
 
  private:
   struct pending_request {
+    std::uint64_t request_id = 0;
+    time_point last_sent{};
+  };
+  struct leave_wait {
+    node_id asker = no_node;
     std::uint64_t request_id = 0;
     time_point last_sent{};
   };
@@ -83,6 +90,12 @@ class seed_core {
   void handle_register(time_point now, seam::random& rng, node_id peer, std::uint64_t request_id, bool direct,
                        output& out);
   void handle_report(time_point now, seam::random& rng, const dead_report& r, node_id sender, bool direct, output& out);
+  void handle_leave(time_point now, seam::random& rng, node_id asker, const leave_request& l, bool direct, output& out);
+  void propose_leaves(time_point now, output& out);
+  bool gone(node_id peer) const;
+  void drop_superseded(time_point now, const entry& e);
+  void answer_gone_leaves(output& out);
+  void answer_members(time_point now, node_id asker, const members_request& q, output& out) const;
   node_id legacy_reporter(std::uint32_t ip, node_id suspect) const;
   void evaluate_removal(time_point now, seam::random& rng, node_id suspect, output& out);
   void on_request_vote(time_point now, seam::random& rng, node_id from, const request_vote& m, output& out);
@@ -116,6 +129,10 @@ class seed_core {
   void remove_member(node_id p);
   std::map<node_id, pending_request> pending_;  // peers that asked this seed to register them
   std::map<node_id, report_set> reports_;
+  std::map<node_id, leave_wait> leaving_;  // peer -> who asked it to leave, until the removal commits
+  // Removed peers and when their removal was applied here: registrations
+  // are held off for rejoin_hold after it.
+  std::map<node_id, time_point> departed_;
   std::map<node_id, std::set<node_id>> declared_;  // peer -> its declared neighbours
   bool removed_since_check_ = false;
   // The highest commit index a leader of this term or an earlier one told

@@ -173,6 +173,10 @@ std::string event_text(const seed_event& e, node_id self) {
     case seed_event::report_ignored:
       s += "ignored a report about " + peer + " from " + endpoints::id_string(e.other) + ": " + (e.why ? e.why : "");
       break;
+    case seed_event::leave_received:
+      s += e.other == e.peer ? "LEAVE asked by " + peer + " itself"
+                             : "FORCE-LEAVE of " + peer + " asked by " + endpoints::id_string(e.other);
+      break;
     case seed_event::storage_refused: s += std::string("STORAGE: ") + (e.why ? e.why : ""); break;
     case seed_event::learner_ended:
       s += "LEARNER no more, voting again from term " + std::to_string(e.term + 1) + ": " + (e.why ? e.why : "");

@@ -18,6 +18,10 @@ enum type : std::uint8_t {
   t_neighbours = 12,
   t_register_reply = 13,
   t_pl_request = 14,
+  t_leave_request = 15,
+  t_leave_reply = 16,
+  t_members_request = 17,
+  t_members_reply = 18,
   t_forward = 20,
 };
 
@@ -100,6 +104,44 @@ struct encoder {
   void operator()(const pl_request& m) {
     w.u8(t_pl_request);
     w.u64(m.request_id);
+  }
+  void operator()(const leave_request& m) {
+    w.u8(t_leave_request);
+    w.u64(m.request_id);
+    w.u64(m.peer);
+  }
+  void operator()(const leave_reply& m) {
+    w.u8(t_leave_reply);
+    w.u64(m.request_id);
+    w.u8(static_cast<std::uint8_t>(m.status));
+    w.u64(m.peer);
+    w.u64(m.commit_index);
+  }
+  void operator()(const members_request& m) {
+    w.u8(t_members_request);
+    w.u64(m.request_id);
+    w.u64(m.after);
+    w.u16(m.limit);
+  }
+  void operator()(const members_reply& m) {
+    CONFAB_ASSERT(m.members.size() <= members_per_reply_max);
+    w.u8(t_members_reply);
+    w.u64(m.request_id);
+    w.u8(m.role);
+    w.u8(m.learner);
+    w.u64(m.term);
+    w.u64(m.leader);
+    w.u64(m.commit_index);
+    w.u64(m.pl_size);
+    w.u64(m.pl_digest);
+    w.u16(static_cast<std::uint16_t>(m.members.size()));
+    for (const auto& x : m.members) {
+      w.u64(x.id);
+      w.u8(static_cast<std::uint8_t>(x.state));
+      w.u16(x.degree);
+      w.u16(x.reporters);
+    }
+    w.u8(m.more);
   }
   void operator()(const forward& m) {
     w.u8(t_forward);
@@ -193,17 +235,64 @@ result<message> decode_body(codec::reader& r, std::uint8_t t, bool nested) {
       m.request_id = r.u64();
       return message{m};
     }
+    case t_leave_request: {
+      leave_request m;
+      m.request_id = r.u64();
+      m.peer = r.u64();
+      return message{m};
+    }
+    case t_leave_reply: {
+      leave_reply m;
+      m.request_id = r.u64();
+      const auto st = r.u8();
+      if (st > 1) r.fail("leave_reply: unknown status");
+      m.status = static_cast<leave_status>(st);
+      m.peer = r.u64();
+      m.commit_index = r.u64();
+      return message{m};
+    }
+    case t_members_request: {
+      members_request m;
+      m.request_id = r.u64();
+      m.after = r.u64();
+      m.limit = r.u16();
+      return message{m};
+    }
+    case t_members_reply: {
+      members_reply m;
+      m.request_id = r.u64();
+      m.role = r.u8();
+      if (m.role > 3) r.fail("members_reply: unknown role");
+      m.learner = flag(r);
+      m.term = r.u64();
+      m.leader = r.u64();
+      m.commit_index = r.u64();
+      m.pl_size = r.u64();
+      m.pl_digest = r.u64();
+      m.members.resize(r.count(members_per_reply_max, 13, "members_reply: more members than allowed"));
+      for (auto& x : m.members) {
+        x.id = r.u64();
+        const auto st = r.u8();
+        if (st > 2) r.fail("members_reply: unknown member state");
+        x.state = static_cast<member_state>(st);
+        x.degree = r.u16();
+        x.reporters = r.u16();
+      }
+      m.more = flag(r);
+      return message{std::move(m)};
+    }
     case t_forward: {
       if (nested) return make_error(errc::malformed, "forward: nested forward");
       forward m;
       m.origin = r.u64();
       const auto inner_type = r.u8();
       if (!r.ok()) break;
-      if (inner_type != t_register_request && inner_type != t_dead_report)
+      if (inner_type != t_register_request && inner_type != t_dead_report && inner_type != t_leave_request)
         return make_error(errc::malformed, "forward: carries a message that cannot be forwarded");
       auto inner = decode_body(r, inner_type, true);
       if (!inner) return inner;
       if (auto* rr = std::get_if<register_request>(&*inner)) m.inner = *rr;
+      else if (auto* lr = std::get_if<leave_request>(&*inner)) m.inner = *lr;
       else m.inner = std::get<dead_report>(std::move(*inner));
       return message{std::move(m)};
     }
@@ -252,13 +341,18 @@ result<client_message> decode_client(std::span<const std::byte> in) {
   else if (auto* x = std::get_if<dead_report>(&*m)) out.emplace<dead_report>(std::move(*x));
   else if (auto* x = std::get_if<neighbours>(&*m)) out.emplace<neighbours>(std::move(*x));
   else if (auto* x = std::get_if<register_reply>(&*m)) out.emplace<register_reply>(std::move(*x));
+  else if (auto* x = std::get_if<leave_request>(&*m)) out = *x;
+  else if (auto* x = std::get_if<leave_reply>(&*m)) out = *x;
+  else if (auto* x = std::get_if<members_request>(&*m)) out = *x;
+  else if (auto* x = std::get_if<members_reply>(&*m)) out.emplace<members_reply>(std::move(*x));
   else return make_error(errc::malformed, "a seed-to-seed message where a client message was expected");
   return out;
 }
 
 const char* name(const message& m) noexcept {
   static constexpr const char* names[] = {"request_vote",  "vote_reply", "append_entries", "append_reply", "register",
-                                          "dead_report", "neighbours", "register_reply", "forward", "pl_request"};
+                                          "dead_report", "neighbours", "register_reply", "forward", "pl_request",
+                                          "leave_request", "leave_reply", "members_request", "members_reply"};
   return names[m.index()];
 }
 

@@ -65,11 +65,12 @@ struct append_reply {
 // ### seed -> seed: a peer's request passed on to the leader
 struct forward {
   node_id origin = no_node;
-  std::variant<register_request, dead_report> inner;
+  std::variant<register_request, dead_report, leave_request> inner;
 };
 
 using message = std::variant<request_vote, vote_reply, append_entries, append_reply, register_request, dead_report,
-                             neighbours, register_reply, forward, pl_request>;
+                             neighbours, register_reply, forward, pl_request, leave_request, leave_reply,
+                             members_request, members_reply>;
 
 // ## pl_digest
 // The sum of a 64-bit mix of every member: two seeds hold the same PL when

@@ -33,6 +33,7 @@ class test_peer final : public seam::node {
       acked = true;
       if (!declare.empty()) declare_due = true;
     }
+    if (auto* l = std::get_if<leave_reply>(&*m); l && l->status == leave_status::left && leave) left = true;
     return {};
   }
   void on_timer(seam::env& e) override {
@@ -42,13 +43,15 @@ class test_peer final : public seam::node {
       auto b = encode(neighbours{.ids = declare});
       for (auto s : seeds_) (void)e.send(s, b);
     }
-    if (acked && report_suspect == no_node) return;
+    if (acked && report_suspect == no_node && !(leave && !left)) return;
     std::vector<node_id> order = seeds_;
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[e.rng().below(i)]);
     order.resize(seeds_.size() / 2 + 1);
     std::vector<std::byte> buf;
     if (!acked) {
       encode(register_request{.request_id = ++requests}, buf);
+    } else if (leave && !left) {
+      encode(leave_request{.request_id = ++requests, .peer = e.self()}, buf);
     } else {
       encode(dead_report{.suspect = report_suspect, .reporter = e.self()}, buf);
       report_suspect = no_node;  // once
@@ -56,6 +59,7 @@ class test_peer final : public seam::node {
     for (auto s : order) (void)e.send(s, buf);
   }
   bool acked = false, declare_due = false;
+  bool leave = false, left = false;  // once registered, leave (retrying until a seed confirms)
   std::vector<node_id> declare;
   std::uint64_t requests = 0;
   node_id report_suspect = no_node;
@@ -171,6 +175,11 @@ void run_one(std::uint64_t seed) {
                        .loss = 0.05 * pick.unit(), .duplicate = 0.02 * pick.unit()};
   sim_run r(seed, seeds, peers, m);
   auto checker = [&] { r.check(); };
+  // A quarter of the peers leave as soon as they are registered, racing
+  // their own registrations' retries and forwards through the faults.
+  std::set<std::size_t> leavers;
+  for (std::size_t p = 0; p < peers; ++p)
+    if (pick.below(4) == 0) leavers.insert(p);
   // 12 s of faults: every 400 ms, maybe crash or restart a seed, maybe
   // partition a random minority or majority, maybe heal.
   for (int round = 0; round < 30 && r.failure.empty(); ++round) {
@@ -186,6 +195,8 @@ void run_one(std::uint64_t seed) {
     } else if (roll < 7) {
       r.s.heal();
     }
+    if (round == 0)
+      for (auto p : leavers) r.peer_at(p)->leave = true;
     r.s.run_for(400ms, checker);
   }
   r.heal_and_settle(checker);
@@ -200,9 +211,14 @@ void run_one(std::uint64_t seed) {
   for (std::size_t p = 0; p < peers; ++p) {
     const node_id id = seeds + p;
     ASSERT_TRUE(r.peer_at(p)->acked) << "peer " << id << " never registered (replay: seed " << seed << ")";
-    ASSERT_TRUE(pl0.count(id)) << "acknowledged peer " << id << " missing from the PL (replay: seed " << seed << ")";
+    if (leavers.count(p)) {
+      ASSERT_TRUE(r.peer_at(p)->left) << "peer " << id << " never had its leave confirmed (replay: seed " << seed << ")";
+      ASSERT_FALSE(pl0.count(id)) << "peer " << id << " left but is in the PL (replay: seed " << seed << ")";
+    } else {
+      ASSERT_TRUE(pl0.count(id)) << "acknowledged peer " << id << " missing from the PL (replay: seed " << seed << ")";
+    }
   }
-  EXPECT_EQ(pl0.size(), peers) << "replay: seed " << seed;
+  EXPECT_EQ(pl0.size(), peers - leavers.size()) << "replay: seed " << seed;
 }
 
 TEST(seeds_sim, sweep_1000_seeds_with_crashes_partitions_loss_and_racing_registrations) {
@@ -429,6 +445,97 @@ TEST(seeds_sim, one_reporter_removes_nobody_and_a_neighbour_majority_does) {
   r.peer_at(3)->report_suspect = suspect;  // neighbour 6: three of four
   r.s.run_for(3s);
   EXPECT_EQ(in_pl_everywhere(), 0u) << "a majority of neighbours did not remove it";
+}
+
+// A tool on the seeds' client wire: sends one message to one seed, keeps
+// every reply.
+class tool_node final : public seam::node {
+ public:
+  void on_start(seam::env& e) override { e.set_timer(e.now() + 20ms); }
+  result<void> on_message(seam::env&, node_id, std::span<const std::byte> payload) override {
+    auto m = decode_client(payload);
+    if (!m) return m.error();
+    replies.push_back(std::move(*m));
+    return {};
+  }
+  void on_timer(seam::env& e) override {
+    e.set_timer(e.now() + 20ms);
+    if (to != no_node) (void)e.send(to, encode_client(next));
+    to = no_node;
+  }
+  // Sent at the tool's next timer (within 20 ms).
+  void ask(node_id seed, client_message m) {
+    to = seed;
+    next = std::move(m);
+  }
+  std::vector<client_message> replies;
+
+ private:
+  node_id to = no_node;
+  client_message next;
+};
+
+// Members in pages, with their states; a force-leave by an operator (not a
+// member) asked of a follower; a leave of a peer not in the PL answered at
+// once; a removed peer's late registration held off for rejoin_hold.
+TEST(seeds_sim, members_pages_force_leave_and_rejoin_hold) {
+  sim_run r(5, 3, 10, {.delay_min = 1ms, .delay_max = 5ms});
+  const auto tool_id = static_cast<seam::node_id>(r.s.add_node([](seam::node_id) { return std::make_unique<tool_node>(); }));
+  auto* tool = static_cast<tool_node*>(r.s.get(tool_id));
+  r.peer_at(0)->declare = {4, 5, 6};
+  r.s.run_for(6s);
+  for (std::size_t p = 0; p < 10; ++p) ASSERT_TRUE(r.peer_at(p)->acked);
+  node_id leader = no_node, follower = no_node;
+  for (node_id i = 0; i < 3; ++i)
+    (r.seed_at(i)->core().current_role() == role::leader ? leader : follower) = i;
+  ASSERT_NE(leader, no_node);
+  // One dead report about peer 3 (the first peer): suspected, not removed.
+  r.peer_at(1)->report_suspect = 3;
+  r.s.run_for(2s);
+  // Pages of 4 from the follower: 10 members in three pages, ids ascending.
+  std::vector<member_info> all;
+  node_id after = no_node;
+  for (int page = 0; page < 5; ++page) {
+    tool->replies.clear();
+    tool->ask(follower, members_request{.request_id = 7, .after = after, .limit = 4});
+    r.s.run_for(200ms);
+    ASSERT_EQ(tool->replies.size(), 1u);
+    const auto& m = std::get<members_reply>(tool->replies[0]);
+    EXPECT_EQ(m.pl_size, 10u);
+    EXPECT_EQ(m.leader, leader);
+    all.insert(all.end(), m.members.begin(), m.members.end());
+    if (!m.more) break;
+    after = m.members.back().id;
+  }
+  ASSERT_EQ(all.size(), 10u);
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].id, 3 + i);
+  EXPECT_EQ(all[0].state, member_state::suspected);
+  EXPECT_EQ(all[0].reporters, 1u);
+  EXPECT_EQ(all[0].degree, 3u);
+  EXPECT_EQ(all[1].state, member_state::alive);
+  // Force-leave of peer 5 asked of the follower by the tool.
+  tool->replies.clear();
+  tool->ask(follower, leave_request{.request_id = 8, .peer = 5});
+  r.s.run_for(300ms);
+  ASSERT_EQ(tool->replies.size(), 1u);
+  EXPECT_EQ(std::get<leave_reply>(tool->replies[0]).status, leave_status::left);
+  for (node_id i = 0; i < 3; ++i) EXPECT_EQ(r.seed_at(i)->core().members().count(5), 0u);
+  // Its registration arrives again at once (every 700 ms, as a late
+  // duplicate would): held off within rejoin_hold (2 s), not re-added.
+  auto* p5 = r.peer_at(2);
+  p5->acked = false;
+  r.s.run_for(800ms);
+  for (node_id i = 0; i < 3; ++i) EXPECT_EQ(r.seed_at(i)->core().members().count(5), 0u) << "re-added within rejoin_hold";
+  // After the hold, a registration is a real rejoin and gets in.
+  r.s.run_for(3s);
+  EXPECT_TRUE(p5->acked);
+  for (node_id i = 0; i < 3; ++i) EXPECT_EQ(r.seed_at(i)->core().members().count(5), 1u);
+  // A leave of a peer never in the PL is answered at once.
+  tool->replies.clear();
+  tool->ask(leader, leave_request{.request_id = 9, .peer = 999});
+  r.s.run_for(200ms);
+  ASSERT_EQ(tool->replies.size(), 1u);
+  EXPECT_EQ(std::get<leave_reply>(tool->replies[0]).status, leave_status::left);
 }
 
 }  // namespace

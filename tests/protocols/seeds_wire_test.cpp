@@ -34,6 +34,15 @@ std::vector<message> samples() {
       pl_request{.request_id = 3},
       forward{.origin = 44, .inner = dead_report{.suspect = 5, .reporter = 44}},
       forward{.origin = 45, .inner = register_request{.request_id = 1}},
+      forward{.origin = 46, .inner = leave_request{.request_id = 2, .peer = 12345}},
+      leave_request{.request_id = 4, .peer = seam::endpoint_id(0x7f000002, 9000)},
+      leave_reply{.request_id = 4, .status = leave_status::busy, .peer = 12345, .commit_index = 17},
+      members_request{.request_id = 5, .after = 10, .limit = 100},
+      members_reply{.request_id = 5, .role = 3, .learner = false, .term = 4, .leader = 2, .commit_index = 30,
+                    .pl_size = 3, .pl_digest = 99,
+                    .members = {{11, member_state::alive, 3, 0}, {12, member_state::suspected, 1, 2},
+                                {13, member_state::leaving, 0, 0}},
+                    .more = true},
   };
 }
 
@@ -64,7 +73,7 @@ TEST(seeds_wire, the_client_side_encodes_the_same_bytes_and_refuses_raft_message
       EXPECT_EQ(c.error().message(), "malformed: a seed-to-seed message where a client message was expected");
     }
   }
-  EXPECT_GE(client, 5u);  // register, pl_request, dead_report, neighbours, register_reply
+  EXPECT_GE(client, 9u);  // register, pl_request, dead_report, neighbours, register_reply, leave and members
   EXPECT_GE(raft, 5u);    // the four Raft messages and forward
 }
 
@@ -104,6 +113,10 @@ TEST(seeds_wire, refusals_name_what_was_wrong) {
   nested.insert(nested.end(), f.begin() + 1, f.end());
   EXPECT_STREQ(decode(nested).error().detail, "forward: carries a message that cannot be forwarded");
   EXPECT_STREQ(decode({}).error().detail, "empty message");
+  // An unknown member state.
+  auto mr = encode(members_reply{.members = {{1, member_state::alive, 0, 0}}});
+  mr[mr.size() - 6] = std::byte{7};  // the state byte: before degree (2), reporters (2) and `more` (1)
+  EXPECT_STREQ(decode(mr).error().detail, "members_reply: unknown member state");
 }
 
 TEST(seeds_wire, decoder_survives_300000_random_and_mutated_inputs) {
