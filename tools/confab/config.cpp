@@ -114,12 +114,13 @@ result<seed_settings, problem> load_seed_settings(const std::string& path) {
     // Every default is seeds::seed_config's own (protocols/seeds/api.hpp).
     table_reader r(*t, "seed.", path);
     r.only({"heartbeat_ms", "election_timeout_min_ms", "election_timeout_max_ms", "forward_retry_ms", "report_window_ms",
-            "pl_sample_max", "pending_max", "reporters_without_neighbours", "legacy_port"})
+            "pl_sample_max", "pending_max", "reporters_without_neighbours", "legacy_port", "rejoin_hold_ms"})
         .milliseconds("heartbeat_ms", 1, 60000, c.heartbeat)
         .milliseconds("election_timeout_min_ms", 2, 600000, c.election_timeout_min)
         .milliseconds("election_timeout_max_ms", 2, 600000, c.election_timeout_max)
         .milliseconds("forward_retry_ms", 1, 600000, c.forward_retry)
         .milliseconds("report_window_ms", 1, 86400000, c.report_window)
+        .milliseconds("rejoin_hold_ms", 0, 600000, c.rejoin_hold)
         .integer("pl_sample_max", 1, static_cast<long long>(seeds::peers_per_reply_max), c.pl_sample_max)
         .integer("pending_max", 1, 1 << 20, c.pending_max)
         .integer("reporters_without_neighbours", 1, 1000, c.reporters_without_neighbours)
