@@ -168,7 +168,7 @@ def main():
         proxy = RecordingProxy(("127.0.0.1", ports[0]))
         seed0 = f"127.0.0.1:{ports[0]}"
         load = subprocess.run([confab, "seed-load", "--seeds", c.seeds_file, "--key-file", key_file, "--peers", "20",
-                               "--first-peer", "100", "--retry-ms", "300", "--timeout-ms", "20000",
+                               "--first-peer", "100", "--retry-ms", "300", "--timeout-ms", "20000", "--keep",
                                "--via", f"{seed0}={proxy.address}"], capture_output=True, text=True, timeout=60)
         check(load.returncode == 0 and '"acknowledged":20' in load.stdout.replace(" ", ""),
               "seed-load through the recording proxy: 20 registrations acknowledged")

@@ -221,10 +221,13 @@ class Cluster:
         with open(path) as f:
             return f.read()
 
-    def load(self, peers, first_peer=0, window=128, retry_ms=500, timeout_ms=60000, seeds_file=None, acked_out=None):
+    def load(self, peers, first_peer=0, window=128, retry_ms=500, timeout_ms=60000, seeds_file=None, acked_out=None,
+             keep=True):
+        # keep: the synthetic peers stay in the PL (these tests check the
+        # registrations themselves); keep=False lets them leave at the end.
         args = [self.confab, "seed-load", "--seeds", seeds_file or self.seeds_file, "--peers", str(peers),
                 "--first-peer", str(first_peer), "--window", str(window), "--retry-ms", str(retry_ms),
-                "--timeout-ms", str(timeout_ms)]
+                "--timeout-ms", str(timeout_ms)] + (["--keep"] if keep else [])
         if acked_out:
             args += ["--acked-out", acked_out]
         return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

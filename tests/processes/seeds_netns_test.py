@@ -73,7 +73,7 @@ def query(confab, seeds_file):
 
 def load(confab, seeds_file, peers, first, timeout_ms):
     out = sh(confab, "seed-load", "--seeds", seeds_file, "--peers", str(peers), "--first-peer", str(first),
-             "--retry-ms", "300", "--timeout-ms", str(timeout_ms), ns=R, check_rc=False).stdout
+             "--retry-ms", "300", "--timeout-ms", str(timeout_ms), "--keep", ns=R, check_rc=False).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

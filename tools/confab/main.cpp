@@ -125,6 +125,21 @@ int main(int argc, char** argv) {
   sl->add_option("--acked-out", load.acked_out, "write the acknowledged peers here");
   sl->add_option("--key-file", load.key_file, "the cluster key (64 hex digits), when the seeds use one");
   sl->add_option("--via", load.via, "SEED=IP:PORT: reach that seed through this address (a proxy or port forward)");
+  sl->add_flag("--keep", load.keep, "leave the synthetic peers in the PL at the end (by default they leave)");
+  confab::tools::members_options mem;
+  auto* mb = app.add_subcommand("members", "every member of the PL with its state, degree and reporters, from any seed");
+  mb->add_option("--seeds", mem.seeds_file, "the seed list (IP:PORT or NAME:PORT per line)")->required();
+  mb->add_flag("--json", mem.json, "one JSON object per member, then the seed's state");
+  mb->add_option("--key-file", mem.key_file, "the cluster key (64 hex digits), when the seeds use one");
+  mb->add_option("--via", mem.via, "SEED=IP:PORT: reach that seed through this address (a proxy or port forward)");
+  mb->add_option("--timeout-ms", mem.timeout_ms, "give up after")->check(CLI::Range(100u, 600000u));
+  confab::tools::force_leave_options fl;
+  auto* fv = app.add_subcommand("force-leave", "remove one peer from the PL through the seeds' log (an operator's leave)");
+  fv->add_option("--seeds", fl.seeds_file, "the seed list (IP:PORT or NAME:PORT per line)")->required();
+  fv->add_option("peer", fl.peer, "IP:PORT or NAME:PORT of the peer")->required();
+  fv->add_option("--key-file", fl.key_file, "the cluster key (64 hex digits), when the seeds use one");
+  fv->add_option("--via", fl.via, "SEED=IP:PORT: reach that seed through this address (a proxy or port forward)");
+  fv->add_option("--timeout-ms", fl.timeout_ms, "give up after")->check(CLI::Range(100u, 600000u));
   confab::tools::seed_query_options q;
   auto* sq = app.add_subcommand("seed-query", "ask every seed for its PL and check that they agree");
   sq->add_option("--seeds", q.seeds_file, "the seed list (IP:PORT per line)")->required();
@@ -186,6 +201,8 @@ int main(int argc, char** argv) {
   if (sl->parsed()) return confab::tools::run_seed_load_command(load);
   if (pr->parsed()) return confab::tools::run_peer_command(peer);
   if (sq->parsed()) return confab::tools::run_seed_query_command(q);
+  if (mb->parsed()) return confab::tools::run_members_command(mem);
+  if (fv->parsed()) return confab::tools::run_force_leave_command(fl);
   if (d->parsed()) {
     confab::io::parse_backend_choice(backend, demo.backend);
     return confab::tools::run_demo_command(demo);

@@ -50,14 +50,14 @@ struct seed_connection {
 struct peer_state {
   node_id id;
   io::clock::time_point first_sent{}, last_sent{};
-  bool acked = false;
+  bool acked = false, left = false;
 };
 
 struct load {
   std::vector<seed_connection> seeds;
   std::vector<peer_state> peers;
   std::unordered_map<std::uint64_t, std::size_t> by_request;  // request id -> peer index
-  std::size_t started = 0, acked = 0, busy = 0, resends = 0;
+  std::size_t started = 0, acked = 0, busy = 0, resends = 0, left = 0;
   latency_histogram commit_ns;  // request sent to acknowledgement
   bool done = false;
   seam::random rng{0x5eed};
@@ -66,6 +66,9 @@ struct load {
   std::vector<bool> answered;
   std::optional<protocols::cluster_auth> auth;  // --key-file
   std::optional<protocols::frame_sealer> sealer;
+  // members / force-leave mode: the answers, in arrival order
+  std::vector<std::pair<std::size_t, seeds::members_reply>> members;
+  std::vector<seeds::leave_reply> leaves;
 };
 
 std::vector<std::byte> frame(load& L, node_id sender, node_id seed, const seeds::client_message& m) {
@@ -92,6 +95,28 @@ task<void> seed_reader(io::reactor& r, load& L, std::size_t si, std::stop_token 
       if (!f) break;
       auto m = seed_link::read(L.sealer ? &*L.sealer : nullptr, s.id, *f);
       if (!m) break;
+      if (auto* lr = std::get_if<seeds::leave_reply>(&*m)) {
+        if (L.peers.empty()) {  // force-leave mode
+          L.leaves.push_back(*lr);
+          continue;
+        }
+        auto it = L.by_request.find(lr->request_id);
+        if (it == L.by_request.end()) continue;
+        auto& p = L.peers[it->second];
+        if (lr->status == seeds::leave_status::busy) {
+          ++L.busy;
+          continue;
+        }
+        if (p.acked && !p.left) {
+          p.left = true;
+          ++L.left;
+        }
+        continue;
+      }
+      if (auto* mr = std::get_if<seeds::members_reply>(&*m)) {
+        L.members.emplace_back(si, std::move(*mr));
+        continue;
+      }
       auto* rep = std::get_if<seeds::register_reply>(&*m);
       if (!rep) continue;
       if (!L.answered.empty()) {  // query mode
@@ -166,10 +191,47 @@ task<void> drive(io::reactor& r, load& L, const seed_load_options& o, int& exit_
     (void)co_await io::sleep_for(2ms);
   }
   const double secs = std::chrono::duration<double>(io::clock::now() - t0).count();
+  // Synthetic peers do not outlive the run unless asked to (--keep): each
+  // acknowledged one leaves, so real peers started later draw their
+  // neighbours from real members only.
+  const auto t1 = io::clock::now();
+  if (!o.keep) {
+    const auto leave_deadline = t1 + std::chrono::milliseconds(o.timeout_ms);
+    std::size_t to_leave = 0, cursor = 0, sent = 0;
+    for (auto& p : L.peers) {
+      to_leave += p.acked;
+      p.last_sent = {};
+    }
+    next_progress = t1 + 1s;
+    while (L.left < to_leave && io::clock::now() < leave_deadline) {
+      const auto now = io::clock::now();
+      std::size_t budget = 4096;
+      for (std::size_t k = 0; k < L.peers.size() && budget > 0; ++k) {
+        cursor = (cursor + 1) % L.peers.size();
+        auto& p = L.peers[cursor];
+        if (!p.acked || p.left) continue;
+        const bool first = p.last_sent == io::clock::time_point{};
+        if (first && sent - L.left >= o.window) continue;
+        if (!first && now - p.last_sent < std::chrono::milliseconds(o.retry_ms)) continue;
+        sent += first;
+        L.resends += !first;
+        p.last_sent = now;
+        --budget;
+        send_to_majority(L, cursor, seeds::leave_request{.request_id = cursor + 1, .peer = p.id});
+      }
+      if (now >= next_progress) {
+        next_progress += 1s;
+        std::fprintf(stderr, "seed-load: leaving %6.1f s  %zu/%zu left\n",
+                     std::chrono::duration<double>(now - t1).count(), L.left, to_leave);
+      }
+      (void)co_await io::sleep_for(2ms);
+    }
+  }
+  const double leave_secs = std::chrono::duration<double>(io::clock::now() - t1).count();
   L.done = true;
   stop.request_stop();
   co_await readers.join();
-  const nlohmann::ordered_json summary = {{"seeds", L.seeds.size()},
+  nlohmann::ordered_json summary = {{"seeds", L.seeds.size()},
                                           {"peers", L.peers.size()},
                                           {"acknowledged", L.acked},
                                           {"seconds", secs},
@@ -179,13 +241,148 @@ task<void> drive(io::reactor& r, load& L, const seed_load_options& o, int& exit_
                                           {"commit_ms_max", static_cast<double>(L.commit_ns.max()) / 1e6},
                                           {"resent", L.resends},
                                           {"busy", L.busy}};
+  if (!o.keep) {
+    summary["left"] = L.left;
+    summary["leave_seconds"] = leave_secs;
+    summary["leaves_per_s"] = leave_secs > 0 ? static_cast<double>(L.left) / leave_secs : 0.0;
+  }
   std::printf("%s\n", summary.dump().c_str());
   if (!o.acked_out.empty()) {
     std::ofstream out(o.acked_out);
     for (auto& p : L.peers)
       if (p.acked) out << endpoints::id_string(p.id) << "\n";
   }
-  exit_code = L.acked == L.peers.size() ? 0 : 1;
+  exit_code = L.acked == L.peers.size() && (o.keep || L.left == L.acked) ? 0 : 1;
+}
+
+// Pages through the members from the first seed that answers (another one
+// when it falls silent), then prints them.
+task<void> members(io::reactor& r, load& L, const members_options& o, int& exit_code) {
+  std::stop_source stop;
+  task_scope readers;
+  for (std::size_t i = 0; i < L.seeds.size(); ++i) readers.spawn(seed_reader(r, L, i, stop.get_token()));
+  const auto deadline = io::clock::now() + std::chrono::milliseconds(o.timeout_ms);
+  const node_id me = seam::endpoint_id(0x7f01fffe, 1);
+  std::vector<seeds::member_info> all;
+  std::optional<seeds::members_reply> head;  // the first page's seed state
+  std::size_t from = L.seeds.size();         // the seed being paged
+  node_id after = seeds::no_node;
+  std::uint64_t request = 0;
+  io::clock::time_point asked{};
+  bool complete = false;
+  while (!complete && io::clock::now() < deadline) {
+    const auto now = io::clock::now();
+    for (auto& [si, page] : L.members) {
+      if (page.request_id != request) continue;  // an old page, or another seed's
+      if (!head) head = page, from = si;
+      all.insert(all.end(), page.members.begin(), page.members.end());
+      if (!page.more || page.members.empty()) {
+        complete = true;
+        break;
+      }
+      after = page.members.back().id;
+      asked = {};
+    }
+    L.members.clear();
+    if (complete) break;
+    if (asked == io::clock::time_point{} || now - asked > 1s) {
+      // Ask the seed being paged, or (none yet, or silent for 1 s) the next one up.
+      if (asked != io::clock::time_point{} || from == L.seeds.size()) {
+        for (std::size_t k = 1; k <= L.seeds.size(); ++k) {
+          const auto i = (from + k) % L.seeds.size();
+          if (L.seeds[i].up) {
+            if (from != i && head) {  // a new seed: start over, its view may differ
+              all.clear();
+              head.reset();
+              after = seeds::no_node;
+            }
+            from = i;
+            break;
+          }
+        }
+      }
+      if (from < L.seeds.size() && L.seeds[from].up) {
+        asked = now;
+        (void)L.seeds[from].conn->send(
+            frame(L, me, L.seeds[from].id, seeds::members_request{.request_id = ++request, .after = after, .limit = 4096}));
+      }
+    }
+    (void)co_await io::sleep_for(2ms);
+  }
+  L.done = true;
+  stop.request_stop();
+  co_await readers.join();
+  if (!complete || !head) {
+    std::fprintf(stderr, "confab members: no seed answered in %u ms\n", o.timeout_ms);
+    exit_code = 1;
+    co_return;
+  }
+  static constexpr const char* states[] = {"alive", "suspected", "leaving"};
+  static constexpr const char* roles[] = {"follower", "candidate", "leader"};
+  const char* role = head->role < 3 ? roles[head->role] : "?";
+  std::size_t counts[3] = {};
+  for (auto& m : all) ++counts[static_cast<std::size_t>(m.state) % 3];
+  if (o.json) {
+    for (auto& m : all)
+      std::printf("%s\n", nlohmann::ordered_json{{"member", endpoints::id_string(m.id)},
+                                                  {"state", states[static_cast<std::size_t>(m.state) % 3]},
+                                                  {"degree", m.degree},
+                                                  {"reporters", m.reporters}}
+                                  .dump()
+                                  .c_str());
+  } else {
+    std::printf("%-24s %-10s %6s %9s\n", "MEMBER", "STATE", "DEGREE", "REPORTERS");
+    for (auto& m : all)
+      std::printf("%-24s %-10s %6u %9u\n", endpoints::id_string(m.id).c_str(),
+                  states[static_cast<std::size_t>(m.state) % 3], m.degree, m.reporters);
+  }
+  char digest[17];
+  std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(head->pl_digest));
+  const nlohmann::ordered_json summary = {
+      {"seed", endpoints::id_string(L.seeds[from].id)}, {"role", role}, {"learner", head->learner},
+      {"term", head->term}, {"leader", head->leader == seeds::no_node ? "" : endpoints::id_string(head->leader)},
+      {"commit_index", head->commit_index}, {"pl_size", head->pl_size}, {"pl_digest", digest},
+      {"listed", all.size()}, {"alive", counts[0]}, {"suspected", counts[1]}, {"leaving", counts[2]}};
+  if (o.json)
+    std::printf("%s\n", summary.dump().c_str());
+  else
+    std::fprintf(stderr, "%s\n", summary.dump().c_str());
+  exit_code = 0;
+}
+
+// Asks every seed to remove one peer and waits for one to confirm.
+task<void> force_leave(io::reactor& r, load& L, const force_leave_options& o, node_id peer, int& exit_code) {
+  std::stop_source stop;
+  task_scope readers;
+  for (std::size_t i = 0; i < L.seeds.size(); ++i) readers.spawn(seed_reader(r, L, i, stop.get_token()));
+  const auto deadline = io::clock::now() + std::chrono::milliseconds(o.timeout_ms);
+  const node_id me = seam::endpoint_id(0x7f01fffe, 1);
+  std::vector<io::clock::time_point> asked(L.seeds.size());
+  bool left = false;
+  std::size_t busy = 0;
+  while (!left && io::clock::now() < deadline) {
+    const auto now = io::clock::now();
+    for (auto& lr : L.leaves) {
+      if (lr.peer != peer) continue;
+      if (lr.status == seeds::leave_status::left) left = true;
+      else ++busy;
+    }
+    L.leaves.clear();
+    for (std::size_t i = 0; i < L.seeds.size(); ++i)
+      if (L.seeds[i].up && (asked[i] == io::clock::time_point{} || now - asked[i] > 1s)) {
+        asked[i] = now;
+        (void)L.seeds[i].conn->send(frame(L, me, L.seeds[i].id, seeds::leave_request{.request_id = 1, .peer = peer}));
+      }
+    (void)co_await io::sleep_for(2ms);
+  }
+  L.done = true;
+  stop.request_stop();
+  co_await readers.join();
+  std::printf("%s\n", nlohmann::ordered_json{{"peer", endpoints::id_string(peer)}, {"left", left}, {"busy_answers", busy}}
+                          .dump()
+                          .c_str());
+  if (!left) std::fprintf(stderr, "confab force-leave: no seed confirmed the removal in %u ms\n", o.timeout_ms);
+  exit_code = left ? 0 : 1;
 }
 
 task<void> query(io::reactor& r, load& L, const seed_query_options& o, int& exit_code) {
@@ -308,6 +505,23 @@ int run_seed_query_command(const seed_query_options& o) {
   L.replies.resize(L.seeds.size());
   L.answered.assign(L.seeds.size(), false);
   return with_reactor("seed-query", [&](io::reactor& r, int& code) { return query(r, L, o, code); });
+}
+
+int run_members_command(const members_options& o) {
+  load L;
+  if (!prepare(L, o.seeds_file, o.key_file, o.via, "members")) return 2;
+  return with_reactor("members", [&](io::reactor& r, int& code) { return members(r, L, o, code); });
+}
+
+int run_force_leave_command(const force_leave_options& o) {
+  load L;
+  if (!prepare(L, o.seeds_file, o.key_file, o.via, "force-leave")) return 2;
+  auto peer = resolve_endpoint(o.peer);
+  if (!peer) {
+    std::fprintf(stderr, "confab force-leave: %s: %s\n", o.peer.c_str(), peer.error().text.c_str());
+    return 2;
+  }
+  return with_reactor("force-leave", [&](io::reactor& r, int& code) { return force_leave(r, L, o, *peer, code); });
 }
 
 }  // namespace confab::tools

@@ -8,6 +8,10 @@
 // second and, at the end, one JSON object: registrations committed per
 // second and commit latency p50/p99/max (first send to first answer).
 //
+// Unless --keep, the acknowledged synthetic peers then leave (leave_request
+// for each, the same window and retries), so they do not outlive the run in
+// the PL; the summary adds `left` and `leaves_per_s`.
+//
 // seed-query asks every seed for its PL and prints one JSON object per seed
 // (commit index, PL size, an order-independent hash, the ids when
 // --full), then whether all seeds agree.
@@ -32,6 +36,7 @@ struct seed_load_options {
   std::string acked_out;        // file for the acknowledged peers, one IP:PORT per line
   std::string key_file;         // the cluster key, when the seeds use one
   std::vector<std::string> via;  // SEED=IP:PORT: dial this address for that seed (a proxy, a port forward)
+  bool keep = false;             // leave the synthetic peers in the PL at the end
 };
 int run_seed_load_command(const seed_load_options& o);
 
@@ -43,5 +48,28 @@ struct seed_query_options {
   std::vector<std::string> via;
 };
 int run_seed_query_command(const seed_query_options& o);
+
+// `confab members`: every member with its state (alive, suspected,
+// leaving), declared degree and live reporters, paged from the first seed
+// that answers, and that seed's role, term, leader and commit index.
+struct members_options {
+  std::string seeds_file;
+  bool json = false;
+  unsigned timeout_ms = 5000;
+  std::string key_file;
+  std::vector<std::string> via;
+};
+int run_members_command(const members_options& o);
+
+// `confab force-leave PEER`: asks the seeds to remove PEER from the PL and
+// waits until one confirms the removal committed (exit 0) or the timeout (1).
+struct force_leave_options {
+  std::string seeds_file;
+  std::string peer;
+  unsigned timeout_ms = 10000;
+  std::string key_file;
+  std::vector<std::string> via;
+};
+int run_force_leave_command(const force_leave_options& o);
 
 }  // namespace confab::tools
