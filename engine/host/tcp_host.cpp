@@ -282,4 +282,6 @@ task<result<void>> tcp_host::run(std::stop_token st) {
   co_return result<void>{};
 }
 
+void tcp_host::act(const std::function<void(seam::env&)>& fn) { fn(*env_); }
+
 }  // namespace confab::host

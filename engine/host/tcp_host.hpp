@@ -103,6 +103,11 @@ class tcp_host {
   task<result<void>> run(std::stop_token st);
 
   node& get() noexcept { return *node_; }
+  // Runs `fn` with the node's environment on the host's thread, as a
+  // callback would (what it sends goes out, the timer it sets holds): how a
+  // driver hands the node work from outside, e.g. a leave on shutdown.
+  // Only between run()'s start and its stop token.
+  void act(const std::function<void(seam::env&)>& fn);
   const tcp_host_stats& stats() noexcept {
     stats_.unread_bytes = unread_total_;
     stats_.refused_source = gate_.refused_source();

@@ -90,6 +90,8 @@ struct peer_event {
     confirmed,         // `peer` confirmed dead by `count` neighbours
     reported,          // dead report about `peer` sent to the seeds
     probe_declined,    // overloaded: answered busy
+    leaving,           // this peer asked the seeds to remove it (a clean shutdown)
+    left,              // seed `peer` confirmed the removal, at commit index `count`
   } kind;
   time_point at{};
   node_id peer = 0;

@@ -4,7 +4,8 @@ namespace confab::peers {
 
 const char* event_name(peer_event::kind_t k) noexcept {
   static constexpr const char* names[] = {"registered", "linked",    "unlinked", "gossip_sent", "gossip_received",
-                                          "suspected",  "refuted",   "confirmed", "reported",   "probe_declined"};
+                                          "suspected",  "refuted",   "confirmed", "reported",   "probe_declined",
+                                          "leaving",    "left"};
   return names[k];
 }
 
@@ -92,6 +93,11 @@ void peer_core::on_link_down(time_point now, seam::random& rng, node_id peer, ou
   reach_.lost(peer, now);
   overlay_.on_link_down(peer);
   detector_.on_link_down(now, rng, peer, registration_.known(), reach_, out);
+}
+
+void peer_core::leave(time_point now, output& out) {
+  last_now_ = now;
+  registration_.leave(now, out);
 }
 
 void peer_core::on_tick(time_point now, seam::random& rng, output& out) {

@@ -39,10 +39,14 @@ class peer_core {
   void on_link_down(time_point now, seam::random& rng, node_id peer, output& out);
   void on_tick(time_point now, seam::random& rng, output& out);
   time_point next_tick() const;
+  // A clean shutdown: ask the seeds to remove this peer (retried until one
+  // confirms, then left() is true). Gossip and probes go on meanwhile.
+  void leave(time_point now, output& out);
 
   // ## queries
   node_id self() const noexcept { return self_; }
   bool registered() const noexcept { return registration_.registered(); }
+  bool left() const noexcept { return registration_.left(); }
   std::vector<node_id> neighbours() const;
   bool is_neighbour(node_id p) const { return overlay_.is_neighbour(p); }
   std::size_t known_peers() const noexcept { return registration_.known().size(); }

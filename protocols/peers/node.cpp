@@ -45,6 +45,13 @@ result<void> peer_node::on_message(seam::env& e, node_id from, std::span<const s
   return {};
 }
 
+void peer_node::leave(seam::env& e) {
+  if (!core_) return;
+  out_.clear();
+  core_->leave(e.now(), out_);
+  flush(e);
+}
+
 void peer_node::on_timer(seam::env& e) {
   out_.clear();
   core_->on_tick(e.now(), e.rng(), out_);
@@ -104,6 +111,8 @@ std::string event_text(const peer_event& e, node_id self) {
       break;
     }
     case peer_event::probe_declined: s += "declined to probe " + peer + " (overloaded)"; break;
+    case peer_event::leaving: s += "leaving: asked the seeds to remove it"; break;
+    case peer_event::left: s += "left: seed " + peer + " confirmed the removal (commit " + std::to_string(e.count) + ")"; break;
   }
   return s;
 }

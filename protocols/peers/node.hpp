@@ -37,6 +37,10 @@ class peer_node final : public seam::node {
   void on_timer(seam::env& e) override;
   void on_link_down(seam::env& e, node_id peer) override;
 
+  // A clean shutdown (peer_core::leave); the host calls it from its
+  // thread (tcp_host::act), then waits for core().left().
+  void leave(seam::env& e);
+
   const peer_core& core() const { return *core_; }
   bool started() const noexcept { return core_.has_value(); }
   std::uint64_t rejected() const noexcept { return rejected_; }

@@ -14,7 +14,31 @@ void registration::start(time_point now, seam::random& rng, output& out) {
   next_register_at_ = now + ctx_.cfg.register_retry;
 }
 
+void registration::leave(time_point now, output& out) {
+  if (leaving_) return;
+  leaving_ = true;
+  out.events.push_back({.kind = peer_event::leaving, .at = now, .peer = ctx_.self});
+  send_leave(now, out);
+}
+
+void registration::send_leave(time_point now, output& out) {
+  // Every seed: a majority may be unreachable from here, and a seed that
+  // is not the leader forwards it.
+  ++register_id_;
+  for (auto seed : ctx_.cfg.seeds)
+    out.to_seeds.emplace_back(seed, seeds::leave_request{.request_id = register_id_, .peer = ctx_.self});
+  next_leave_at_ = now + ctx_.cfg.register_retry;
+}
+
 registration::reply registration::on_reply(time_point now, node_id from, const seeds::client_message& m, output& out) {
+  if (const auto* l = std::get_if<seeds::leave_reply>(&m)) {
+    if (leaving_ && !left_ && l->peer == ctx_.self && l->status == seeds::leave_status::left) {
+      left_ = true;
+      out.events.push_back({.kind = peer_event::left, .at = now, .peer = from, .count = l->commit_index});
+    }
+    return reply::ignored;
+  }
+  if (leaving_) return reply::ignored;
   const auto* r = std::get_if<seeds::register_reply>(&m);
   if (!r || r->status != seeds::register_status::ok) return reply::ignored;
   for (std::size_t i = 0; i < r->peers.size(); ++i) {
@@ -28,6 +52,10 @@ registration::reply registration::on_reply(time_point now, node_id from, const s
 }
 
 void registration::tick(time_point now, seam::random& rng, output& out) {
+  if (leaving_) {
+    if (!left_ && now >= next_leave_at_) send_leave(now, out);
+    return;
+  }
   if (!registered_ && now >= next_register_at_) start(now, rng, out);
 }
 
@@ -45,6 +73,7 @@ void registration::declare(time_point now, const std::set<node_id>& neighbours, 
 
 time_point registration::next_deadline(time_point last_now) const {
   time_point t = never;
+  if (leaving_) return left_ ? never : next_leave_at_;
   if (!registered_) t = std::min(t, next_register_at_);
   if (declare_dirty_) t = std::min(t, std::max(last_now, next_declare_at_));
   return t;

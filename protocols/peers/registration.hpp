@@ -10,6 +10,7 @@
 //   if (reg.on_reply(now, from, msg, out) == registration::reply::first) ...
 //   reg.tick(now, rng, out);                         // retry while unregistered
 //   reg.declare(now, neighbours, out);               // after neighbours_changed()
+//   reg.leave(now, out);                             // leave_request to every seed, until one confirms
 //
 // Thread: one per peer core.
 #pragma once
@@ -40,6 +41,11 @@ class registration {
   time_point next_deadline(time_point last_now) const;
 
   bool registered() const noexcept { return registered_; }
+  // Asks every seed to remove this peer (a clean shutdown), retried every
+  // register_retry until one confirms; registration stops.
+  void leave(time_point now, output& out);
+  bool leaving() const noexcept { return leaving_; }
+  bool left() const noexcept { return left_; }
   // The PL: peer -> the degree the seeds reported (0 when learnt from a pong).
   const std::map<node_id, std::uint16_t>& known() const noexcept { return known_; }
 
@@ -48,6 +54,9 @@ class registration {
   bool registered_ = false;
   time_point next_register_at_{};
   std::uint64_t register_id_ = 0;
+  bool leaving_ = false, left_ = false;
+  time_point next_leave_at_{};
+  void send_leave(time_point now, output& out);
   std::map<node_id, std::uint16_t> known_;
   bool declare_dirty_ = false;
   time_point next_declare_at_{};

@@ -212,9 +212,15 @@ TEST_P(tcp_host_test, hostile_clients_are_bounded_and_closed_while_others_are_se
       }
       got.served += have == want;
     }
-    for (int i = 0; i < 10; ++i) {  // a byte every 50 ms: never a whole frame
-      std::this_thread::sleep_for(50ms);
-      (void)::send(slow, "x", 1, MSG_NOSIGNAL);
+    {  // a byte of a valid 112-byte frame every 50 ms, never the last one,
+       // until the host gives up: a length it accepts, so only the
+       // first-frame timeout can end it, however fast or slow this runs
+      const std::byte p[100] = {};
+      const auto bytes = host::frame(seam::endpoint_id(0x7f000005, 47000), p);
+      for (std::size_t i = 0; i + 1 < bytes.size(); ++i) {
+        std::this_thread::sleep_for(50ms);
+        if (::send(slow, &bytes[i], 1, MSG_NOSIGNAL) < 0) break;
+      }
     }
     got.stalled_closed = count_closed(hostile, 8000ms, false);
     got.idle_closed = count_closed(idle, 3000ms);

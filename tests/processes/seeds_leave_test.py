@@ -8,6 +8,8 @@
   and as JSON;
 - `confab force-leave PEER` removes one peer from every seed's PL through
   the log, asked while the leader is killed (-9) and a new one elected;
+- a `confab peer` stopped with SIGTERM leaves: its removal is confirmed
+  (its event log says `left`) and no seed lists it;
 - bad usage exits 2 (unresolvable peer, no peer, a missing seed list);
   members with no seed up exits 1 and says so.
 
@@ -15,6 +17,7 @@ Usage: seeds_leave_test.py PATH/TO/confab
 Exit 0 when every check passes; each failed check is printed."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -52,6 +55,30 @@ def main():
         check(leader is not None, f"a leader is elected ({took:.2f} s)")
         if leader is None:
             return finish()
+
+        # A real peer leaves on SIGTERM.
+        peers = {}
+        for i in (21, 22, 23):
+            err = open(os.path.join(c.dir, f"peer-{i}.stderr.txt"), "w")
+            peers[i] = subprocess.Popen([confab, "peer", "--config", c.config, "--listen", f"127.0.0.{i}:9300"],
+                                        stdout=subprocess.DEVNULL, stderr=err)
+        check(wait_pl(c, 3) == [3, 3, 3], "three peers registered")
+        peers[22].send_signal(signal.SIGTERM)
+        rc = peers[22].wait(timeout=30)
+        check(rc == 0, f"a peer stopped by SIGTERM exits 0 ({rc})")
+        sizes = wait_pl(c, 2, timeout_s=5)
+        check(sizes == [2, 2, 2], f"the SIGTERM'd peer is gone from every seed's PL at once ({sizes})")
+        with open(os.path.join(c.dir, "data", "peer-127.0.0.22-9300.events.txt")) as f:
+            ev = f.read()
+        check("leaving: asked the seeds" in ev and "left: seed" in ev, "its event log shows the leave and the confirmation")
+        peers[23].send_signal(signal.SIGKILL)
+        peers[23].wait(timeout=30)
+        peers[21].send_signal(signal.SIGTERM)
+        peers[21].wait(timeout=30)
+        # The killed one may or may not have been reported by then: force it
+        # out (a force-leave of a peer already gone is confirmed too).
+        f = run(confab, "force-leave", "--seeds", c.seeds_file, "127.0.0.23:9300", "--timeout-ms", "10000")
+        check(f.returncode == 0 and wait_pl(c, 0) == [0, 0, 0], "after the last one leaves and the killed one is forced out, the PL is empty")
 
         # seed-load leaves by default.
         out, _ = c.load(400, window=64, retry_ms=300, timeout_ms=30000, keep=False).communicate(timeout=120)

@@ -19,6 +19,33 @@ namespace confab::tools {
 
 
 namespace {
+// On the reactor's drain (SIGTERM, SIGINT): a registered peer asks the
+// seeds to remove it and waits up to `leave_wait` for one to confirm, then
+// the host stops. A peer the seeds never confirm is removed by its
+// neighbours' reports, as after a crash.
+task<void> leave_on_drain(host::tcp_host& host, io::reactor& r, std::stop_source& host_stop,
+                          std::chrono::milliseconds leave_wait) {
+  auto drain = r.drain_token();
+  while (!drain.stop_requested() && !host_stop.stop_requested()) (void)co_await io::sleep_for(std::chrono::seconds(1), drain);
+  auto& node = static_cast<peers::peer_node&>(host.get());
+  if (!host_stop.stop_requested() && node.started() && node.core().registered()) {
+    host.act([&node](seam::env& e) { node.leave(e); });
+    const auto until = io::clock::now() + leave_wait;
+    while (!node.core().left() && io::clock::now() < until) (void)co_await io::sleep_for(std::chrono::milliseconds(10));
+  }
+  host_stop.request_stop();
+}
+
+task<void> serve_peer_host(host::tcp_host& host, io::reactor& r, std::stop_source& host_stop, int& exit_code) {
+  auto ok = co_await host.run(host_stop.get_token());
+  if (!ok) {
+    std::fprintf(stderr, "confab peer: cannot serve: %s\n", ok.error().message().c_str());
+    exit_code = 1;
+    host_stop.request_stop();
+    r.request_drain();
+  }
+}
+
 task<void> serve_legacy_peer(host::text_host& host, io::reactor& r, int& exit_code) {
   auto ok = co_await host.run(r.drain_token());
   if (!ok) {
@@ -106,8 +133,10 @@ int run_peer_command(const peer_options& o) {
       co_await serve_legacy_peer(host, r, exit_code);
     } else {
       host::tcp_host host(r, id, {}, std::move(node), rng_seed, ho);
+      std::stop_source host_stop;
       task_scope both;
-      both.spawn(serve_host(host, r, "peer", exit_code));
+      both.spawn(serve_peer_host(host, r, host_stop, exit_code));
+      both.spawn(leave_on_drain(host, r, host_stop, std::chrono::milliseconds(3000)));
       if (*metrics_at) {
         auto render = [&host] {
           const auto& node = static_cast<const peers::peer_node&>(host.get());
