@@ -21,6 +21,7 @@
 #include "tools/confab/avg_cmd.hpp"
 #include "tools/confab/demo.hpp"
 #include "tools/confab/exact_cmd.hpp"
+#include "tools/confab/launch.hpp"
 #include "tools/confab/peer_cmd.hpp"
 #include "tools/confab/seed_cmd.hpp"
 #include "tools/confab/seed_load.hpp"
@@ -93,7 +94,9 @@ int main(int argc, char** argv) {
   confab::tools::seed_options seed;
   auto* sd = app.add_subcommand("seed", "one seed of the membership service (replicated peer list)");
   sd->add_option("--config", seed.config, "TOML settings (docs/config.md)")->required();
-  sd->add_option("--listen", seed.listen, "IP:PORT or NAME:PORT to listen on; the node's identity unless --advertise")->required();
+  sd->add_option("--listen", seed.listen, "IP:PORT or NAME:PORT to listen on; the node's identity unless --advertise or --ordinal");
+  sd->add_option("--ordinal", seed.ordinal,
+                 "K or auto (SLURM_PROCID, else the host name's -N suffix): the identity is the seed list's entry K, bound on 0.0.0.0 at its port unless --listen");
   sd->add_option("--advertise", seed.advertise, "IP:PORT or NAME:PORT others reach this node at (its identity), when --listen is another (0.0.0.0, NAT)");
   sd->add_option("--legacy-port", seed.legacy_port, "serve the legacy text dialect on this port (0: off)")
       ->check(CLI::Range(0, 65535));
@@ -103,7 +106,8 @@ int main(int argc, char** argv) {
   auto* sr = app.add_subcommand("seed-repair",
                                 "a stopped seed's storage: what it holds; with --accept-loss, make a learner vote again");
   sr->add_option("--config", repair.config, "TOML settings (docs/config.md)")->required();
-  sr->add_option("--listen", repair.listen, "IP:PORT of the seed, one of the seed list's entries")->required();
+  sr->add_option("--listen", repair.listen, "IP:PORT of the seed, one of the seed list's entries");
+  sr->add_option("--ordinal", repair.ordinal, "K or auto: the seed is the seed list's entry K (as `confab seed --ordinal`)");
   sr->add_option("--advertise", repair.advertise, "the seed's --advertise, when it has one");
   sr->add_flag("--accept-loss", repair.accept_loss,
                "make it a voter although it may have lost entries it acknowledged (docs/seeds.md, Storage faults)");
@@ -185,6 +189,20 @@ int main(int argc, char** argv) {
   em->add_option("--quantum-us", et.quantum_us, "least time between two wake-ups of the pump")->check(CLI::Range(0u, 10000u));
   em->add_option("--backend", et.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
   em->add_option("--json", et.json, "write the figures as JSON here");
+  confab::tools::launch_options launch;
+  auto* la = app.add_subcommand("launch", "a whole cluster on this machine from one cluster file (docs/launch.md)");
+  la->require_subcommand(1);
+  auto* la_up = la->add_subcommand("up", "start the seeds and peers, supervise them, stop them all on Ctrl-C");
+  la_up->add_option("cluster", launch.cluster_file, "the cluster file (TOML: [launch] and the node tables)")->required();
+  la_up->add_option("--for", launch.for_seconds, "stop by itself after this many seconds (0: on SIGINT/SIGTERM)")
+      ->check(CLI::Range(0u, 31536000u));
+  la_up->add_option("--progress", launch.progress_seconds, "seconds between progress lines")->check(CLI::Range(1u, 3600u));
+  la_up->add_option("--confab", launch.confab, "the confab binary the nodes run (default: this one)");
+  auto* la_status = la->add_subcommand("status", "every node: process, restarts, uptime, and whether the PL holds it");
+  la_status->add_option("cluster", launch.cluster_file, "the cluster file")->required();
+  la_status->add_flag("--json", launch.json, "one JSON object per node, then a summary");
+  auto* la_stop = la->add_subcommand("stop", "stop a running launch (as Ctrl-C would) and wait for it");
+  la_stop->add_option("cluster", launch.cluster_file, "the cluster file")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -203,6 +221,9 @@ int main(int argc, char** argv) {
   if (sq->parsed()) return confab::tools::run_seed_query_command(q);
   if (mb->parsed()) return confab::tools::run_members_command(mem);
   if (fv->parsed()) return confab::tools::run_force_leave_command(fl);
+  if (la_up->parsed()) return confab::tools::run_launch_up(launch);
+  if (la_status->parsed()) return confab::tools::run_launch_status(launch);
+  if (la_stop->parsed()) return confab::tools::run_launch_stop(launch);
   if (d->parsed()) {
     confab::io::parse_backend_choice(backend, demo.backend);
     return confab::tools::run_demo_command(demo);

@@ -8,6 +8,9 @@
 #include <optional>
 #include <utility>
 #include <malloc.h>
+#include <unistd.h>
+#include <cstdlib>
+#include <string_view>
 
 #include "engine/io/runtime.hpp"
 #include "engine/host/tcp_host.hpp"
@@ -43,16 +46,64 @@ struct seed_who {
   seed_settings settings;
   node_address at;
 };
-static std::optional<seed_who> seed_identity(const std::string& config, const std::string& listen,
-                                             const std::string& advertise, const char* who) {
+result<std::size_t, problem> parse_ordinal(const std::string& text) {
+  auto number = [](std::string_view t) -> std::optional<std::size_t> {
+    if (t.empty() || t.size() > 6 || !std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return std::nullopt;
+    return static_cast<std::size_t>(std::stoul(std::string(t)));
+  };
+  if (text != "auto") {
+    if (auto n = number(text)) return *n;
+    return problem{"--ordinal '" + text + "': expected a number or auto"};
+  }
+  if (const char* procid = std::getenv("SLURM_PROCID")) {
+    if (auto n = number(procid)) return *n;
+    return problem{std::string("--ordinal auto: SLURM_PROCID '") + procid + "' is not a number"};
+  }
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) return problem{"--ordinal auto: no SLURM_PROCID and no host name"};
+  std::string_view h(host);
+  h = h.substr(0, h.find('.'));
+  const auto dash = h.rfind('-');
+  if (dash != std::string_view::npos)
+    if (auto n = number(h.substr(dash + 1))) return *n;
+  return problem{"--ordinal auto: no SLURM_PROCID, and the host name '" + std::string(h) +
+                 "' does not end in -N (a StatefulSet pod's name does)"};
+}
+
+static std::optional<seed_who> seed_identity(const std::string& config, std::string listen, std::string advertise,
+                                             const std::string& ordinal, const char* who) {
   auto loaded = load_seed_settings(config);
   if (!loaded) {
     std::fprintf(stderr, "confab %s: %s\n", who, loaded.error().text.c_str());
     return std::nullopt;
   }
+  const auto& seeds = loaded->seed.seeds;
+  if (!ordinal.empty()) {
+    // The identity is the list's entry K; bound on every address at its
+    // port unless --listen says otherwise.
+    auto k = parse_ordinal(ordinal);
+    if (!k) {
+      std::fprintf(stderr, "confab %s: %s\n", who, k.error().text.c_str());
+      return std::nullopt;
+    }
+    if (*k >= seeds.size()) {
+      std::fprintf(stderr, "confab %s: --ordinal %zu: the seed list %s has %zu entries (0..%zu)\n", who, *k,
+                   loaded->seeds_file.c_str(), seeds.size(), seeds.size() - 1);
+      return std::nullopt;
+    }
+    if (!advertise.empty()) {
+      std::fprintf(stderr, "confab %s: --ordinal and --advertise both name the identity; give one\n", who);
+      return std::nullopt;
+    }
+    advertise = endpoints::id_string(seeds[*k]);
+    if (listen.empty()) listen = "0.0.0.0:" + std::to_string(seam::endpoint_port(seeds[*k]));
+  } else if (listen.empty()) {
+    std::fprintf(stderr, "confab %s: give --listen IP:PORT or --ordinal K|auto\n", who);
+    return std::nullopt;
+  }
   auto at = node_identity(listen, advertise, who);
   if (!at) return std::nullopt;
-  const auto& seeds = loaded->seed.seeds;
   if (std::find(seeds.begin(), seeds.end(), at->self) == seeds.end()) {
     std::fprintf(stderr, "confab %s: %s %s is not in the seed list %s\n", who, advertise.empty() ? "--listen" : "--advertise",
                  (advertise.empty() ? listen : advertise).c_str(), loaded->seeds_file.c_str());
@@ -62,7 +113,7 @@ static std::optional<seed_who> seed_identity(const std::string& config, const st
 }
 
 int run_seed_command(const seed_options& o) {
-  auto who = seed_identity(o.config, o.listen, o.advertise, "seed");
+  auto who = seed_identity(o.config, o.listen, o.advertise, o.ordinal, "seed");
   if (!who) return 2;
   auto& s = who->settings;
   const auto self = &who->at.self;
@@ -222,7 +273,7 @@ int run_seed_command(const seed_options& o) {
 }
 
 int run_seed_repair_command(const seed_repair_options& o) {
-  auto who = seed_identity(o.config, o.listen, o.advertise, "seed-repair");
+  auto who = seed_identity(o.config, o.listen, o.advertise, o.ordinal, "seed-repair");
   if (!who) return 2;
   const auto& s = who->settings;
   const auto self = who->at.self;

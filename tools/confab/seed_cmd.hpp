@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "engine/core/result.hpp"
+
 namespace confab::tools {
 
 struct seed_options {
@@ -12,6 +14,7 @@ struct seed_options {
   std::string backend = "auto";
   int legacy_port = -1;  // overrides the settings' seed.legacy_port when >= 0
   std::string metrics;   // IP:PORT for GET /metrics (tools/confab/metrics.hpp); empty: none
+  std::string ordinal;   // K or "auto": the identity is the seed list's entry K (docs/launch.md)
 };
 
 // Serves until SIGINT/SIGTERM; returns the process exit code (2 for bad
@@ -29,8 +32,14 @@ struct seed_repair_options {
   std::string config;
   std::string listen;
   std::string advertise;
+  std::string ordinal;
   bool accept_loss = false;
 };
 int run_seed_repair_command(const seed_repair_options& o);
+
+// A launcher's ordinal: a number as given, or "auto": SLURM_PROCID when set,
+// else the number after the last '-' of the host name (a StatefulSet pod:
+// seeds-2). An error says which source was tried.
+result<std::size_t, problem> parse_ordinal(const std::string& text);
 
 }  // namespace confab::tools
