@@ -34,15 +34,27 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# The offline check of `confab launch k8s`'s objects against the Kubernetes
+# schemas (tools/k8s/check.mjs) runs on Node.js with two npm packages pinned
+# by tools/k8s/package-lock.json. Any Node.js >= 18 will do: Debian's, or one
+# already installed.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "setup: done"
 fi
 
-echo "setup: installing ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "setup: done"
+k8s="$(cd "$(dirname "$0")/.." && pwd)/tools/k8s"
+if [ ! -f "$k8s/node_modules/.package-lock.json" ] || [ "$k8s/package-lock.json" -nt "$k8s/node_modules/.package-lock.json" ]; then
+  echo "setup: npm packages of tools/k8s (kubernetes-models, yaml)"
+  npm ci --prefix "$k8s" --no-audit --no-fund --loglevel=error >/dev/null
+fi

@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
+#include <cstdio>
+#include <thread>
 
 #include "protocols/common/endpoints.hpp"
 #include "harness/toml_util.hpp"
@@ -38,11 +40,14 @@ result<common_settings, problem> load_common(const std::string& path) {
   common_settings c;
   c.root = std::move(root).value();
   table_reader top(c.root, "", path);
-  top.only({"seeds_file", "data_dir", "cluster_key_file", "replay_window_ms", "seed", "peer", "connections", "logs"})
+  top.only({"seeds_file", "data_dir", "cluster_key_file", "replay_window_ms", "resolve_wait_ms", "seed", "peer",
+            "connections", "logs"})
       .require("seeds_file", "the seed list, one IP:PORT per line");
   std::string seeds_file, data_dir, key_file;
   top.text("seeds_file", seeds_file).text("data_dir", data_dir).text("cluster_key_file", key_file);
   top.milliseconds("replay_window_ms", 1000, 3600000, c.replay_window);
+  std::chrono::milliseconds resolve_wait{0};
+  top.milliseconds("resolve_wait_ms", 0, 3600000, resolve_wait);
   for (const char* table : {"seed", "peer", "connections", "logs"})
     top.check(!c.root.get(table) || c.root[table].as_table(), std::string("[") + table + "] must be a table");
   if (auto done = top.done(); !done) return done.error();
@@ -56,7 +61,24 @@ result<common_settings, problem> load_common(const std::string& path) {
   }
   const auto list = read_file(c.seeds_file);
   if (!list) return problem{path + ": seeds_file " + list.error().text};
-  auto seeds = endpoints::parse_seed_list(*list, resolve_endpoint);
+  // Names that do not resolve yet (a StatefulSet's pods start together)
+  // are asked again every 500 ms for up to resolve_wait_ms.
+  const auto give_up = std::chrono::steady_clock::now() + resolve_wait;
+  auto next_note = std::chrono::steady_clock::now();
+  auto patient = [&](std::string_view text) {
+    for (;;) {
+      auto id = resolve_endpoint(text);
+      const auto now = std::chrono::steady_clock::now();
+      if (id || now >= give_up) return id;
+      if (now >= next_note) {
+        std::fprintf(stderr, "confab: %s; asking again for up to %lld s (resolve_wait_ms)\n", id.error().text.c_str(),
+                     static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(give_up - now).count()));
+        next_note = now + std::chrono::seconds(5);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  };
+  auto seeds = endpoints::parse_seed_list(*list, patient);
   if (!seeds) return problem{c.seeds_file + ": " + seeds.error().text};
   c.seeds = std::move(seeds).value();
   return c;

@@ -48,6 +48,22 @@ std::string node_ip(const cluster_spec& c, bool seed, unsigned i) {
 
 }  // namespace
 
+std::string node_toml(const cluster_spec& c, const std::string& seeds_file, const std::string& data_dir,
+                      const std::string& key_file) {
+  // Keys before the first table; toml++ writes the tables' own root keys
+  // (replay_window_ms, resolve_wait_ms) first, so the two texts join.
+  std::string t = "# written by confab launch from " + fs::absolute(fs::path(c.file)).string() + "; edit that file instead\n";
+  auto quoted = [](const std::string& v) {
+    std::ostringstream o;
+    o << toml::value<std::string>(v);
+    return o.str();
+  };
+  t += "seeds_file = " + quoted(seeds_file) + "\n";
+  t += "data_dir = " + quoted(data_dir) + "\n";
+  if (!key_file.empty()) t += "cluster_key_file = " + quoted(key_file) + "\n";
+  return t + c.node_tables;
+}
+
 result<cluster_spec, problem> load_cluster(const std::string& path) {
   auto root = harness::read_toml(path);
   if (!root) return root.error();
@@ -94,14 +110,15 @@ result<cluster_spec, problem> load_cluster(const std::string& path) {
     if (k == "seeds_file" || k == "data_dir")
       return problem{path + ": '" + k + "' is the launcher's to set (RUN/seeds.txt, RUN/data); leave it out"};
   }
-  if (auto* key = node["cluster_key_file"].as_string())
-    node.insert_or_assign("cluster_key_file", (base / key->get()).lexically_normal().string());
-  node.insert_or_assign("seeds_file", "seeds.txt");
-  node.insert_or_assign("data_dir", "data");
+  if (auto* key = node["cluster_key_file"].as_string()) {
+    c.key_file = (base / key->get()).lexically_normal().string();
+    node.erase("cluster_key_file");
+  }
+  c.resolve_wait_set = node.contains("resolve_wait_ms");
   std::ostringstream text;
-  text << "# written by confab launch from " << fs::absolute(fs::path(path)).string() << "; edit that file instead\n"
-       << node << "\n";
-  c.node_toml = text.str();
+  text << node << "\n";
+  c.node_tables = text.str();
+  c.node_toml = node_toml(c, "seeds.txt", "data", c.key_file);
 
   const std::string tag = "cf" + std::to_string(std::hash<std::string>{}(c.run_dir) % 100000);
   for (unsigned i = 0; i < c.seeds; ++i)

@@ -56,10 +56,18 @@ struct cluster_spec {
   unsigned restart_delay_ms = 500;
   unsigned stop_timeout_ms = 5000;
   unsigned start_rate = 50;  // peers started per 100 ms
-  std::string node_toml;     // the node tables, rendered for RUN/node.toml
+  std::string node_tables;   // the cluster file without [launch] and the file keys, as TOML
+  std::string key_file;      // cluster_key_file, absolute; empty: none
+  bool resolve_wait_set = false;  // the cluster file sets resolve_wait_ms
+  std::string node_toml;     // RUN/node.toml: the node tables and the launcher's file keys
   std::vector<cluster_node> nodes;  // seeds first
 };
 result<cluster_spec, problem> load_cluster(const std::string& path);
+
+// The node settings file every node of the cluster reads: the cluster
+// file's node tables with these file keys (paths written as given).
+std::string node_toml(const cluster_spec& c, const std::string& seeds_file, const std::string& data_dir,
+                      const std::string& key_file);
 
 struct launch_options {
   std::string cluster_file;
@@ -71,5 +79,19 @@ struct launch_options {
 int run_launch_up(const launch_options& o);
 int run_launch_status(const launch_options& o);
 int run_launch_stop(const launch_options& o);
+
+// `confab launch k8s cluster.toml`: the cluster as Kubernetes objects
+// (docs/launch.md, "Kubernetes"): a ConfigMap with node.toml and the seed
+// list of the seeds' DNS names, a headless Service and a StatefulSet each for
+// seeds and peers, and a PodDisruptionBudget each. YAML on stdout or --out.
+struct launch_k8s_options {
+  std::string cluster_file;
+  std::string out;  // empty or "-": stdout
+  std::string image = "confab:latest";
+  std::string k8s_namespace = "default";
+  std::string cluster_domain = "cluster.local";
+  std::string storage = "1Gi";  // each seed's volume for its Raft log
+};
+int run_launch_k8s(const launch_k8s_options& o);
 
 }  // namespace confab::tools

@@ -203,6 +203,14 @@ int main(int argc, char** argv) {
   la_status->add_flag("--json", launch.json, "one JSON object per node, then a summary");
   auto* la_stop = la->add_subcommand("stop", "stop a running launch (as Ctrl-C would) and wait for it");
   la_stop->add_option("cluster", launch.cluster_file, "the cluster file")->required();
+  confab::tools::launch_k8s_options k8s;
+  auto* la_k8s = la->add_subcommand("k8s", "the cluster as Kubernetes objects: StatefulSets, headless Services, PDBs, a ConfigMap");
+  la_k8s->add_option("cluster", k8s.cluster_file, "the cluster file (its [launch] seeds, peers, ports and node tables)")->required();
+  la_k8s->add_option("--out", k8s.out, "write the YAML here (default: stdout)");
+  la_k8s->add_option("--image", k8s.image, "the container image with confab on its PATH")->capture_default_str();
+  la_k8s->add_option("--namespace", k8s.k8s_namespace, "the Kubernetes namespace")->capture_default_str();
+  la_k8s->add_option("--cluster-domain", k8s.cluster_domain, "the cluster's DNS domain")->capture_default_str();
+  la_k8s->add_option("--storage", k8s.storage, "each seed's volume (its Raft log)")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -224,6 +232,7 @@ int main(int argc, char** argv) {
   if (la_up->parsed()) return confab::tools::run_launch_up(launch);
   if (la_status->parsed()) return confab::tools::run_launch_status(launch);
   if (la_stop->parsed()) return confab::tools::run_launch_stop(launch);
+  if (la_k8s->parsed()) return confab::tools::run_launch_k8s(k8s);
   if (d->parsed()) {
     confab::io::parse_backend_choice(backend, demo.backend);
     return confab::tools::run_demo_command(demo);
