@@ -29,17 +29,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import check, finish, free_ports, scrape  # noqa: E402
+from seeds_cluster import FAST_PEER_TOML, check, finish, free_ports, scrape  # noqa: E402
 
-NODE_TABLES = """
-[peer]
-gossip_interval_ms = 1000
-gossip_count = 4
-ping_interval_ms = 1000
-ping_misses = 3
-probe_timeout_ms = 300
-register_retry_ms = 500
-"""
+NODE_TABLES = "\n" + FAST_PEER_TOML
 
 
 def status(confab, cluster):

@@ -27,18 +27,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import Cluster, check, closes_after, endpoint_id, finish, scrape, stop_processes  # noqa: E402
+from seeds_cluster import FAST_PEER_TOML, Cluster, check, closes_after, endpoint_id, finish, scrape, stop_processes  # noqa: E402
 
 
 
-PEER_TOML = """[peer]
-gossip_interval_ms = 1000
-gossip_count = 4
-ping_interval_ms = 1000
-ping_misses = 3
-probe_timeout_ms = 300
-register_retry_ms = 500
-"""
+PEER_TOML = FAST_PEER_TOML
 
 
 def stamp(line):

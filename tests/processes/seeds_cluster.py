@@ -11,6 +11,17 @@ import time
 
 MASK = (1 << 64) - 1
 
+# Peer settings for tests: short intervals (ping 1 s, 3 misses, probe
+# timeout 300 ms), four gossip messages a second apart from every peer.
+FAST_PEER_TOML = """[peer]
+gossip_interval_ms = 1000
+gossip_count = 4
+ping_interval_ms = 1000
+ping_misses = 3
+probe_timeout_ms = 300
+register_retry_ms = 500
+"""
+
 failures = []
 
 
