@@ -19,6 +19,7 @@ packages=(
   libxxhash-dev           # XXH3 checksums of the seeds' Raft log and state file
   python3                 # test helpers (legacy-dialect client, report checks)
   iproute2 procps         # the partition test makes network namespaces (ip, sysctl)
+  slurmctld slurmd slurm-client munge   # tools/slurm/confab.sbatch, run for real by tests/processes/slurm_test.py
 )
 
 # The test suite also renders `confab sim`'s HTML report in a headless
