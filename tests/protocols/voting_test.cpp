@@ -1,0 +1,304 @@
+// The voting service's replicated state (protocols/voting/core.hpp) and the
+// document's dialect (protocols/voting/legacy.hpp), without any network.
+#include "protocols/voting/legacy.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace confab::voting {
+namespace {
+
+pin join_one(ballot_box& box, std::string address) {
+  std::vector<event> ev;
+  auto r = box.apply(join{std::move(address)}, ev);
+  EXPECT_TRUE(r.has_value());
+  return static_cast<pin>(*r);
+}
+
+TEST(voting_box, pins_are_the_lowest_free_and_three_digits_while_under_900_clients) {
+  ballot_box box;
+  for (int i = 0; i < 900; ++i) EXPECT_EQ(join_one(box, "127.0.0.1:" + std::to_string(2000 + i)), pin(100 + i));
+  EXPECT_EQ(join_one(box, "127.0.0.1:9999"), pin(1000));  // the 901st needs four digits
+  std::vector<event> ev;
+  ASSERT_TRUE(box.apply(leave{357}, ev).has_value());
+  ASSERT_TRUE(box.apply(leave{123}, ev).has_value());
+  EXPECT_EQ(join_one(box, "127.0.0.2:1"), pin(123));
+  EXPECT_EQ(join_one(box, "127.0.0.2:2"), pin(357));
+  EXPECT_EQ(join_one(box, "127.0.0.2:3"), pin(1001));
+  EXPECT_EQ(box.apply(leave{5000}, ev).error(), refusal::unknown_voter);
+}
+
+TEST(voting_box, the_documents_rule_with_a_fixed_electorate) {
+  ballot_box box;
+  std::vector<pin> v;
+  for (int i = 0; i < 5; ++i) v.push_back(join_one(box, "127.0.0.1:" + std::to_string(3000 + i)));
+  std::vector<event> ev;
+  auto poll = box.apply(open_poll{.question = "A or B?", .choices = {"A", "B"}}, ev);
+  ASSERT_TRUE(poll.has_value());
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(std::get<poll_opened>(ev[0]).electorate, 5u);
+  const pin late = join_one(box, "127.0.0.1:4000");
+  ev.clear();
+  EXPECT_EQ(box.apply(cast{late, *poll, "A"}, ev).error(), refusal::not_in_electorate);
+  EXPECT_EQ(box.apply(cast{v[0], *poll, "C"}, ev).error(), refusal::bad_choice);
+  EXPECT_EQ(box.apply(cast{v[0], *poll + 1, "A"}, ev).error(), refusal::unknown_poll);
+  ASSERT_TRUE(box.apply(cast{v[0], *poll, "A"}, ev).has_value());
+  ASSERT_TRUE(box.apply(cast{v[1], *poll, "A"}, ev).has_value());  // 2 of 5: not more than half
+  EXPECT_TRUE(ev.empty());
+  ASSERT_TRUE(box.apply(cast{v[0], *poll, "B"}, ev).has_value());  // replaced, not added
+  auto t = box.count(*poll);
+  EXPECT_EQ(t->cast, 2u);
+  EXPECT_EQ(t->counts, (std::vector<std::uint32_t>{1, 1}));
+  ASSERT_TRUE(box.apply(cast{v[0], *poll, "A"}, ev).has_value());
+  ASSERT_TRUE(box.apply(leave{v[1]}, ev).has_value());  // a voter who leaves keeps its vote
+  ev.clear();
+  ASSERT_TRUE(box.apply(cast{v[2], *poll, "A"}, ev).has_value());  // 3 of 5: decided, closed at once
+  ASSERT_EQ(ev.size(), 1u);
+  const tally& done = std::get<poll_closed>(ev[0]).result;
+  EXPECT_EQ(done.winner, std::optional<std::string>("A"));
+  EXPECT_EQ(done.counts, (std::vector<std::uint32_t>{3, 0}));
+  EXPECT_EQ(done.electorate, 5u);
+  EXPECT_EQ(box.apply(cast{v[3], *poll, "B"}, ev).error(), refusal::poll_closed);
+  EXPECT_EQ(box.apply(close_poll{*poll}, ev).error(), refusal::poll_closed);
+}
+
+TEST(voting_box, ties_single_votes_and_explicit_close_decide_nothing) {
+  ballot_box box;
+  const pin a = join_one(box, "a:1"), b = join_one(box, "b:1");
+  std::vector<event> ev;
+  // One voter alone never decides: the document wants more than one vote.
+  ballot_box solo;
+  const pin s = join_one(solo, "s:1");
+  auto p0 = solo.apply(open_poll{.question = "q", .choices = {"A", "B"}}, ev);
+  ASSERT_TRUE(solo.apply(cast{s, *p0, "A"}, ev).has_value());
+  EXPECT_FALSE(solo.count(*p0)->closed);
+  // A tie with everyone voted: nothing decided until it is closed, and then no winner.
+  auto p = box.apply(open_poll{.question = "q", .choices = {"A", "B"}}, ev);
+  ASSERT_TRUE(box.apply(cast{a, *p, "A"}, ev).has_value());
+  ASSERT_TRUE(box.apply(cast{b, *p, "B"}, ev).has_value());
+  ev.clear();
+  ASSERT_TRUE(box.apply(close_poll{*p}, ev).has_value());
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_FALSE(std::get<poll_closed>(ev[0]).result.winner.has_value());
+  // Polls that cannot be: too few, repeated, empty choices, no question, too long.
+  EXPECT_EQ(box.apply(open_poll{.question = "q", .choices = {"A"}}, ev).error(), refusal::bad_poll);
+  EXPECT_EQ(box.apply(open_poll{.question = "q", .choices = {"A", "A"}}, ev).error(), refusal::bad_poll);
+  EXPECT_EQ(box.apply(open_poll{.question = "q", .choices = {"A", ""}}, ev).error(), refusal::bad_poll);
+  EXPECT_EQ(box.apply(open_poll{.question = "", .choices = {"A", "B"}}, ev).error(), refusal::bad_poll);
+  EXPECT_EQ(box.apply(open_poll{.question = std::string(300, 'q'), .choices = {"A", "B"}}, ev).error(),
+            refusal::too_long);
+  // A poll without close_on_majority stays open past a majority.
+  auto q = box.apply(open_poll{.question = "q", .choices = {"A", "B"}, .close_on_majority = false}, ev);
+  ASSERT_TRUE(box.apply(cast{a, *q, "A"}, ev).has_value());
+  ASSERT_TRUE(box.apply(cast{b, *q, "A"}, ev).has_value());
+  EXPECT_FALSE(box.count(*q)->closed);
+  EXPECT_EQ(box.apply(open_poll{.question = "q", .choices = {"A", "B"}, .unless_open = true}, ev).error(),
+            refusal::poll_open);
+  ASSERT_TRUE(box.apply(close_poll{*q}, ev).has_value());
+  EXPECT_EQ(box.count(*q)->winner, std::optional<std::string>("A"));
+}
+
+// Replicas applying the same commands are equal after every step, a refused
+// command changes nothing, and every tally equals each voter's last choice.
+TEST(voting_box, replicas_agree_and_every_vote_counts_once_over_many_seeds) {
+  for (std::uint32_t seed = 1; seed <= 200; ++seed) {
+    std::mt19937_64 rng(seed);
+    ballot_box a, b;
+    std::map<poll_id, std::map<pin, std::string>> last;  // the model: each voter's last accepted choice
+    for (int step = 0; step < 300; ++step) {
+      command c;
+      const auto pick = rng() % 100;
+      const pin who = static_cast<pin>(100 + rng() % 12);
+      const poll_id poll = 1 + rng() % (a.polls() + 1);
+      if (pick < 10) c = join{"127.0.0.1:" + std::to_string(rng() % 60000)};
+      else if (pick < 14) c = leave{who};
+      else if (pick < 18) c = open_poll{.question = "q", .choices = {"A", "B", "C"}, .close_on_majority = rng() % 2 == 0};
+      else if (pick < 22) c = close_poll{poll};
+      else if (pick < 25) c = store_info{who, {"s", "c", "k"}};
+      else c = cast{who, poll, std::string(1, static_cast<char>('A' + rng() % 4))};
+      const ballot_box before = a;
+      std::vector<event> ea, eb;
+      auto ra = a.apply(c, ea);
+      auto rb = b.apply(c, eb);
+      ASSERT_EQ(ra.has_value(), rb.has_value()) << "seed " << seed << " step " << step;
+      ASSERT_TRUE(a == b) << "seed " << seed << " step " << step;
+      if (!ra) {
+        ASSERT_TRUE(a == before) << "a refusal changed the state: seed " << seed << " step " << step;
+      } else if (auto* v = std::get_if<cast>(&c)) {
+        last[v->poll][v->who] = v->choice;
+      }
+    }
+    for (auto& [poll, votes] : last) {
+      auto t = a.count(poll);
+      ASSERT_TRUE(t.has_value());
+      std::vector<std::uint32_t> expect(t->choices.size(), 0);
+      for (auto& [_, choice] : votes) ++expect[static_cast<std::size_t>(choice[0] - 'A')];
+      EXPECT_EQ(t->counts, expect) << "seed " << seed << " poll " << poll;
+      EXPECT_EQ(t->cast, votes.size());
+    }
+  }
+}
+
+// Several legacy sessions against one box, as a single server would run them.
+struct server {
+  ballot_box box;
+  std::vector<std::unique_ptr<legacy_session>> sessions;
+  std::vector<std::vector<std::string>> seen;  // every line each session was sent
+  std::vector<bool> closed;
+
+  std::size_t connect(std::string address) {
+    sessions.push_back(std::make_unique<legacy_session>(legacy_config{}, std::move(address)));
+    seen.emplace_back();
+    closed.push_back(false);
+    session_output out;
+    sessions.back()->start(out);
+    take(sessions.size() - 1, out);
+    return sessions.size() - 1;
+  }
+  void take(std::size_t i, session_output& out) {
+    while (true) {
+      for (auto& l : out.lines) seen[i].push_back(l);
+      out.lines.clear();
+      closed[i] = closed[i] || out.close;
+      if (!out.propose) return;
+      command c = std::move(*out.propose);
+      out.propose.reset();
+      std::vector<event> ev;
+      auto r = box.apply(c, ev);
+      sessions[i]->on_applied(r, box, out);
+      broadcast(ev);
+    }
+  }
+  void broadcast(const std::vector<event>& ev) {
+    for (auto& e : ev)
+      for (std::size_t j = 0; j < sessions.size(); ++j) {
+        session_output o;
+        sessions[j]->on_event(e, o);
+        for (auto& l : o.lines) seen[j].push_back(l);
+      }
+  }
+  // Sends one line; returns the lines it was answered with.
+  std::vector<std::string> say(std::size_t i, std::string line) {
+    const std::size_t from = seen[i].size();
+    session_output out;
+    sessions[i]->on_line(line, box, out);
+    take(i, out);
+    return {seen[i].begin() + static_cast<std::ptrdiff_t>(from), seen[i].end()};
+  }
+};
+
+bool has(const std::vector<std::string>& lines, const std::string& needle) {
+  for (auto& l : lines)
+    if (l.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+TEST(voting_legacy, the_documents_session_line_by_line) {
+  server s;
+  const auto c = s.connect("127.0.0.1:5123");
+  EXPECT_EQ(s.seen[c].back(), "What has keys but can't open locks?");
+  auto r = s.say(c, "a piano");
+  EXPECT_TRUE(has(r, "Incorrect answer")) << r[0];
+  EXPECT_EQ(r.back(), "What has keys but can't open locks?");
+  r = s.say(c, "  Keyboard ");
+  EXPECT_EQ(r[0], "Correct! You may now vote and request for node discovery and negotiation.");
+  EXPECT_EQ(r[1], "Your PIN is: 100");
+  EXPECT_EQ(r.back(), "[Select an option]");
+  EXPECT_TRUE(has(s.say(c, "negotiate"), "use 'setup' first"));
+  EXPECT_EQ(s.say(c, "setup").back(), "Enter your services:");
+  EXPECT_EQ(s.say(c, "storage").back(), "Enter your capabilities:");
+  EXPECT_EQ(s.say(c, "10 GB").back(), "Enter your constraints:");
+  EXPECT_TRUE(has(s.say(c, "weekdays only"), "Node info set: services: storage; capabilities: 10 GB"));
+  r = s.say(c, "negotiate");
+  EXPECT_TRUE(has(r, "Grant? (yes/no)"));
+  EXPECT_TRUE(has(s.say(c, "maybe"), "Please answer 'yes' or 'no'"));
+  EXPECT_TRUE(has(s.say(c, "yes"), "node info stored under PIN 100"));
+  ASSERT_TRUE(s.box.find(100)->info.has_value());
+  EXPECT_EQ(s.box.find(100)->info->constraints, "weekdays only");
+  r = s.say(c, "discover");
+  EXPECT_TRUE(has(r, "IP: 127.0.0.1 PORT: 5123 PIN: 100 (you)"));
+  s.say(c, "receive");
+  EXPECT_TRUE(has(s.say(c, "all"), "PIN 100: services: storage; capabilities: 10 GB; constraints: weekdays only"));
+  s.say(c, "receive");
+  EXPECT_TRUE(has(s.say(c, "999"), "no client has PIN 999"));
+  s.say(c, "receive");
+  EXPECT_TRUE(has(s.say(c, "x1"), "neither a PIN nor 'all'"));
+  EXPECT_TRUE(has(s.say(c, "frobnicate"), "unknown option 'frobnicate'"));
+  EXPECT_TRUE(has(s.say(c, "stats"), "No votes yet"));
+  r = s.say(c, "vote");
+  EXPECT_TRUE(has(r, "Poll 1: Would you rather"));
+  EXPECT_TRUE(has(r, "Cast your vote (A or B):"));
+  EXPECT_TRUE(has(s.say(c, "C"), "not one of the poll's choices"));
+  s.say(c, "vote");
+  EXPECT_TRUE(has(s.say(c, "a"), "Vote recorded: A (poll 1)"));
+  EXPECT_TRUE(has(s.say(c, "stats"), "Votes: A 1 (100.0%), B 0 (0.0%); 1 of 1 voters"));
+  r = s.say(c, "exit");
+  EXPECT_EQ(r.back(), "Goodbye.");
+  EXPECT_TRUE(s.closed[c]);
+  EXPECT_TRUE(s.box.clients().empty());
+}
+
+TEST(voting_legacy, consensus_and_joins_are_pushed_to_every_client) {
+  server s;
+  std::vector<std::size_t> c;
+  for (int i = 0; i < 5; ++i) {
+    c.push_back(s.connect("127.0.0.1:" + std::to_string(6000 + i)));
+    s.say(c.back(), "keyboard");
+  }
+  EXPECT_TRUE(has(s.seen[c[0]], "NODE JOINED: PIN 104 at 127.0.0.1:6004"));
+  const auto late = s.connect("127.0.0.1:7000");  // not registered: told nothing
+  for (int i = 0; i < 2; ++i) {
+    s.say(c[static_cast<std::size_t>(i)], "vote");
+    s.say(c[static_cast<std::size_t>(i)], "B");
+  }
+  EXPECT_FALSE(has(s.seen[c[4]], "CONSENSUS"));
+  s.say(c[2], "vote");
+  s.say(c[2], "B");  // 3 of 5
+  for (auto i : c) EXPECT_TRUE(has(s.seen[i], "CONSENSUS REACHED on poll 1: B. Votes: A 0 (0.0%), B 3 (100.0%); 3 of 5 voters"));
+  EXPECT_FALSE(has(s.seen[late], "CONSENSUS"));
+  // A client registered after the poll opened waits for the next poll.
+  s.say(late, "keyboard");
+  s.say(late, "vote");  // poll 1 is closed: this opens poll 2, with the new client in it
+  EXPECT_TRUE(has(s.say(late, "A"), "Vote recorded: A (poll 2)"));
+  // A connection that drops unregisters its client; the others are told.
+  auto gone = s.sessions[c[3]]->on_closed();
+  ASSERT_TRUE(gone.has_value());
+  std::vector<event> ev;
+  ASSERT_TRUE(s.box.apply(*gone, ev).has_value());
+  s.broadcast(ev);
+  EXPECT_TRUE(has(s.seen[c[0]], "NODE LEFT: PIN 103"));
+  EXPECT_EQ(s.box.clients().size(), 5u);
+}
+
+// Garbage, binary and out-of-order lines from many clients: every line is
+// answered, nothing stops, and the box stays what the commands made it.
+TEST(voting_legacy, random_and_binary_lines_are_answered_and_never_break_a_session) {
+  const std::vector<std::string> words = {"keyboard", "setup", "discover", "negotiate", "receive", "vote", "stats",
+                                          "exit", "yes", "no", "all", "A", "B", "100", "101", "", "  VOTE  "};
+  for (std::uint32_t seed = 1; seed <= 50; ++seed) {
+    std::mt19937_64 rng(seed);
+    server s;
+    for (int i = 0; i < 6; ++i) s.connect("127.0.0.1:" + std::to_string(8000 + i));
+    for (int step = 0; step < 2000; ++step) {
+      const auto i = static_cast<std::size_t>(rng() % s.sessions.size());
+      if (s.closed[i]) continue;
+      std::string line;
+      if (rng() % 4 == 0) {
+        line.resize(rng() % 600);
+        for (auto& ch : line) ch = static_cast<char>(rng() % 256);
+      } else {
+        line = words[rng() % words.size()];
+      }
+      auto answer = s.say(i, line);
+      ASSERT_FALSE(answer.empty()) << "seed " << seed << " step " << step << ": no answer to a line";
+    }
+    std::size_t registered = 0;
+    for (std::size_t i = 0; i < s.sessions.size(); ++i)
+      if (s.sessions[i]->who()) ++registered;
+    EXPECT_EQ(registered, s.box.clients().size()) << "seed " << seed;
+  }
+}
+
+}  // namespace
+}  // namespace confab::voting
