@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "engine/core/result.hpp"
 
@@ -109,6 +110,63 @@ class node {
     (void)e;
     (void)peer;
   }
+};
+
+// ## line services
+// A service whose clients are people or scripts typing lines over
+// long-lived connections (`nc -C`, `telnet`: the voting service). The host
+// accepts, splits input into lines (a line ends at LF; a CR before it is
+// dropped), bounds them, times out silent clients, and writes what the
+// service answers; the service sees clients as numbers.
+//
+//   struct echo : seam::line_service {
+//     void on_line(seam::line_env& e, seam::client_id c, std::string_view l) override { (void)e.write(c, l); }
+//     ...
+//   };
+using client_id = std::uint64_t;
+
+// Why a client's connection ended.
+enum class client_end : std::uint8_t {
+  closed,  // the service closed it (after writing what it had queued)
+  gone,    // the client closed or reset it
+  idle,    // silent longer than the host's idle timeout
+  slow,    // it did not read what it was sent (the host's write bound)
+  stopped  // the host is stopping
+};
+
+class line_env {
+ public:
+  virtual ~line_env() = default;
+  virtual time_point now() const noexcept = 0;
+  // ## write
+  // Queues `line` and a CRLF for client `c`. `unreachable` when `c` is gone
+  // or closing; `queue_full` when the client has not read the host's bound
+  // of bytes: it is then closed (`client_end::slow`).
+  virtual result<void> write(client_id c, std::string_view line) = 0;
+  // ## close
+  // Closes `c` once what was queued is written. Idempotent.
+  virtual void close(client_id c) = 0;
+  // The service's one timer, as env::set_timer.
+  virtual void set_timer(time_point at) = 0;
+};
+
+class line_service {
+ public:
+  virtual ~line_service() = default;
+  virtual void on_start(line_env& e) = 0;
+  // A client connected from `address` (IP:PORT) to the listener numbered
+  // `listener` (a host may serve several ports, one dialect each).
+  virtual void on_open(line_env& e, client_id c, std::string_view address, unsigned listener) = 0;
+  virtual void on_line(line_env& e, client_id c, std::string_view line) = 0;
+  // A line over the host's bound: its bytes up to the next LF are dropped
+  // and the connection is kept; the service says what it wants.
+  virtual void on_line_too_long(line_env& e, client_id c) = 0;
+  // The client shut down its sending side: no more lines will come. What
+  // it sent is answered; the service closes it when it has (half-close).
+  virtual void on_input_end(line_env& e, client_id c) { e.close(c); }
+  // The connection is gone; `c` is never seen again.
+  virtual void on_closed(line_env& e, client_id c, client_end why) = 0;
+  virtual void on_timer(line_env& e) = 0;
 };
 
 }  // namespace confab::seam

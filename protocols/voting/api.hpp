@@ -17,8 +17,9 @@
 // replaceable until the poll closes; a choice wins when more than one vote
 // was cast, it has more votes than any other choice, and more than half the
 // electorate chose it. A poll with `close_on_majority` (the document's
-// behaviour) closes the moment a choice wins; any poll closes on
-// `close_poll`, with its winner or with none.
+// behaviour) closes the moment a choice wins, or once every elector still
+// registered has voted (nothing but replacements could follow); any poll
+// closes on `close_poll` (an operator, a deadline), with its winner or none.
 //
 // Thread: values.
 #pragma once

@@ -37,15 +37,24 @@ result<std::uint64_t, refused> ballot_box::on(const join& c, std::vector<event>&
   } else {
     ++next_pin_;
   }
-  clients_.emplace(p, client{.address = c.address, .info = std::nullopt});
+  clients_.emplace(p, client{.serial = ++registrations_, .address = c.address, .info = std::nullopt});
   events.push_back(joined{p, c.address});
   return std::uint64_t{p};
 }
 
 result<std::uint64_t, refused> ballot_box::on(const leave& c, std::vector<event>& events) {
-  if (clients_.erase(c.who) == 0) return refused{refusal::unknown_voter};
+  auto it = clients_.find(c.who);
+  if (it == clients_.end()) return refused{refusal::unknown_voter};
+  const std::uint64_t serial = it->second.serial;
+  clients_.erase(it);
   released_.insert(c.who);
   events.push_back(left{c.who});
+  // An elector who leaves without voting is no longer awaited.
+  for (auto& [id, p] : polls_) {
+    if (p.closed || !p.electorate.contains(serial) || p.votes.contains(serial)) continue;
+    CONFAB_ASSERT(p.waiting > 0);
+    if (--p.waiting == 0 && p.close_on_majority) close(id, p, events);
+  }
   return std::uint64_t{0};
 }
 
@@ -71,7 +80,8 @@ result<std::uint64_t, refused> ballot_box::on(const open_poll& c, std::vector<ev
   const poll_id id = polls_.empty() ? 1 : polls_.rbegin()->first + 1;
   poll p{.question = c.question, .choices = c.choices, .close_on_majority = c.close_on_majority,
          .electorate = {}, .votes = {}, .closed = false, .winner = std::nullopt};
-  for (auto& [who, _] : clients_) p.electorate.insert(who);
+  for (auto& [_, cl] : clients_) p.electorate.insert(cl.serial);
+  p.waiting = static_cast<std::uint32_t>(p.electorate.size());
   events.push_back(poll_opened{id, p.question, p.choices, static_cast<std::uint32_t>(p.electorate.size())});
   polls_.emplace(id, std::move(p));
   return id;
@@ -82,12 +92,18 @@ result<std::uint64_t, refused> ballot_box::on(const cast& c, std::vector<event>&
   if (it == polls_.end()) return refused{refusal::unknown_poll};
   poll& p = it->second;
   if (p.closed) return refused{refusal::poll_closed};
-  if (!clients_.contains(c.who)) return refused{refusal::unknown_voter};
-  if (!p.electorate.contains(c.who)) return refused{refusal::not_in_electorate};
+  auto voter = clients_.find(c.who);
+  if (voter == clients_.end()) return refused{refusal::unknown_voter};
+  if (!p.electorate.contains(voter->second.serial)) return refused{refusal::not_in_electorate};
   auto ch = std::find(p.choices.begin(), p.choices.end(), c.choice);
   if (ch == p.choices.end()) return refused{refusal::bad_choice};
-  p.votes[c.who] = static_cast<std::uint32_t>(ch - p.choices.begin());  // a second vote replaces the first
-  if (p.close_on_majority && deciding(p)) close(c.poll, p, events);
+  auto [v, first] = p.votes.insert_or_assign(voter->second.serial, static_cast<std::uint32_t>(ch - p.choices.begin()));
+  (void)v;  // a second vote replaces the first
+  if (first) {
+    CONFAB_ASSERT(p.waiting > 0);
+    --p.waiting;
+  }
+  if (p.close_on_majority && (deciding(p) || p.waiting == 0)) close(c.poll, p, events);
   return std::uint64_t{0};
 }
 

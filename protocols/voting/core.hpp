@@ -23,6 +23,7 @@
 namespace confab::voting {
 
 struct client {
+  std::uint64_t serial = 0;  // this registration's number, never reused (PINs are)
   std::string address;
   std::optional<node_info> info;  // stored once the client granted it
   friend bool operator==(const client&, const client&) = default;
@@ -32,8 +33,11 @@ struct poll {
   std::string question;
   std::vector<std::string> choices;
   bool close_on_majority = true;
-  std::set<pin> electorate;            // registered when the poll opened
-  std::map<pin, std::uint32_t> votes;  // voter -> choice index; a voter who leaves keeps its vote
+  // Voters by registration serial, not PIN: a PIN freed by a leave and
+  // handed to a newcomer must not inherit the old client's place or vote.
+  std::set<std::uint64_t> electorate;            // registered when the poll opened
+  std::map<std::uint64_t, std::uint32_t> votes;  // voter -> choice index; a voter who leaves keeps its vote
+  std::uint32_t waiting = 0;  // electors still registered who have not voted
   bool closed = false;
   std::optional<std::uint32_t> winner;
   friend bool operator==(const poll&, const poll&) = default;
@@ -72,6 +76,7 @@ class ballot_box {
   std::map<pin, client> clients_;
   std::map<poll_id, poll> polls_;  // ids from 1
   pin next_pin_ = first_pin;       // never handed out yet from here up
+  std::uint64_t registrations_ = 0;
   std::set<pin> released_;         // below next_pin_, free again
 };
 

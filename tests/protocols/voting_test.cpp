@@ -63,24 +63,56 @@ TEST(voting_box, the_documents_rule_with_a_fixed_electorate) {
   EXPECT_EQ(box.apply(close_poll{*poll}, ev).error(), refusal::poll_closed);
 }
 
+TEST(voting_box, a_reused_pin_inherits_neither_a_place_nor_a_vote) {
+  ballot_box box;
+  const pin a = join_one(box, "a:1"), b = join_one(box, "b:1"), c = join_one(box, "c:1");
+  std::vector<event> ev;
+  auto p = box.apply(open_poll{.question = "q", .choices = {"A", "B"}}, ev);
+  ASSERT_TRUE(box.apply(cast{a, *p, "A"}, ev).has_value());
+  ASSERT_TRUE(box.apply(leave{a}, ev).has_value());
+  const pin again = join_one(box, "d:1");
+  ASSERT_EQ(again, a);  // the PIN is handed out again ...
+  EXPECT_EQ(box.apply(cast{again, *p, "B"}, ev).error(), refusal::not_in_electorate);  // ... the place is not
+  EXPECT_EQ(box.count(*p)->counts, (std::vector<std::uint32_t>{1, 0}));  // and the old vote stands
+  ASSERT_TRUE(box.apply(cast{b, *p, "A"}, ev).has_value());  // 2 of 3 with the departed voter's vote
+  EXPECT_EQ(box.count(*p)->winner, std::optional<std::string>("A"));
+  (void)c;
+}
+
 TEST(voting_box, ties_single_votes_and_explicit_close_decide_nothing) {
   ballot_box box;
   const pin a = join_one(box, "a:1"), b = join_one(box, "b:1");
   std::vector<event> ev;
-  // One voter alone never decides: the document wants more than one vote.
+  // One voter alone never decides (the document wants more than one vote);
+  // once every elector has voted the poll closes, here without a winner.
   ballot_box solo;
   const pin s = join_one(solo, "s:1");
   auto p0 = solo.apply(open_poll{.question = "q", .choices = {"A", "B"}}, ev);
+  ev.clear();
   ASSERT_TRUE(solo.apply(cast{s, *p0, "A"}, ev).has_value());
-  EXPECT_FALSE(solo.count(*p0)->closed);
-  // A tie with everyone voted: nothing decided until it is closed, and then no winner.
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_TRUE(solo.count(*p0)->closed);
+  EXPECT_FALSE(std::get<poll_closed>(ev[0]).result.winner.has_value());
+  // A tie: nothing decided; when the last elector votes the poll closes with no winner.
+  ballot_box three;
+  const pin x = join_one(three, "x:1"), y = join_one(three, "y:1"), z = join_one(three, "z:1");
+  auto p3 = three.apply(open_poll{.question = "q", .choices = {"A", "B", "C"}}, ev);
+  ASSERT_TRUE(three.apply(cast{x, *p3, "A"}, ev).has_value());
+  ASSERT_TRUE(three.apply(cast{y, *p3, "B"}, ev).has_value());
+  EXPECT_FALSE(three.count(*p3)->closed);
+  ev.clear();
+  ASSERT_TRUE(three.apply(leave{z}, ev).has_value());  // the last one awaited leaves: closed, a tie
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_TRUE(std::get<poll_closed>(ev[1]).result.closed);
+  EXPECT_FALSE(std::get<poll_closed>(ev[1]).result.winner.has_value());
+  // close_poll ends a poll early, with no winner here.
   auto p = box.apply(open_poll{.question = "q", .choices = {"A", "B"}}, ev);
   ASSERT_TRUE(box.apply(cast{a, *p, "A"}, ev).has_value());
-  ASSERT_TRUE(box.apply(cast{b, *p, "B"}, ev).has_value());
   ev.clear();
   ASSERT_TRUE(box.apply(close_poll{*p}, ev).has_value());
   ASSERT_EQ(ev.size(), 1u);
   EXPECT_FALSE(std::get<poll_closed>(ev[0]).result.winner.has_value());
+  EXPECT_EQ(box.apply(cast{b, *p, "B"}, ev).error(), refusal::poll_closed);
   // Polls that cannot be: too few, repeated, empty choices, no question, too long.
   EXPECT_EQ(box.apply(open_poll{.question = "q", .choices = {"A"}}, ev).error(), refusal::bad_poll);
   EXPECT_EQ(box.apply(open_poll{.question = "q", .choices = {"A", "A"}}, ev).error(), refusal::bad_poll);
@@ -105,7 +137,7 @@ TEST(voting_box, replicas_agree_and_every_vote_counts_once_over_many_seeds) {
   for (std::uint32_t seed = 1; seed <= 200; ++seed) {
     std::mt19937_64 rng(seed);
     ballot_box a, b;
-    std::map<poll_id, std::map<pin, std::string>> last;  // the model: each voter's last accepted choice
+    std::map<poll_id, std::map<std::uint64_t, std::string>> last;  // the model: each voter's last accepted choice
     for (int step = 0; step < 300; ++step) {
       command c;
       const auto pick = rng() % 100;
@@ -118,6 +150,7 @@ TEST(voting_box, replicas_agree_and_every_vote_counts_once_over_many_seeds) {
       else if (pick < 25) c = store_info{who, {"s", "c", "k"}};
       else c = cast{who, poll, std::string(1, static_cast<char>('A' + rng() % 4))};
       const ballot_box before = a;
+      const std::uint64_t serial = a.find(who) ? a.find(who)->serial : 0;
       std::vector<event> ea, eb;
       auto ra = a.apply(c, ea);
       auto rb = b.apply(c, eb);
@@ -126,7 +159,7 @@ TEST(voting_box, replicas_agree_and_every_vote_counts_once_over_many_seeds) {
       if (!ra) {
         ASSERT_TRUE(a == before) << "a refusal changed the state: seed " << seed << " step " << step;
       } else if (auto* v = std::get_if<cast>(&c)) {
-        last[v->poll][v->who] = v->choice;
+        last[v->poll][serial] = v->choice;
       }
     }
     for (auto& [poll, votes] : last) {

@@ -10,6 +10,7 @@
 //   confab peer --config peer.toml --listen IP:PORT
 //   confab seed-load --seeds seeds.txt --peers N [--window W] [--acked-out FILE]
 //   confab seed-query --seeds seeds.txt [--full]
+//   confab vote-server --listen IP:PORT
 //
 // Unknown options and impossible values get a one-line error naming them and
 // exit code 2, before anything starts (CLI11's own codes, 105 and up, are
@@ -27,6 +28,7 @@
 #include "tools/confab/seed_load.hpp"
 #include "tools/confab/sim_cmd.hpp"
 #include "tools/confab/emulator_test.hpp"
+#include "tools/confab/vote_cmd.hpp"
 #include "version.hpp"
 
 int main(int argc, char** argv) {
@@ -211,6 +213,21 @@ int main(int argc, char** argv) {
   la_k8s->add_option("--namespace", k8s.k8s_namespace, "the Kubernetes namespace")->capture_default_str();
   la_k8s->add_option("--cluster-domain", k8s.cluster_domain, "the cluster's DNS domain")->capture_default_str();
   la_k8s->add_option("--storage", k8s.storage, "each seed's volume (its Raft log)")->capture_default_str();
+  confab::tools::vote_server_options vs;
+  auto* vsc = app.add_subcommand("vote-server", "a voting server (document 001), the document's dialect: nc -C IP PORT (docs/voting.md)");
+  vsc->add_option("--listen", vs.listen, "IP:PORT to serve")->required();
+  vsc->add_option("--backend", vs.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  vsc->add_option("--riddle", vs.riddle, "the challenge asked first");
+  vsc->add_option("--answer", vs.answer, "its answer (any case)");
+  vsc->add_option("--question", vs.question, "the question a poll opened by 'vote' asks (choices A and B)");
+  vsc->add_option("--idle-timeout-ms", vs.idle_timeout_ms, "a client silent this long is closed (0: never)")
+      ->check(CLI::Range(0u, 86400000u));
+  vsc->add_option("--line-bytes-max", vs.line_bytes_max, "a longer line is refused, the connection kept")
+      ->check(CLI::Range(16u, 65536u));
+  vsc->add_option("--connections-max", vs.connections_max, "clients at once (each one descriptor, direct on io_uring)")
+      ->check(CLI::Range(1u, 1000000u));
+  vsc->add_option("--connections-per-source-max", vs.connections_per_source_max, "clients at once from one IP (0: no cap)")
+      ->check(CLI::Range(0u, 1000000u));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -233,6 +250,7 @@ int main(int argc, char** argv) {
   if (la_status->parsed()) return confab::tools::run_launch_status(launch);
   if (la_stop->parsed()) return confab::tools::run_launch_stop(launch);
   if (la_k8s->parsed()) return confab::tools::run_launch_k8s(k8s);
+  if (vsc->parsed()) return confab::tools::run_vote_server_command(vs);
   if (d->parsed()) {
     confab::io::parse_backend_choice(backend, demo.backend);
     return confab::tools::run_demo_command(demo);

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""`confab vote-server` (document 001's voting service) as clients meet it,
+over loopback with scripted `nc -C`-like clients.
+
+- the document's session, line by line: riddle (wrong, then right), PIN and
+  menu, setup, negotiate, discover, receive, vote, stats, exit;
+- everything sent at once then half-closed: every line answered, in order,
+  then the server closes;
+- 1,000 clients at once: all register; 999 vote at once on one poll (500 A,
+  499 B: no majority of 1,000), every vote counted once; the last votes A,
+  the poll is decided, and all 1,000 receive the broadcast;
+- bad input: binary garbage and a line over 512 bytes answered with an error
+  and the connection kept; a silent client closed after the idle timeout;
+  2,000 idle connections held while a new client is served, with the
+  server's memory bounded;
+- bad usage: unknown option, bad --listen, port in use; SIGTERM exits 0.
+All of it on both engine backends (io_uring, and epoll through Asio).
+
+Usage: vote_test.py PATH/TO/confab"""
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seeds_cluster import check, finish, free_ports  # noqa: E402
+
+RIDDLE = "What has keys but can't open locks?"
+
+
+def rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Client:
+    """A line client: sends CRLF lines, reads the server's lines."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def line(self, timeout=10):
+        self.s.settimeout(timeout)
+        while True:
+            while b"\n" not in self.buf:
+                b = self.s.recv(65536)
+                if not b:
+                    raise EOFError(self.buf.decode(errors="replace"))
+                self.buf += b
+            l, self.buf = self.buf.split(b"\n", 1)
+            text = l.rstrip(b"\r").decode(errors="replace")
+            if not (text.startswith("NODE JOINED") or text.startswith("NODE LEFT")):
+                return text  # others, pushed as they come and go, are skipped
+
+    def until(self, needle, timeout=10):
+        """Lines up to and including the first that contains needle."""
+        got = []
+        while True:
+            got.append(self.line(timeout))
+            if needle in got[-1]:
+                return got
+
+    def say(self, text, upto="[Select an option]"):
+        self.s.sendall(text.encode() + b"\r\n")
+        return self.until(upto)
+
+    def close(self):
+        self.s.close()
+
+
+def document_session(port):
+    c = Client(port)
+    check(c.line() == RIDDLE, "a client is asked the riddle first")
+    r = c.say("a piano", RIDDLE)
+    check(r[0] == "Incorrect answer, try again.", f"a wrong answer: an error line and the riddle again ({r})")
+    r = c.say("keyboard")
+    check(r[0].startswith("Correct! You may now vote") and r[1].startswith("Your PIN is: ") and len(r) == 10,
+          f"the right answer: PIN and the document's menu ({r[:2]}, {len(r)} lines)")
+    pin = r[1].split(": ")[1]
+    check(len(pin) == 3, f"a three-digit PIN ({pin})")
+    check("use 'setup' first" in c.say("negotiate")[0], "negotiate before setup: an error, the connection kept")
+    c.say("setup", "services")
+    c.say("compute", "capabilities")
+    c.say("4 cores", "constraints")
+    r = c.say("nights only")
+    check(r[0] == "Node info set: services: compute; capabilities: 4 cores; constraints: nights only", f"setup ({r[0]})")
+    c.say("negotiate", "Grant?")
+    r = c.say("yes")
+    check(r[0] == f"Permission granted: node info stored under PIN {pin}.", f"negotiate granted ({r[0]})")
+    r = c.say("discover")
+    check(any(f"PIN: {pin} (you)" in l and "IP: 127.0.0.1" in l for l in r), f"discover lists this client ({r[:2]})")
+    c.say("receive", "'all'")
+    r = c.say("all")
+    check(r[0] == f"PIN {pin}: services: compute; capabilities: 4 cores; constraints: nights only", f"receive all ({r[0]})")
+    check("unknown option 'dance'" in c.say("dance", "[Select an option]")[0], "an unknown option: an error, kept")
+    r = c.say("vote", "Cast your vote")
+    check(r[-1] == "Cast your vote (A or B):", f"vote: the poll's question and choices ({r})")
+    r = c.say("a")
+    check(r[0].startswith("Vote recorded: A (poll "), f"the vote recorded ({r[0]})")
+    r = c.say("stats")
+    check(any("A 1 (100.0%)" in l for l in r), f"stats ({r[:2]})")
+    c.s.sendall(b"exit\r\n")
+    check(c.line() == "Goodbye.", "exit: goodbye")
+    try:
+        more = c.line(5)
+        closed = False
+    except EOFError:
+        closed = True
+    check(closed, "the server closes the connection after exit")
+    c.close()
+
+
+def pipelined(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    lines = ["keyboard", "stats", "discover", "vote", "B", "stats", "exit"]
+    s.sendall("".join(l + "\r\n" for l in lines).encode())
+    s.shutdown(socket.SHUT_WR)
+    data = b""
+    s.settimeout(10)
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    text = data.decode()
+    order = [text.find(x) for x in ("Your PIN is", "Connected nodes", "Vote recorded: B", "Goodbye.")]
+    check(all(o >= 0 for o in order) and order == sorted(order),
+          f"seven lines sent at once then half-closed: every one answered in order, then closed ({order})")
+
+
+async def crowd(port, n):
+    async def register():
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        await r.readuntil(b"\n")
+        w.write(b"keyboard\r\n")
+        await w.drain()
+        while b"[Select an option]" not in await r.readuntil(b"\n"):
+            pass
+        return r, w
+
+    conns = await asyncio.gather(*[register() for _ in range(n)])
+
+    async def vote(i, r, w):
+        w.write(b"vote\r\n")
+        w.write(b"A\r\n" if i % 2 == 0 else b"B\r\n")
+        await w.drain()
+        while True:
+            l = await r.readuntil(b"\n")
+            if l.startswith(b"Vote recorded") or l.startswith(b"Error"):
+                break
+        while b"[Select an option]" not in await r.readuntil(b"\n"):
+            pass
+        return l.decode().strip()
+
+    # 999 at once: 500 A and 499 B, so no choice has more than half of 1,000.
+    results = await asyncio.gather(*[vote(i, r, w) for i, (r, w) in enumerate(conns[:-1])])
+    recorded = sum(1 for x in results if x.startswith("Vote recorded"))
+    polls = {x.split("(poll ")[1] for x in results if "(poll " in x}
+    r0, w0 = conns[0]
+    w0.write(b"stats\r\n")
+    await w0.drain()
+    stats = []
+    while not stats or b"[Select an option]" not in stats[-1]:
+        stats.append(await r0.readuntil(b"\n"))
+    stats_text = b"".join(stats).decode()
+    check(recorded == n - 1 and len(polls) == 1 and f"A {n // 2} (" in stats_text and f"B {n // 2 - 1} (" in stats_text
+          and f"{n - 1} of {n} voters" in stats_text and "(open)" in stats_text,
+          f"{n - 1} of {n} clients vote at once: every vote recorded in one poll and counted once, still open "
+          f"({recorded} recorded, polls {polls}, {[l for l in stats_text.splitlines() if l.startswith('Votes')]})")
+    rl, wl = conns[-1]  # the last one votes A: 501 of 1,000
+    wl.write(b"vote\r\nA\r\n")
+    await wl.drain()
+
+    async def told(r):
+        try:
+            while True:
+                l = await asyncio.wait_for(r.readuntil(b"\n"), 20)
+                if l.startswith(b"CONSENSUS REACHED"):
+                    return l.decode().strip()
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError):
+            return None
+
+    heard = await asyncio.gather(*[told(r) for r, _ in conns])
+    got = sum(1 for h in heard if h and f"A {n // 2 + 1} (" in h and f"; {n} of {n} voters" in h)
+    check(got == n, f"the last voter's A makes {n // 2 + 1} of {n}: the poll is decided and {got} of {n} clients receive the broadcast "
+                    f"({next((h for h in heard if h), None)})")
+    for _, w in conns:
+        w.close()
+
+
+def bad_input(port, pid):
+    c = Client(port)
+    c.line()
+    c.say("keyboard")
+    c.s.sendall(bytes(range(1, 256)).replace(b"\n", b"") + b"\r\n")
+    r = c.until("[Select an option]")
+    check(r[0].startswith("Error: unknown option"), f"a binary line: an error line, the connection kept ({r[0][:40]})")
+    c.s.sendall(b"x" * 5000 + b"\r\n")
+    check(c.line() == "Error: line over the limit, ignored.", "a 5,000-byte line: refused, the connection kept")
+    r = c.say("stats")
+    check(r[-1] == "[Select an option]", "the same connection still answers")
+    c.close()
+
+
+def idle_timeout(confab, backend):
+    """A server with a 2 s idle timeout closes a silent client."""
+    port = free_ports(2)
+    server = subprocess.Popen([confab, "vote-server", "--listen", f"127.0.0.1:{port}", "--idle-timeout-ms", "2000",
+                               "--backend", backend], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server.stdout.readline()
+    c = Client(port)
+    c.line()
+    t0 = time.monotonic()
+    closed = False
+    try:
+        while True:
+            c.line(10)
+    except (EOFError, ConnectionResetError):
+        closed = True
+    except socket.timeout:
+        pass
+    waited = time.monotonic() - t0
+    check(closed and 1.5 < waited < 8, f"a silent client is closed after the idle timeout (2 s; closed after {waited:.1f} s)")
+    c.close()
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+def idle_connections(port, pid):
+    before = rss_kb(pid)
+    idle = []
+    for _ in range(2000):
+        idle.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+    time.sleep(0.5)
+    during = rss_kb(pid)
+    fresh = Client(port)
+    ok = fresh.line() == RIDDLE and fresh.say("keyboard")[1].startswith("Your PIN is")
+    check(ok and during - before < 64 * 1024,
+          f"2,000 idle connections held, a new client still served; RSS {before // 1024} -> {during // 1024} MB")
+    fresh.close()
+    for s in idle:
+        s.close()
+
+
+def main():
+    confab = sys.argv[1]
+    port = free_ports(2)
+    p = subprocess.run([confab, "vote-server", "--listen", f"127.0.0.1:{port}", "--frobnicate"], capture_output=True, text=True)
+    check(p.returncode == 2 and "frobnicate" in p.stderr, f"an unknown option: exit 2 naming it (rc {p.returncode})")
+    p = subprocess.run([confab, "vote-server", "--listen", "127.0.0.1"], capture_output=True, text=True)
+    check(p.returncode == 2 and "--listen" in p.stderr, f"--listen without a port: exit 2 (rc {p.returncode}: {p.stderr.strip()})")
+    for backend in ("uring", "epoll"):
+        print(f"-- backend {backend}", flush=True)
+        port = free_ports(2)
+        server = subprocess.Popen([confab, "vote-server", "--listen", f"127.0.0.1:{port}", "--backend", backend], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            line = server.stdout.readline()
+            check("serving 127.0.0.1" in line, f"the server says it serves once bound ({line.strip()})")
+            p = subprocess.run([confab, "vote-server", "--listen", f"127.0.0.1:{port}"], capture_output=True, text=True,
+                               timeout=30)
+            check(p.returncode == 1 and "cannot serve" in p.stderr, f"a port in use: exit 1 (rc {p.returncode})")
+            document_session(port)
+            pipelined(port)
+            asyncio.run(crowd(port, 1000))
+            bad_input(port, server.pid)
+            idle_connections(port, server.pid)
+            idle_timeout(confab, backend)
+            server.send_signal(signal.SIGTERM)
+            out, _ = server.communicate(timeout=30)
+            check(server.returncode == 0 and "stopped" in out, f"SIGTERM: exit 0 ({server.returncode}: {out.strip()[-120:]})")
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
