@@ -27,6 +27,47 @@ result<cluster_key> parse_cluster_key(std::string_view hex) {
   return k;
 }
 
+namespace {
+std::string to_hex(const std::uint8_t* p, std::size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string h(2 * n, '0');
+  for (std::size_t i = 0; i < n; ++i) {
+    h[2 * i] = digits[p[i] >> 4];
+    h[2 * i + 1] = digits[p[i] & 15];
+  }
+  return h;
+}
+}  // namespace
+
+std::string challenge() {
+  if (sodium_init() < 0) std::abort();
+  std::uint8_t b[32];
+  randombytes_buf(b, sizeof b);
+  return to_hex(b, sizeof b);
+}
+
+std::string challenge_answer(const cluster_key& key, std::string_view challenge_hex) {
+  if (sodium_init() < 0) std::abort();
+  static constexpr std::string_view label = "confab vote auth v1";
+  crypto_auth_hmacsha512256_state st;
+  crypto_auth_hmacsha512256_init(&st, key.data(), key.size());
+  crypto_auth_hmacsha512256_update(&st, reinterpret_cast<const unsigned char*>(label.data()), label.size());
+  crypto_auth_hmacsha512256_update(&st, reinterpret_cast<const unsigned char*>(challenge_hex.data()),
+                                   challenge_hex.size());
+  std::uint8_t out[crypto_auth_hmacsha512256_BYTES];
+  crypto_auth_hmacsha512256_final(&st, out);
+  return to_hex(out, sizeof out);
+}
+
+bool challenge_answer_matches(const cluster_key& key, std::string_view challenge_hex, std::string_view answer_hex) {
+  const std::string want = challenge_answer(key, challenge_hex);
+  if (answer_hex.size() != want.size()) return false;
+  std::string got(answer_hex);
+  for (auto& c : got)
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+  return sodium_memcmp(got.data(), want.data(), want.size()) == 0;
+}
+
 cluster_auth::cluster_auth(const cluster_key& key, replay_options o) : key_(key), o_(std::move(o)) {
   static_assert(crypto_auth_BYTES == tag_bytes && crypto_auth_KEYBYTES == 32);
   if (sodium_init() < 0) {

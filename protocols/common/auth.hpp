@@ -44,6 +44,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <span>
 #include <string_view>
 #include <unordered_map>
@@ -63,6 +64,17 @@ inline constexpr std::size_t seal_bytes = freshness_bytes + tag_bytes;
 // `malformed` unless `hex` is exactly 64 hexadecimal digits (blanks and a
 // final newline around it are ignored).
 result<cluster_key> parse_cluster_key(std::string_view hex);
+
+// ## challenge / challenge_answer
+// A client proves it holds the cluster key without sending it (the voting
+// service's native AUTH): the server sends `challenge()` (32 random bytes
+// from libsodium, as 64 hex digits), the client answers
+// `challenge_answer(key, challenge)` (HMAC-SHA-512-256 of a fixed label and
+// the challenge, 64 hex digits), the server compares in constant time with
+// `challenge_answer_matches`.
+std::string challenge();
+std::string challenge_answer(const cluster_key& key, std::string_view challenge_hex);
+bool challenge_answer_matches(const cluster_key& key, std::string_view challenge_hex, std::string_view answer_hex);
 
 struct freshness {
   std::uint64_t epoch = 0;     // the sender's start, ns since 1970

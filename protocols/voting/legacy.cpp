@@ -236,6 +236,10 @@ void legacy_session::on_event(const event& e, session_output& out) const {
   }
 }
 
+void legacy_session::on_line_too_long(session_output& out) const {
+  out.lines.push_back("Error: line over the limit, ignored.");
+}
+
 std::optional<command> legacy_session::on_closed() {
   state_ = state::closed;
   if (!pin_ || waiting_ == pending::leave) return std::nullopt;

@@ -32,7 +32,7 @@
 
 #include <string_view>
 
-#include "protocols/voting/core.hpp"
+#include "protocols/voting/session.hpp"
 
 namespace confab::voting {
 
@@ -42,32 +42,19 @@ struct legacy_config {
   std::string question = "Would you rather (A) be able to fly or (B) be invisible?";
 };
 
-// What a session wants done: lines to write (without line ends), a command
-// to replicate, and whether to close the connection after the lines.
-struct session_output {
-  std::vector<std::string> lines;
-  std::optional<command> propose;
-  bool close = false;
-};
-
-class legacy_session {
+class legacy_session final : public session {
  public:
   legacy_session(legacy_config cfg, std::string address);
 
-  void start(session_output& out);
-  // One line from the client, without its line end. Must not be called
-  // while waiting().
-  void on_line(std::string_view line, const ballot_box& box, session_output& out);
-  // The outcome of the command this session proposed, once applied.
-  void on_applied(const result<std::uint64_t, refused>& r, const ballot_box& box, session_output& out);
-  // Something every client is told.
-  void on_event(const event& e, session_output& out) const;
-  // The connection closed without `exit`: the command that unregisters the
-  // client, if it had registered.
-  std::optional<command> on_closed();
+  void start(session_output& out) override;
+  void on_line(std::string_view line, const ballot_box& box, session_output& out) override;
+  void on_applied(const result<std::uint64_t, refused>& r, const ballot_box& box, session_output& out) override;
+  void on_event(const event& e, session_output& out) const override;
+  void on_line_too_long(session_output& out) const override;
+  std::optional<command> on_closed() override;
 
-  bool waiting() const noexcept { return waiting_ != pending::none; }
-  std::optional<pin> who() const noexcept { return pin_; }
+  bool waiting() const noexcept override { return waiting_ != pending::none; }
+  std::optional<pin> who() const noexcept override { return pin_; }
 
  private:
   enum class state : std::uint8_t {

@@ -31,12 +31,17 @@ void vote_server::on_timer(seam::line_env& e) {
   arm(e);
 }
 
-void vote_server::on_open(seam::line_env& e, seam::client_id c, std::string_view address, unsigned) {
+void vote_server::on_open(seam::line_env& e, seam::client_id c, std::string_view address, unsigned listener) {
   ++stats_.clients_opened;
-  auto [it, fresh] = conns_.try_emplace(c, conn{legacy_session(cfg_.legacy, std::string(address)), {}, false});
+  std::unique_ptr<session> s;
+  if (listener == native_listener)
+    s = std::make_unique<native_session>(cfg_.native, std::string(address), protocols::challenge());
+  else
+    s = std::make_unique<legacy_session>(cfg_.legacy, std::string(address));
+  auto [it, fresh] = conns_.try_emplace(c, conn{std::move(s), {}, false});
   CONFAB_ASSERT(fresh);
   session_output out;
-  it->second.session.start(out);
+  it->second.session->start(out);
   run(e, c, out);
 }
 
@@ -70,7 +75,7 @@ void vote_server::broadcast(seam::line_env& e, const std::vector<event>& events)
       auto it = conns_.find(id);
       if (it == conns_.end()) continue;
       session_output o;
-      it->second.session.on_event(ev, o);
+      it->second.session->on_event(ev, o);
       for (auto& l : o.lines) {
         ++stats_.pushed_lines;
         (void)e.write(id, l);  // a client that does not read is closed by the host
@@ -97,7 +102,7 @@ void vote_server::run(seam::line_env& e, seam::client_id c, session_output& out)
     auto r = apply(e, cmd, events);
     auto it = conns_.find(c);
     if (it != conns_.end()) {
-      it->second.session.on_applied(r, box_, out);
+      it->second.session->on_applied(r, box_, out);
       for (auto& l : out.lines) (void)e.write(c, l);
       out.lines.clear();
     }
@@ -111,7 +116,7 @@ void vote_server::drain(seam::line_env& e, seam::client_id c) {
     auto it = conns_.find(c);
     if (it == conns_.end()) return;
     conn& k = it->second;
-    if (k.session.waiting()) return;
+    if (k.session->waiting()) return;
     if (k.held.empty()) {
       if (k.input_ended) e.close(c);
       return;
@@ -119,7 +124,7 @@ void vote_server::drain(seam::line_env& e, seam::client_id c) {
     std::string line = std::move(k.held.front());
     k.held.pop_front();
     session_output out;
-    k.session.on_line(line, box_, out);
+    k.session->on_line(line, box_, out);
     run(e, c, out);
   }
 }
@@ -141,7 +146,11 @@ void vote_server::on_line(seam::line_env& e, seam::client_id c, std::string_view
 
 void vote_server::on_line_too_long(seam::line_env& e, seam::client_id c) {
   ++stats_.too_long;
-  (void)e.write(c, "Error: line over the limit, ignored.");
+  auto it = conns_.find(c);
+  if (it == conns_.end()) return;
+  session_output out;
+  it->second.session->on_line_too_long(out);
+  run(e, c, out);
 }
 
 void vote_server::on_input_end(seam::line_env& e, seam::client_id c) {
@@ -155,7 +164,7 @@ void vote_server::on_closed(seam::line_env& e, seam::client_id c, seam::client_e
   ++stats_.clients_closed;
   auto it = conns_.find(c);
   if (it == conns_.end()) return;
-  auto leaving = it->second.session.on_closed();
+  auto leaving = it->second.session->on_closed();
   conns_.erase(it);
   if (why == seam::client_end::idle) log("voting: closed client " + std::to_string(c) + ": idle");
   if (why == seam::client_end::slow) log("voting: closed client " + std::to_string(c) + ": not reading");

@@ -1,7 +1,8 @@
 // confab voting: the driver of one vote server.
 //
 // A seam::line_service (engine/host/line_host.hpp carries it over TCP):
-// each client connection gets a `legacy_session` (legacy.hpp); the lines it
+// each client connection gets a session in its listener's dialect (the
+// document's, legacy.hpp, on listener 0; native.hpp on listener 1); the lines it
 // sends are fed to it in order, and a line that arrives while the session
 // waits for its command is held (at most `held_lines_max`, then the client
 // is told and closed). Commands are applied to the server's `ballot_box`
@@ -25,11 +26,17 @@
 
 #include "engine/seam/env.hpp"
 #include "protocols/voting/legacy.hpp"
+#include "protocols/voting/native.hpp"
 
 namespace confab::voting {
 
+// The listener a client came in on picks its dialect.
+inline constexpr unsigned legacy_listener = 0;
+inline constexpr unsigned native_listener = 1;
+
 struct server_config {
   legacy_config legacy;
+  native_config native;
   std::size_t held_lines_max = 64;      // pipelined lines held while a command is in flight
   // A poll still open this long after it opened is closed, with its winner
   // or none, so electors who never vote cannot hold it open (0: never).
@@ -60,7 +67,7 @@ class vote_server final : public seam::line_service {
 
  private:
   struct conn {
-    legacy_session session;
+    std::unique_ptr<voting::session> session;
     std::deque<std::string> held;
     bool input_ended = false;
   };

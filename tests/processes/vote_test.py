@@ -19,10 +19,12 @@ All of it on both engine backends (io_uring, and epoll through Asio).
 Usage: vote_test.py PATH/TO/confab"""
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -249,8 +251,91 @@ def idle_connections(port, pid):
         s.close()
 
 
+def native(confab, backend, d):
+    """The native dialect beside the document's, on one server with a cluster key."""
+    import hmac
+    import hashlib
+    key = os.urandom(32)
+    key_file = os.path.join(d, "cluster.key")
+    with open(key_file, "w") as f:
+        f.write(key.hex() + "\n")
+    port = free_ports(2)
+    server = subprocess.Popen([confab, "vote-server", "--listen", f"127.0.0.1:{port}", "--native-listen",
+                               f"127.0.0.1:{port + 1}", "--key-file", key_file, "--backend", backend],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = [server.stdout.readline(), server.stdout.readline()]
+        check("native dialect" in lines[1], f"the native port is served beside the document's ({lines[1].strip()})")
+
+        class Native(Client):
+            def answer(self):
+                while True:  # 6xx lines are pushed notices, not answers
+                    l = self.line()
+                    if not l.startswith("6"):
+                        return l
+
+            def notice(self, prefix):
+                while True:
+                    l = self.line()
+                    if l.startswith(prefix):
+                        return l
+
+        a = Native(port + 1)
+        hello = a.line()
+        check(hello.startswith("220 ") and "challenge " in hello, f"a native greeting with a challenge ({hello[:40]})")
+        challenge = hello.split("challenge ")[1]
+        a.s.sendall(b"VOTE 1 x\r\n")
+        check(a.answer().startswith("530 "), "a command before authenticating: 530")
+        a.s.sendall(b"AUTH " + b"0" * 64 + b"\r\n")
+        check(a.answer().startswith("535 "), "AUTH with a wrong answer: 535")
+        mac = hmac.new(key, b"confab vote auth v1" + challenge.encode(), hashlib.sha512).digest()[:32].hex()
+        a.s.sendall(f"AUTH {mac}\r\n".encode())
+        r = a.answer()
+        check(r.startswith("235 PIN "), f"AUTH with the HMAC of the challenge under the cluster key: 235 ({r})")
+        b = Native(port + 1)
+        b.line()
+        b.s.sendall(b"RIDDLE Keyboard\r\n")
+        check(b.answer().startswith("235 PIN "), "RIDDLE works too (the document's clients)")
+        # Pipelined: five commands at once, answered in order.
+        a.s.sendall(b"SETUP storage|10 GB|nights\r\nSTORE\r\nOPEN Cats or dogs?|cats|dogs\r\nVOTE 1 cats\r\nSTATS 1\r\n")
+        got = [a.answer() for _ in range(5)]
+        want = ["250 node info declared", "250 node info stored", "250 poll 1 open", "250 vote recorded",
+                "250 poll 1 open none cats=1,dogs=0 1/2"]
+        check(all(g.startswith(w) for g, w in zip(got, want)), f"five pipelined commands answered in order ({got})")
+        b.s.sendall(b"RECEIVE all\r\n")
+        r = [b.answer(), b.answer()]
+        check(r[0].startswith("250-") and "storage|10 GB|nights" in r[0] and r[1] == "250 1 stored",
+              f"RECEIVE all: a multi-line answer ({r})")
+        b.s.sendall(b"VOTE 1 birds\r\n")
+        r = b.answer()
+        check(r.startswith("550 bad-choice:"), f"a refusal names its reason ({r})")
+        b.s.sendall(b"VOTE 1 cats\r\n")
+        check(b.answer() == "250 vote recorded", "the second vote recorded")
+        closed = [b.notice("603 ")]
+        closed.append(a.notice("603 "))
+        check(all(c == "603 CLOSED 1 cats cats=2,dogs=0 2/2" for c in closed),
+              f"the decision is pushed to both as a 603 notice ({closed})")
+        b.s.sendall(b"x" * 1000 + b"\r\nFROB\r\n")
+        r = [b.answer(), b.answer()]
+        check(r[0].startswith("552 ") and r[1].startswith("500 "), f"a long line 552, an unknown command 500 ({r})")
+        b.s.sendall(b"QUIT\r\n")
+        r = b.answer()
+        try:
+            b.line(5)
+            eof = False
+        except EOFError:
+            eof = True
+        check(r == "221 bye" and eof, f"QUIT: 221 and the server closes ({r})")
+        a.close()
+        b.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def main():
     confab = sys.argv[1]
+    d = tempfile.mkdtemp(prefix="confab-vote-")
     port = free_ports(2)
     p = subprocess.run([confab, "vote-server", "--listen", f"127.0.0.1:{port}", "--frobnicate"], capture_output=True, text=True)
     check(p.returncode == 2 and "frobnicate" in p.stderr, f"an unknown option: exit 2 naming it (rc {p.returncode})")
@@ -272,6 +357,7 @@ def main():
             bad_input(port, server.pid)
             idle_connections(port, server.pid)
             idle_timeout(confab, backend)
+            native(confab, backend, d)
             server.send_signal(signal.SIGTERM)
             out, _ = server.communicate(timeout=30)
             check(server.returncode == 0 and "stopped" in out, f"SIGTERM: exit 0 ({server.returncode}: {out.strip()[-120:]})")
@@ -279,6 +365,7 @@ def main():
             if server.poll() is None:
                 server.kill()
                 server.wait()
+    shutil.rmtree(d, ignore_errors=True)
     return finish()
 
 

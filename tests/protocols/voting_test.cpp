@@ -1,6 +1,7 @@
 // The voting service's replicated state (protocols/voting/core.hpp) and the
 // document's dialect (protocols/voting/legacy.hpp), without any network.
 #include "protocols/voting/legacy.hpp"
+#include "protocols/voting/native.hpp"
 
 #include <gtest/gtest.h>
 
@@ -176,12 +177,16 @@ TEST(voting_box, replicas_agree_and_every_vote_counts_once_over_many_seeds) {
 // Several legacy sessions against one box, as a single server would run them.
 struct server {
   ballot_box box;
-  std::vector<std::unique_ptr<legacy_session>> sessions;
+  std::vector<std::unique_ptr<session>> sessions;
   std::vector<std::vector<std::string>> seen;  // every line each session was sent
   std::vector<bool> closed;
 
-  std::size_t connect(std::string address) {
-    sessions.push_back(std::make_unique<legacy_session>(legacy_config{}, std::move(address)));
+  std::size_t connect(std::string address, bool native = false, std::optional<protocols::cluster_key> key = {}) {
+    if (native)
+      sessions.push_back(std::make_unique<native_session>(native_config{.key = key, .riddle_answer = "keyboard"},
+                                                          std::move(address), protocols::challenge()));
+    else
+      sessions.push_back(std::make_unique<legacy_session>(legacy_config{}, std::move(address)));
     seen.emplace_back();
     closed.push_back(false);
     session_output out;
@@ -200,6 +205,9 @@ struct server {
       std::vector<event> ev;
       auto r = box.apply(c, ev);
       sessions[i]->on_applied(r, box, out);
+      // as the server does: the proposer's answer first, then the pushes
+      for (auto& l : out.lines) seen[i].push_back(l);
+      out.lines.clear();
       broadcast(ev);
     }
   }
@@ -308,11 +316,15 @@ TEST(voting_legacy, consensus_and_joins_are_pushed_to_every_client) {
 // answered, nothing stops, and the box stays what the commands made it.
 TEST(voting_legacy, random_and_binary_lines_are_answered_and_never_break_a_session) {
   const std::vector<std::string> words = {"keyboard", "setup", "discover", "negotiate", "receive", "vote", "stats",
-                                          "exit", "yes", "no", "all", "A", "B", "100", "101", "", "  VOTE  "};
+                                          "exit", "yes", "no", "all", "A", "B", "100", "101", "", "  VOTE  ",
+                                          "RIDDLE keyboard", "AUTH 00", "SETUP a|b|c", "SETUP a", "STORE", "DISCOVER",
+                                          "RECEIVE all", "RECEIVE 100", "OPEN q|A|B", "OPEN q|A|A", "OPEN q",
+                                          "VOTE 1 A", "VOTE 2 B", "VOTE x", "CLOSE 1", "CLOSE 99", "STATS", "STATS 1",
+                                          "NOOP", "QUIT", "FROB"};
   for (std::uint32_t seed = 1; seed <= 50; ++seed) {
     std::mt19937_64 rng(seed);
     server s;
-    for (int i = 0; i < 6; ++i) s.connect("127.0.0.1:" + std::to_string(8000 + i));
+    for (int i = 0; i < 6; ++i) s.connect("127.0.0.1:" + std::to_string(8000 + i), i % 2 == 1);
     for (int step = 0; step < 2000; ++step) {
       const auto i = static_cast<std::size_t>(rng() % s.sessions.size());
       if (s.closed[i]) continue;
@@ -331,6 +343,40 @@ TEST(voting_legacy, random_and_binary_lines_are_answered_and_never_break_a_sessi
       if (s.sessions[i]->who()) ++registered;
     EXPECT_EQ(registered, s.box.clients().size()) << "seed " << seed;
   }
+}
+
+TEST(voting_native, auth_by_hmac_challenge_pipelined_answers_and_notices) {
+  protocols::cluster_key key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i * 7 + 1);
+  server s;
+  const auto a = s.connect("127.0.0.1:9000", true, key);
+  const std::string hello = s.seen[a].back();
+  ASSERT_EQ(hello.rfind("220 confab-vote ready; challenge ", 0), 0u) << hello;
+  const std::string challenge = hello.substr(hello.rfind(' ') + 1);
+  EXPECT_EQ(challenge.size(), 64u);
+  EXPECT_EQ(s.say(a, "STATS")[0].substr(0, 4), "530 ");
+  EXPECT_EQ(s.say(a, "AUTH " + std::string(64, 'a'))[0].substr(0, 4), "535 ");
+  protocols::cluster_key other = key;
+  other[0] ^= 1;
+  EXPECT_EQ(s.say(a, "AUTH " + protocols::challenge_answer(other, challenge))[0].substr(0, 4), "535 ");
+  EXPECT_EQ(s.say(a, "AUTH " + protocols::challenge_answer(key, challenge))[0], "235 PIN 100");
+  const auto b = s.connect("127.0.0.1:9001", true);  // a server without a key: RIDDLE only
+  EXPECT_EQ(s.say(b, "AUTH 00")[0].substr(0, 4), "504 ");
+  EXPECT_EQ(s.say(b, "RIDDLE KEYBOARD")[0], "235 PIN 101");
+  EXPECT_EQ(s.say(a, "OPEN Tea or coffee?|tea|coffee")[0], "250 poll 1 open");
+  EXPECT_TRUE(has(s.seen[b], "602 OPENED 1 2 Tea or coffee?|tea|coffee"));
+  EXPECT_EQ(s.say(a, "VOTE 1 milk")[0], "550 bad-choice: not one of the poll's choices");
+  EXPECT_EQ(s.say(a, "VOTE 1 tea")[0], "250 vote recorded");
+  EXPECT_EQ(s.say(b, "STATS")[0], "250 poll 1 open none tea=1,coffee=0 1/2");
+  EXPECT_EQ(s.say(b, "VOTE 1 tea")[0], "250 vote recorded");
+  EXPECT_TRUE(has(s.seen[a], "603 CLOSED 1 tea tea=2,coffee=0 2/2"));
+  EXPECT_EQ(s.say(b, "VOTE 1 coffee")[0], "550 poll-closed: the poll is closed");
+  auto r = s.say(b, "DISCOVER");
+  EXPECT_EQ(r.back(), "250 2 clients");
+  EXPECT_EQ(r[0], "250-100 127.0.0.1:9000");
+  EXPECT_EQ(s.say(a, "QUIT")[0], "221 bye");
+  EXPECT_TRUE(s.closed[a]);
+  EXPECT_TRUE(has(s.seen[b], "601 LEFT 100"));
 }
 
 }  // namespace

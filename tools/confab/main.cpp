@@ -215,7 +215,9 @@ int main(int argc, char** argv) {
   la_k8s->add_option("--storage", k8s.storage, "each seed's volume (its Raft log)")->capture_default_str();
   confab::tools::vote_server_options vs;
   auto* vsc = app.add_subcommand("vote-server", "a voting server (document 001), the document's dialect: nc -C IP PORT (docs/voting.md)");
-  vsc->add_option("--listen", vs.listen, "IP:PORT to serve")->required();
+  vsc->add_option("--listen", vs.listen, "IP:PORT for the document's dialect")->required();
+  vsc->add_option("--native-listen", vs.native_listen, "IP:PORT for the native dialect (status codes, AUTH by HMAC challenge)");
+  vsc->add_option("--key-file", vs.key_file, "the cluster key (64 hex digits): native clients AUTH with it");
   vsc->add_option("--backend", vs.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
   vsc->add_option("--riddle", vs.riddle, "the challenge asked first");
   vsc->add_option("--answer", vs.answer, "its answer (any case)");

@@ -5,6 +5,7 @@
 #include "engine/host/line_host.hpp"
 #include "engine/io/runtime.hpp"
 #include "protocols/voting/node.hpp"
+#include "tools/confab/config.hpp"
 #include "tools/confab/node_cmd.hpp"
 
 namespace confab::tools {
@@ -14,6 +15,25 @@ int run_vote_server_command(const vote_server_options& o) {
   if (!at) {
     std::fprintf(stderr, "confab vote-server: --listen '%s': %s\n", o.listen.c_str(), at.error().message().c_str());
     return 2;
+  }
+  std::optional<net::address> native_at;
+  if (!o.native_listen.empty()) {
+    auto n = net::address::parse(o.native_listen);
+    if (!n) {
+      std::fprintf(stderr, "confab vote-server: --native-listen '%s': %s\n", o.native_listen.c_str(),
+                   n.error().message().c_str());
+      return 2;
+    }
+    native_at = *n;
+  }
+  std::optional<protocols::cluster_key> key;
+  if (!o.key_file.empty()) {
+    auto k = load_cluster_key(o.key_file);
+    if (!k) {
+      std::fprintf(stderr, "confab vote-server: --key-file: %s\n", k.error().text.c_str());
+      return 2;
+    }
+    key = *k;
   }
   if (o.riddle.empty() || o.answer.empty() || o.question.empty()) {
     std::fprintf(stderr, "confab vote-server: --riddle, --answer and --question must not be empty\n");
@@ -31,13 +51,17 @@ int run_vote_server_command(const vote_server_options& o) {
     host::line_host* hp = nullptr;
     voting::server_config cfg;
     cfg.legacy = {.riddle = o.riddle, .answer = o.answer, .question = o.question};
+    cfg.native = {.key = key, .riddle_answer = o.answer};
     cfg.log = [](const std::string& l) { std::fprintf(stderr, "confab vote-server: %s\n", l.c_str()); };
     cfg.on_serving = [&hp] {
-      for (auto& a : hp->bound()) std::printf("confab vote-server: serving %s (the document's dialect)\n", a.to_string().c_str());
+      for (std::size_t i = 0; i < hp->bound().size(); ++i)
+        std::printf("confab vote-server: serving %s (%s)\n", hp->bound()[i].to_string().c_str(),
+                    i == voting::legacy_listener ? "the document's dialect" : "the native dialect");
       std::fflush(stdout);
     };
     host::line_options lo;
     lo.listen = {*at};
+    if (native_at) lo.listen.push_back(*native_at);
     lo.line_bytes_max = o.line_bytes_max;
     lo.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
     lo.connections_max = o.connections_max;

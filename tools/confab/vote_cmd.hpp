@@ -3,6 +3,7 @@
 //
 //   confab vote-server --listen 127.0.0.1:6000
 //   nc -C 127.0.0.1 6000        # the riddle, then the PIN and the menu
+//   confab vote-server --listen 127.0.0.1:6000 --native-listen 127.0.0.1:6001 --key-file cluster.key
 #pragma once
 
 #include <string>
@@ -10,7 +11,9 @@
 namespace confab::tools {
 
 struct vote_server_options {
-  std::string listen;
+  std::string listen;         // the document's dialect
+  std::string native_listen;  // the native dialect (docs/voting.md), when given
+  std::string key_file;       // the cluster key: native AUTH by HMAC challenge
   std::string backend = "auto";
   std::string riddle = "What has keys but can't open locks?";
   std::string answer = "keyboard";
