@@ -37,3 +37,8 @@ test -s "$out/sim_bench.json"
 test -s "$out/sim_bench.svg"
 grep -q '^| tcp (60 peers)' "$out/sim.md"
 echo "bench smoke: sim_bench ran (emulator self-test, confab sim over tcp and inproc)"
+python3 bench/vote_compare.py --confab "$build/tools/confab" --sizes 50 --runs 1 --out "$out" > "$out/vote.md" 2>/dev/null
+test -s "$out/vote_compare.json"
+test -s "$out/vote_compare.svg"
+grep -q '^| 50 | python-threads |' "$out/vote.md"
+echo "bench smoke: vote_compare ran (50 clients, confab and the threaded baseline)"

@@ -127,6 +127,14 @@ struct poll_opened {
 struct poll_closed {
   tally result;  // winner set when a choice won
 };
-using event = std::variant<joined, left, poll_opened, poll_closed>;
+// Joins and leaves gathered over an interval by a driver, so a thousand
+// registrations cost each client one line, not a thousand (the box emits
+// joined/left; the driver turns them into this).
+struct members_changed {
+  std::vector<joined> joins;
+  std::vector<pin> leaves;
+  std::uint32_t registered = 0;
+};
+using event = std::variant<joined, left, poll_opened, poll_closed, members_changed>;
 
 }  // namespace confab::voting

@@ -226,6 +226,17 @@ void legacy_session::on_event(const event& e, session_output& out) const {
     out.lines.push_back("NODE JOINED: PIN " + std::to_string(j->who) + " at " + j->address);
   } else if (auto* l = std::get_if<left>(&e); l && l->who != *pin_) {
     out.lines.push_back("NODE LEFT: PIN " + std::to_string(l->who));
+  } else if (auto* m = std::get_if<members_changed>(&e)) {
+    std::size_t others = 0;
+    for (auto& j : m->joins) others += j.who != *pin_;
+    if (others + m->leaves.size() <= 5) {
+      for (auto& j : m->joins)
+        if (j.who != *pin_) out.lines.push_back("NODE JOINED: PIN " + std::to_string(j.who) + " at " + j.address);
+      for (auto p : m->leaves) out.lines.push_back("NODE LEFT: PIN " + std::to_string(p));
+    } else {
+      out.lines.push_back("NODES CHANGED: " + std::to_string(others) + " joined, " + std::to_string(m->leaves.size()) +
+                          " left; " + std::to_string(m->registered) + " connected ('discover' lists them)");
+    }
   } else if (auto* c = std::get_if<poll_closed>(&e)) {
     const tally& t = c->result;
     if (t.winner) {

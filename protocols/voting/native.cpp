@@ -236,6 +236,17 @@ void native_session::on_event(const event& e, session_output& out) const {
     out.lines.push_back("600 JOINED " + std::to_string(j->who) + " " + j->address);
   } else if (auto* l = std::get_if<left>(&e)) {
     out.lines.push_back("601 LEFT " + std::to_string(l->who));
+  } else if (auto* m = std::get_if<members_changed>(&e)) {
+    std::size_t others = 0;
+    for (auto& j : m->joins) others += j.who != *pin_;
+    if (others + m->leaves.size() <= 5) {
+      for (auto& j : m->joins)
+        if (j.who != *pin_) out.lines.push_back("600 JOINED " + std::to_string(j.who) + " " + j.address);
+      for (auto p : m->leaves) out.lines.push_back("601 LEFT " + std::to_string(p));
+    } else {
+      out.lines.push_back("604 MEMBERS +" + std::to_string(others) + " -" + std::to_string(m->leaves.size()) + " " +
+                          std::to_string(m->registered));
+    }
   } else if (auto* o = std::get_if<poll_opened>(&e)) {
     std::string q = o->question;
     for (auto& c : o->choices) q += "|" + c;

@@ -18,7 +18,8 @@
 //
 // Commands: AUTH hex, RIDDLE answer, SETUP services|capabilities|constraints,
 // STORE, DISCOVER, RECEIVE pin|all, OPEN question|choice|choice..., VOTE
-// poll choice, CLOSE poll, STATS [poll], NOOP, QUIT. Notices: 600 JOINED pin
+// poll choice, CLOSE poll, STATS [poll], NOOP, QUIT. Notices (joins and
+// leaves gathered by the driver, more than five as 604 MEMBERS +j -l n): 600 JOINED pin
 // address, 601 LEFT pin, 602 OPENED poll electorate question|choices...,
 // 603 CLOSED poll winner|none counts cast/electorate. docs/voting.md has
 // every code.

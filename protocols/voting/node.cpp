@@ -12,10 +12,9 @@ void vote_server::on_start(seam::line_env&) {
   if (cfg_.on_serving) cfg_.on_serving();
 }
 void vote_server::arm(seam::line_env& e) {
-  if (deadlines_.empty()) return;
-  seam::time_point first = deadlines_.begin()->second;
-  for (auto& [_, at] : deadlines_) first = std::min(first, at);
-  e.set_timer(first);
+  std::optional<seam::time_point> first = notice_due_;
+  for (auto& [_, at] : deadlines_) first = first ? std::min(*first, at) : at;
+  if (first) e.set_timer(*first);
 }
 
 void vote_server::on_timer(seam::line_env& e) {
@@ -27,6 +26,13 @@ void vote_server::on_timer(seam::line_env& e) {
     std::vector<event> events;
     (void)apply(e, close_poll{id}, events);  // already closed by a vote in between: refused, nothing to do
     broadcast(e, events);
+  }
+  if (notice_due_ && *notice_due_ <= e.now()) {
+    notice_due_.reset();
+    gathered_.registered = static_cast<std::uint32_t>(box_.clients().size());
+    std::vector<event> notice{std::move(gathered_)};
+    gathered_ = {};
+    broadcast(e, notice);
   }
   arm(e);
 }
@@ -50,6 +56,23 @@ result<std::uint64_t, refused> vote_server::apply(seam::line_env& e, const comma
   auto r = box_.apply(cmd, events);
   if (!r) ++stats_.refused;
   if (r && std::holds_alternative<cast>(cmd)) ++stats_.votes;
+  if (cfg_.notice_interval.count() > 0) {
+    // Joins and leaves wait for the next notice; the rest goes out now.
+    std::erase_if(events, [&](const event& ev) {
+      if (auto* j = std::get_if<joined>(&ev)) {
+        gathered_.joins.push_back(*j);
+      } else if (auto* l = std::get_if<left>(&ev)) {
+        gathered_.leaves.push_back(l->who);
+      } else {
+        return false;
+      }
+      if (!notice_due_) {
+        notice_due_ = e.now() + std::chrono::duration_cast<seam::duration>(cfg_.notice_interval);
+        arm(e);
+      }
+      return true;
+    });
+  }
   for (auto& ev : events) {
     if (auto* c = std::get_if<poll_closed>(&ev)) {
       ++stats_.polls_decided;

@@ -9,6 +9,9 @@
 // as they come: one server, one order. Events (joins, leaves, decided
 // polls) are written to every registered client.
 //
+// Joins and leaves reach the clients gathered (`notice_interval`), so a
+// burst of registrations costs each client one line, not one per join.
+//
 // Replication across three or five servers (the seeds' Raft log carrying
 // the same commands) is not built yet: docs/voting.md.
 //
@@ -41,6 +44,9 @@ struct server_config {
   // A poll still open this long after it opened is closed, with its winner
   // or none, so electors who never vote cannot hold it open (0: never).
   std::chrono::milliseconds poll_timeout{300000};
+  // Joins and leaves are pushed gathered, at most once per interval: up to
+  // five as a line each, more as one summary line (0: each at once).
+  std::chrono::milliseconds notice_interval{1000};
   std::function<void(const std::string&)> log;  // one line per client closed for a reason
   std::function<void()> on_serving;             // called once the ports are bound
 };
@@ -80,6 +86,8 @@ class vote_server final : public seam::line_service {
 
   server_config cfg_;
   std::map<poll_id, seam::time_point> deadlines_;  // open polls' timeouts
+  members_changed gathered_;                        // joins and leaves not pushed yet
+  std::optional<seam::time_point> notice_due_;
   ballot_box box_;
   std::unordered_map<seam::client_id, conn> conns_;
   server_stats stats_;

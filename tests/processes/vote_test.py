@@ -57,7 +57,7 @@ class Client:
                 self.buf += b
             l, self.buf = self.buf.split(b"\n", 1)
             text = l.rstrip(b"\r").decode(errors="replace")
-            if not (text.startswith("NODE JOINED") or text.startswith("NODE LEFT")):
+            if not text.startswith(("NODE JOINED", "NODE LEFT", "NODES CHANGED")):
                 return text  # others, pushed as they come and go, are skipped
 
     def until(self, needle, timeout=10):

@@ -2,6 +2,7 @@
 // document's dialect (protocols/voting/legacy.hpp), without any network.
 #include "protocols/voting/legacy.hpp"
 #include "protocols/voting/native.hpp"
+#include "protocols/voting/node.hpp"
 
 #include <gtest/gtest.h>
 
@@ -377,6 +378,68 @@ TEST(voting_native, auth_by_hmac_challenge_pipelined_answers_and_notices) {
   EXPECT_EQ(s.say(a, "QUIT")[0], "221 bye");
   EXPECT_TRUE(s.closed[a]);
   EXPECT_TRUE(has(s.seen[b], "601 LEFT 100"));
+}
+
+// The driver on a fake host: what each client is written, and the timer.
+struct fake_lines final : seam::line_env {
+  seam::time_point t{};
+  std::optional<seam::time_point> timer;
+  std::map<seam::client_id, std::vector<std::string>> written;
+  std::set<seam::client_id> closed;
+  seam::time_point now() const noexcept override { return t; }
+  result<void> write(seam::client_id c, std::string_view line) override {
+    written[c].emplace_back(line);
+    return {};
+  }
+  void close(seam::client_id c) override { closed.insert(c); }
+  void set_timer(seam::time_point at) override { timer = at; }
+};
+
+TEST(voting_server, joins_reach_clients_gathered_once_per_interval) {
+  vote_server srv({});
+  fake_lines e;
+  srv.on_start(e);
+  for (seam::client_id c = 1; c <= 10; ++c) {
+    srv.on_open(e, c, "127.0.0.1:" + std::to_string(7000 + c), legacy_listener);
+    srv.on_line(e, c, "keyboard");
+  }
+  for (seam::client_id c = 1; c <= 10; ++c) EXPECT_FALSE(has(e.written[c], "NODE")) << c;
+  ASSERT_TRUE(e.timer.has_value());
+  EXPECT_EQ(*e.timer, std::chrono::duration_cast<seam::duration>(std::chrono::seconds(1)));
+  e.t = *e.timer;
+  srv.on_timer(e);
+  for (seam::client_id c = 1; c <= 10; ++c) {
+    std::size_t n = 0;
+    for (auto& l : e.written[c]) n += l.rfind("NODES CHANGED: 9 joined, 0 left; 10 connected", 0) == 0;
+    EXPECT_EQ(n, 1u) << "client " << c;
+  }
+  // Two leaves within the next interval: a line each, at the next tick.
+  srv.on_closed(e, 3, seam::client_end::gone);
+  srv.on_line(e, 4, "exit");
+  EXPECT_TRUE(e.closed.contains(4));
+  srv.on_closed(e, 4, seam::client_end::closed);
+  EXPECT_FALSE(has(e.written[1], "NODE LEFT"));
+  e.t = *e.timer;
+  srv.on_timer(e);
+  EXPECT_TRUE(has(e.written[1], "NODE LEFT: PIN 102"));
+  EXPECT_TRUE(has(e.written[1], "NODE LEFT: PIN 103"));
+  EXPECT_EQ(srv.box().clients().size(), 8u);
+}
+
+TEST(voting_server, lines_are_answered_in_order_and_a_long_line_keeps_the_connection) {
+  vote_server srv({.held_lines_max = 4});
+  fake_lines e;
+  srv.on_open(e, 1, "127.0.0.1:7001", native_listener);
+  for (const char* l : {"RIDDLE keyboard", "NOOP", "STATS", "NOOP"}) srv.on_line(e, 1, l);
+  auto& w = e.written[1];
+  ASSERT_EQ(w.size(), 5u);
+  EXPECT_EQ(w[1].substr(0, 4), "235 ");
+  EXPECT_EQ(w[2], "250 ok");
+  EXPECT_EQ(w[3].substr(0, 4), "550 ");
+  EXPECT_EQ(w[4], "250 ok");
+  srv.on_line_too_long(e, 1);
+  EXPECT_EQ(w.back().substr(0, 4), "552 ");
+  EXPECT_FALSE(e.closed.contains(1));
 }
 
 }  // namespace

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Votes per second and vote-to-broadcast latency: `confab vote-server`
+against a Python threaded server written to document 001's design
+(bench/vote_baseline.py), the same client driving both, same run.
+
+For each size N and each server, --runs times on a fresh server:
+1. N clients connect and register (the riddle; at most 500 handshakes at once);
+2. N-1 of them vote at once (alternately A and B, so no choice has more than
+   half of N): votes/s = (N-1) / the time from the first vote sent to the
+   last "Vote recorded", and each vote's latency (sent -> recorded);
+3. the last client votes A, which decides the poll: vote-to-broadcast
+   latency = the time from that vote sent to each client's "CONSENSUS
+   REACHED" line (p50, p99 over the N clients). Every client must receive
+   it and the counts must be N/2+1 and the rest, or the run fails.
+Prints a markdown table (median, min-max over runs, and confab's ratio to
+the baseline), writes vote_compare.json and vote_compare.svg into --out.
+The client is Python asyncio on the same 2-core machine: at high rates it
+is the bottleneck for both servers, so the ratio understates the
+difference where confab is faster.
+
+Usage: bench/vote_compare.py --confab build-release/tools/confab [--sizes 1000,10000] [--runs 3] [--out DIR]"""
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "processes"))
+sys.path.insert(0, HERE)
+from seeds_cluster import free_ports  # noqa: E402
+import svgplot  # noqa: E402
+
+
+def pct(vals, q):
+    s = sorted(vals)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+async def drive(port, n):
+    sem = asyncio.Semaphore(500)
+
+    async def register():
+        async with sem:
+            r, w = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+            await r.readuntil(b"\n")
+            w.write(b"keyboard\r\n")
+            await w.drain()
+            while b"[Select an option]" not in await r.readuntil(b"\n"):
+                pass
+            return r, w
+
+    conns = await asyncio.gather(*[register() for _ in range(n)])
+
+    async def vote(i, r, w):
+        t0 = time.perf_counter()
+        w.write(b"vote\r\nA\r\n" if i % 2 == 0 else b"vote\r\nB\r\n")
+        await w.drain()
+        while True:
+            l = await r.readuntil(b"\n")
+            if l.startswith(b"Vote recorded"):
+                break
+            if l.startswith(b"Error"):
+                raise RuntimeError(l.decode())
+        t1 = time.perf_counter()
+        while b"[Select an option]" not in await r.readuntil(b"\n"):
+            pass
+        return t0, t1
+
+    times = await asyncio.gather(*[vote(i, r, w) for i, (r, w) in enumerate(conns[:-1])])
+    first = min(t0 for t0, _ in times)
+    last = max(t1 for _, t1 in times)
+    vote_ms = [(t1 - t0) * 1000 for t0, t1 in times]
+    rl, wl = conns[-1]
+    t_decide = time.perf_counter()
+    wl.write(b"vote\r\nA\r\n")
+    await wl.drain()
+
+    async def told(r):
+        while True:
+            l = await asyncio.wait_for(r.readuntil(b"\n"), 60)
+            if l.startswith(b"CONSENSUS REACHED"):
+                return time.perf_counter(), l.decode()
+
+    heard = await asyncio.gather(*[told(r) for r, _ in conns])
+    want = f"A {n // 2 + (1 if n % 2 == 0 else 1)}"
+    bad = [l for _, l in heard if want not in l]
+    if bad:
+        raise RuntimeError(f"a broadcast with the wrong counts: {bad[0].strip()} (wanted {want})")
+    bcast_ms = [(t - t_decide) * 1000 for t, _ in heard]
+    for _, w in conns:
+        w.close()
+    return {"votes_per_s": (n - 1) / (last - first), "vote_p50_ms": pct(vote_ms, 0.5), "vote_p99_ms": pct(vote_ms, 0.99),
+            "broadcast_p50_ms": pct(bcast_ms, 0.5), "broadcast_p99_ms": pct(bcast_ms, 0.99)}
+
+
+def start(kind, a, port):
+    if kind == "confab":
+        argv = [a.confab, "vote-server", "--listen", f"127.0.0.1:{port}", "--connections-max", "60000"]
+    else:
+        argv = [sys.executable, os.path.join(HERE, "vote_baseline.py"), str(port)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline()
+    if "serving" not in line:
+        p.kill()
+        raise RuntimeError(f"{kind} did not start: {line}")
+    return p
+
+
+def summarize(vals):
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "runs": len(vals)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--confab", required=True)
+    ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--out", default=".")
+    a = ap.parse_args()
+    sizes = [int(x) for x in a.sizes.split(",")]
+    kinds = ["confab", "python-threads"]
+    results = {}
+    step, steps = 0, len(sizes) * len(kinds) * a.runs
+    for n in sizes:
+        for run in range(a.runs):
+            for kind in kinds:  # interleaved, so drift on the machine hits both alike
+                step += 1
+                port = free_ports(1)
+                p = start(kind, a, port)
+                try:
+                    r = asyncio.run(asyncio.wait_for(drive(port, n), 600))
+                finally:
+                    p.send_signal(signal.SIGTERM)
+                    try:
+                        p.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
+                results.setdefault(n, {}).setdefault(kind, []).append(r)
+                print(f"[{step}/{steps}] {n} clients {kind}: {r['votes_per_s']:.0f} votes/s, broadcast p99 "
+                      f"{r['broadcast_p99_ms']:.1f} ms", file=sys.stderr, flush=True)
+    table = {}
+    for n in sizes:
+        for kind in kinds:
+            rs = results[n][kind]
+            table.setdefault(n, {})[kind] = {k: summarize([r[k] for r in rs]) for k in rs[0]}
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "vote_compare.json"), "w") as f:
+        json.dump({"sizes": sizes, "runs": a.runs, "results": {str(k): v for k, v in table.items()}}, f, indent=1)
+    svgplot.bars(os.path.join(a.out, "vote_compare.svg"),
+                 "Votes/s on one server, same client (median, min-max)", [f"{n} clients" for n in sizes], kinds,
+                 lambda g, s: table[int(g.split()[0])][s]["votes_per_s"])
+    svgplot.bars(os.path.join(a.out, "vote_broadcast.svg"),
+                 "Vote-to-broadcast p99 (ms) on one server (median, min-max)", [f"{n} clients" for n in sizes], kinds,
+                 lambda g, s: table[int(g.split()[0])][s]["broadcast_p99_ms"])
+    f = lambda s: f"{s['median']:.1f} ({s['min']:.1f}–{s['max']:.1f})"
+    print("| clients | server | votes/s | vote p50 ms | vote p99 ms | broadcast p50 ms | broadcast p99 ms |")
+    print("|---|---|---|---|---|---|---|")
+    for n in sizes:
+        for kind in kinds:
+            t = table[n][kind]
+            print(f"| {n} | {kind} | {f(t['votes_per_s'])} | {f(t['vote_p50_ms'])} | {f(t['vote_p99_ms'])} | "
+                  f"{f(t['broadcast_p50_ms'])} | {f(t['broadcast_p99_ms'])} |")
+    for n in sizes:
+        c, b = table[n]["confab"], table[n]["python-threads"]
+        print(f"\n{n} clients: confab/baseline votes/s {c['votes_per_s']['median'] / b['votes_per_s']['median']:.2f}x; "
+              f"baseline/confab broadcast p99 {b['broadcast_p99_ms']['median'] / c['broadcast_p99_ms']['median']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
