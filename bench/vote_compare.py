@@ -5,6 +5,7 @@ against a Python threaded server written to document 001's design
 
 For each size N and each server, --runs times on a fresh server:
 1. N clients connect and register (the riddle; at most 500 handshakes at once);
+   the server's resident memory is read then;
 2. N-1 of them vote at once (alternately A and B, so no choice has more than
    half of N): votes/s = (N-1) / the time from the first vote sent to the
    last "Vote recorded", and each vote's latency (sent -> recorded);
@@ -41,7 +42,14 @@ def pct(vals, q):
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-async def drive(port, n):
+def rss_mb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def drive(port, n, pid):
     sem = asyncio.Semaphore(500)
 
     async def register():
@@ -55,6 +63,7 @@ async def drive(port, n):
             return r, w
 
     conns = await asyncio.gather(*[register() for _ in range(n)])
+    rss = rss_mb(pid)
 
     async def vote(i, r, w):
         t0 = time.perf_counter()
@@ -94,7 +103,7 @@ async def drive(port, n):
     bcast_ms = [(t - t_decide) * 1000 for t, _ in heard]
     for _, w in conns:
         w.close()
-    return {"votes_per_s": (n - 1) / (last - first), "vote_p50_ms": pct(vote_ms, 0.5), "vote_p99_ms": pct(vote_ms, 0.99),
+    return {"rss_mb": rss, "votes_per_s": (n - 1) / (last - first), "vote_p50_ms": pct(vote_ms, 0.5), "vote_p99_ms": pct(vote_ms, 0.99),
             "broadcast_p50_ms": pct(bcast_ms, 0.5), "broadcast_p99_ms": pct(bcast_ms, 0.99)}
 
 
@@ -133,7 +142,7 @@ def main():
                 port = free_ports(1)
                 p = start(kind, a, port)
                 try:
-                    r = asyncio.run(asyncio.wait_for(drive(port, n), 600))
+                    r = asyncio.run(asyncio.wait_for(drive(port, n, p.pid), 600))
                 finally:
                     p.send_signal(signal.SIGTERM)
                     try:
@@ -159,13 +168,13 @@ def main():
                  "Vote-to-broadcast p99 (ms) on one server (median, min-max)", [f"{n} clients" for n in sizes], kinds,
                  lambda g, s: table[int(g.split()[0])][s]["broadcast_p99_ms"])
     f = lambda s: f"{s['median']:.1f} ({s['min']:.1f}–{s['max']:.1f})"
-    print("| clients | server | votes/s | vote p50 ms | vote p99 ms | broadcast p50 ms | broadcast p99 ms |")
-    print("|---|---|---|---|---|---|---|")
+    print("| clients | server | votes/s | vote p50 ms | vote p99 ms | broadcast p50 ms | broadcast p99 ms | server RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
     for n in sizes:
         for kind in kinds:
             t = table[n][kind]
             print(f"| {n} | {kind} | {f(t['votes_per_s'])} | {f(t['vote_p50_ms'])} | {f(t['vote_p99_ms'])} | "
-                  f"{f(t['broadcast_p50_ms'])} | {f(t['broadcast_p99_ms'])} |")
+                  f"{f(t['broadcast_p50_ms'])} | {f(t['broadcast_p99_ms'])} | {f(t['rss_mb'])} |")
     for n in sizes:
         c, b = table[n]["confab"], table[n]["python-threads"]
         print(f"\n{n} clients: confab/baseline votes/s {c['votes_per_s']['median'] / b['votes_per_s']['median']:.2f}x; "
