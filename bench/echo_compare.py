@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Side-by-side echo ping-pong: confab (io_uring, epoll) against a plain
-Boost.Asio server, same client, same run.
+Boost.Asio server, the same Asio server on Asio's io_uring backend, and a
+raw liburing server (multishot accept and receive, provided buffers, no
+framework: the floor), same client, same run.
 
 Shows, per (connections, message size, server): requests/s, server CPU µs per
 request, server syscalls per request, client-side RTT p50/p99 — median of
 --runs runs with min and max —, requests/s and CPU per request as ratios
 against the Asio server of the same run (median, min and max of the per-run
-ratios), and the user-space memory per idle connection
+ratios), requests/s against Asio-io_uring and CPU per request against raw
+liburing the same way, and the user-space memory per idle connection
 at --idle connections. Writes JSON and an SVG chart beside it.
 
 Needs: a built tree (meson setup build && ninja -C build), perf (linux-perf)
@@ -19,7 +22,10 @@ import argparse, json, os, re, signal, statistics, subprocess, sys, time
 
 SERVERS = [("confab-uring", ["--impl", "confab", "--backend", "uring"]),
            ("confab-epoll", ["--impl", "confab", "--backend", "epoll"]),
-           ("asio", ["--impl", "asio"])]
+           ("asio", ["--impl", "asio"]),
+           # the stronger peers: Asio 1.81 on its io_uring backend, and raw liburing (the floor)
+           ("asio-uring", ["--impl", "asio-uring"]),
+           ("raw-uring", ["--impl", "raw-uring"])]
 # --ab-batching adds the io_uring server with batched waits off (an A/B of
 # backend_options::batch_wait_us in the same run).
 PLAIN = ("confab-uring-plain", ["--impl", "confab", "--backend", "uring", "--batch-wait-us", "0"])
@@ -139,7 +145,7 @@ def svg_chart(results, path):
     # Grouped bars: requests/s median per configuration, one colour per server.
     configs = sorted({(r["connections"], r["bytes"]) for r in results})
     colours = {"confab-uring": "#1b9e77", "confab-uring-plain": "#66a61e", "confab-epoll": "#7570b3",
-               "asio": "#d95f02"}
+               "asio": "#d95f02", "asio-uring": "#e7298a", "raw-uring": "#666666"}
     w, h, left, bottom = 760, 360, 70, 50
     maxv = max(r["requests_per_s"]["median"] for r in results) * 1.1
     group_w = (w - left - 20) / len(configs)
@@ -167,8 +173,8 @@ def svg_chart(results, path):
             parts.append(f'<line x1="{x+bar_w/2-1:.1f}" x2="{x+bar_w/2-1:.1f}" y1="{h-bottom-s["min"]*scale:.1f}" y2="{h-bottom-s["max"]*scale:.1f}" stroke="black"/>')
         parts.append(f'<text x="{x0+len(SERVERS)/2*bar_w:.1f}" y="{h-bottom+15}" text-anchor="middle">{c} conn, {b} B</text>')
     for si, (name, _) in enumerate(SERVERS):
-        parts.append(f'<rect x="{left+10+si*140}" y="{h-18}" width="10" height="10" fill="{colours.get(name, "#999999")}"/>')
-        parts.append(f'<text x="{left+25+si*140}" y="{h-9}">{name}</text>')
+        parts.append(f'<rect x="{left+10+si*120}" y="{h-18}" width="10" height="10" fill="{colours.get(name, "#999999")}"/>')
+        parts.append(f'<text x="{left+25+si*120}" y="{h-9}">{name}</text>')
     parts.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(parts))
@@ -228,7 +234,13 @@ def main():
                 cpu_ratio = [r["server_cpu_us_per_request"] / b["server_cpu_us_per_request"]
                              for r, b in zip(rs, base)
                              if r["server_cpu_us_per_request"] and b["server_cpu_us_per_request"]]
+                def ratio(key, base_name):
+                    if base_name not in runs:
+                        return None
+                    return summarize([r[key] / q[key] for r, q in zip(rs, runs[base_name]) if r[key] and q[key]])
                 results.append({"server": name, "connections": c, "bytes": b, "runs": len(rs),
+                                "requests_per_s_vs_asio_uring": ratio("requests_per_s", "asio-uring"),
+                                "cpu_per_request_vs_raw_uring": ratio("server_cpu_us_per_request", "raw-uring"),
                                 **{k: summarize([r[k] for r in rs]) for k in
                                    ("requests_per_s", "server_cpu_us_per_request", "server_syscalls_per_request",
                                     "p50_us", "p99_us", "server_cpu_fraction")},
@@ -249,13 +261,15 @@ def main():
 
     def fmt(s, f="{:.0f}"):
         return "n/a" if s is None else f"{f.format(s['median'])} ({f.format(s['min'])}–{f.format(s['max'])})"
-    print("| connections | bytes | server | requests/s | server CPU µs/request | server syscalls/request | p50 µs | p99 µs | req/s vs asio | CPU vs asio |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| connections | bytes | server | requests/s | server CPU µs/request | server syscalls/request | p50 µs | p99 µs "
+          "| req/s vs asio | CPU vs asio | req/s vs asio-uring | CPU vs raw-uring |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['connections']} | {r['bytes']} | {r['server']} | {fmt(r['requests_per_s'])} | "
               f"{fmt(r['server_cpu_us_per_request'], '{:.2f}')} | {fmt(r['server_syscalls_per_request'], '{:.3f}')} | "
               f"{fmt(r['p50_us'])} | {fmt(r['p99_us'])} | {fmt(r['requests_per_s_vs_asio'], '{:.2f}×')} | "
-              f"{fmt(r['cpu_per_request_vs_asio'], '{:.2f}×')} |")
+              f"{fmt(r['cpu_per_request_vs_asio'], '{:.2f}×')} | {fmt(r['requests_per_s_vs_asio_uring'], '{:.2f}×')} | "
+              f"{fmt(r['cpu_per_request_vs_raw_uring'], '{:.2f}×')} |")
     for m in memory:
         print(f"idle: {m['server']}: {m['bytes_per_connection']:.0f} bytes of RSS per idle connection at {m['connections']}")
 

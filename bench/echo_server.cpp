@@ -2,6 +2,7 @@
 //
 //   echo_server --impl confab --backend uring|epoll --port P [--batch-wait-us N] [--direct 0|1]
 //   echo_server --impl asio --port P
+//   echo_server --impl asio-uring|raw-uring --port P   (runs echo_server_asio_uring / echo_server_raw_uring)
 //
 // `confab` is the engine's server; `asio` is a conventional Boost.Asio echo
 // server (one io_context, one thread, async_read_some into a per-connection
@@ -10,8 +11,9 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 
+#include <unistd.h>
+
 #include <array>
-#include <boost/asio.hpp>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -21,56 +23,9 @@
 #include "engine/io/operation.hpp"
 #include "engine/net/echo.hpp"
 
+#include "bench/asio_echo.hpp"
+
 namespace {
-
-// ---- the plain Asio server
-
-namespace asio = boost::asio;
-using asio::ip::tcp;
-
-class asio_session : public std::enable_shared_from_this<asio_session> {
- public:
-  explicit asio_session(tcp::socket s) : socket_(std::move(s)) {}
-  void start() { read(); }
-
- private:
-  void read() {
-    auto self = shared_from_this();
-    socket_.async_read_some(asio::buffer(data_), [this, self](boost::system::error_code ec, std::size_t n) {
-      if (!ec) write(n);
-    });
-  }
-  void write(std::size_t n) {
-    auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(data_, n), [this, self](boost::system::error_code ec, std::size_t) {
-      if (!ec) read();
-    });
-  }
-  tcp::socket socket_;
-  std::array<char, 4096> data_;
-};
-
-void asio_accept(tcp::acceptor& a) {
-  a.async_accept([&a](boost::system::error_code ec, tcp::socket s) {
-    if (!ec) {
-      s.set_option(tcp::no_delay(true));
-      std::make_shared<asio_session>(std::move(s))->start();
-    }
-    asio_accept(a);
-  });
-}
-
-int run_asio(unsigned short port) {
-  asio::io_context ctx(1);
-  tcp::acceptor acc(ctx, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  std::printf("ready %u\n", acc.local_endpoint().port());
-  std::fflush(stdout);
-  asio::signal_set sigs(ctx, SIGINT, SIGTERM);
-  sigs.async_wait([&](auto, int) { ctx.stop(); });
-  asio_accept(acc);
-  ctx.run();
-  return 0;
-}
 
 // ---- the confab server
 
@@ -144,10 +99,23 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (impl == "asio") return run_asio(port);
+  if (impl == "asio") return bench::run_asio_echo(port);
+  if (impl == "asio-uring" || impl == "raw-uring") {
+    // Separate programs: Asio's io_uring backend is a compile-time choice
+    // (and must not share a program with the engine's Asio), and the raw
+    // server uses no framework at all.
+    std::string self = argv[0];
+    const auto slash = self.rfind('/');
+    const std::string path = (slash == std::string::npos ? std::string() : self.substr(0, slash + 1)) +
+                             (impl == "asio-uring" ? "echo_server_asio_uring" : "echo_server_raw_uring");
+    const std::string p = std::to_string(port);
+    execl(path.c_str(), path.c_str(), "--port", p.c_str(), static_cast<char*>(nullptr));
+    std::fprintf(stderr, "echo_server: cannot run %s: %s\n", path.c_str(), std::strerror(errno));
+    return 1;
+  }
   io::backend_choice b;
   if (impl != "confab" || !io::parse_backend_choice(backend, b)) {
-    std::fprintf(stderr, "echo_server: --impl confab|asio, --backend uring|epoll\n");
+    std::fprintf(stderr, "echo_server: --impl confab|asio|asio-uring|raw-uring, --backend uring|epoll\n");
     return 2;
   }
   return run_confab(port, b, batch_wait_us, direct);
