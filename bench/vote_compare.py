@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "processes"))
 sys.path.insert(0, HERE)
 from seeds_cluster import free_ports  # noqa: E402
+from vote_clients import register  # noqa: E402
 import svgplot  # noqa: E402
 
 
@@ -50,19 +51,8 @@ def rss_mb(pid):
 
 
 async def drive(port, n, pid):
-    sem = asyncio.Semaphore(500)
-
-    async def register():
-        async with sem:
-            r, w = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-            await r.readuntil(b"\n")
-            w.write(b"keyboard\r\n")
-            await w.drain()
-            while b"[Select an option]" not in await r.readuntil(b"\n"):
-                pass
-            return r, w
-
-    conns = await asyncio.gather(*[register() for _ in range(n)])
+    gate = asyncio.Semaphore(500)
+    conns = await asyncio.gather(*[register(port, gate) for _ in range(n)])
     rss = rss_mb(pid)
 
     async def vote(i, r, w):

@@ -1,5 +1,7 @@
 #include "protocols/voting/legacy.hpp"
 
+#include "protocols/voting/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -7,18 +9,6 @@
 namespace confab::voting {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string o(s);
-  std::transform(o.begin(), o.end(), o.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return o;
-}
 
 std::string info_text(const node_info& i) {
   return "services: " + i.services + "; capabilities: " + i.capabilities + "; constraints: " + i.constraints;
@@ -227,15 +217,14 @@ void legacy_session::on_event(const event& e, session_output& out) const {
   } else if (auto* l = std::get_if<left>(&e); l && l->who != *pin_) {
     out.lines.push_back("NODE LEFT: PIN " + std::to_string(l->who));
   } else if (auto* m = std::get_if<members_changed>(&e)) {
-    std::size_t others = 0;
-    for (auto& j : m->joins) others += j.who != *pin_;
-    if (others + m->leaves.size() <= 5) {
-      for (auto& j : m->joins)
-        if (j.who != *pin_) out.lines.push_back("NODE JOINED: PIN " + std::to_string(j.who) + " at " + j.address);
-      for (auto p : m->leaves) out.lines.push_back("NODE LEFT: PIN " + std::to_string(p));
+    const auto n = notice_for(*m, *pin_);
+    if (n.listed) {
+      for (auto* j : n.joins) out.lines.push_back("NODE JOINED: PIN " + std::to_string(j->who) + " at " + j->address);
+      for (auto p : n.leaves) out.lines.push_back("NODE LEFT: PIN " + std::to_string(p));
     } else {
-      out.lines.push_back("NODES CHANGED: " + std::to_string(others) + " joined, " + std::to_string(m->leaves.size()) +
-                          " left; " + std::to_string(m->registered) + " connected ('discover' lists them)");
+      out.lines.push_back("NODES CHANGED: " + std::to_string(n.joins.size()) + " joined, " +
+                          std::to_string(n.leaves.size()) + " left; " + std::to_string(m->registered) +
+                          " connected ('discover' lists them)");
     }
   } else if (auto* c = std::get_if<poll_closed>(&e)) {
     const tally& t = c->result;

@@ -1,23 +1,13 @@
 #include "protocols/voting/native.hpp"
 
+#include "protocols/voting/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 
 namespace confab::voting {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string upper(std::string_view s) {
-  std::string o(s);
-  std::transform(o.begin(), o.end(), o.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return o;
-}
 
 std::vector<std::string> split(std::string_view s, char sep) {
   std::vector<std::string> parts;
@@ -237,15 +227,13 @@ void native_session::on_event(const event& e, session_output& out) const {
   } else if (auto* l = std::get_if<left>(&e)) {
     out.lines.push_back("601 LEFT " + std::to_string(l->who));
   } else if (auto* m = std::get_if<members_changed>(&e)) {
-    std::size_t others = 0;
-    for (auto& j : m->joins) others += j.who != *pin_;
-    if (others + m->leaves.size() <= 5) {
-      for (auto& j : m->joins)
-        if (j.who != *pin_) out.lines.push_back("600 JOINED " + std::to_string(j.who) + " " + j.address);
-      for (auto p : m->leaves) out.lines.push_back("601 LEFT " + std::to_string(p));
+    const auto n = notice_for(*m, *pin_);
+    if (n.listed) {
+      for (auto* j : n.joins) out.lines.push_back("600 JOINED " + std::to_string(j->who) + " " + j->address);
+      for (auto p : n.leaves) out.lines.push_back("601 LEFT " + std::to_string(p));
     } else {
-      out.lines.push_back("604 MEMBERS +" + std::to_string(others) + " -" + std::to_string(m->leaves.size()) + " " +
-                          std::to_string(m->registered));
+      out.lines.push_back("604 MEMBERS +" + std::to_string(n.joins.size()) + " -" + std::to_string(n.leaves.size()) +
+                          " " + std::to_string(m->registered));
     }
   } else if (auto* o = std::get_if<poll_opened>(&e)) {
     std::string q = o->question;

@@ -29,7 +29,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import FAST_PEER_TOML, check, finish, free_ports, scrape  # noqa: E402
+from seeds_cluster import FAST_PEER_TOML, check, finish, free_ports, gossip_coverage, scrape  # noqa: E402
 
 NODE_TABLES = "\n" + FAST_PEER_TOML
 
@@ -119,17 +119,9 @@ def loopback(confab, d):
               f"metrics scraped during the run: seed members {again[0].get('confab_seed_members')}, peer registered "
               f"{again[1].get('confab_peer_registered')}, delivered {first[1].get('confab_peer_delivered_total')} -> "
               f"{again[1].get('confab_peer_delivered_total')}")
-        got = {}
-        for path in glob.glob(os.path.join(run, "data", "peer-*.events.jsonl")):
-            for line in open(path):
-                e = json.loads(line)
-                if e["event"] == "gossip_received":
-                    got.setdefault((e["about"], e["seq"]), []).append(e["peer"])
-                if e["event"] == "gossip_sent":
-                    got.setdefault((e["peer"], e["seq"]), []).append(e["peer"])
-        complete = sum(1 for v in got.values() if len(v) == 30 and len(set(v)) == 30)
-        check(len(got) == 120 and complete == 120,
-              f"every gossip reached every peer exactly once ({complete} of {len(got)} messages, 120 expected)")
+        seen, complete = gossip_coverage(os.path.join(run, "data"), 30)
+        check(seen == 120 and complete == 120,
+              f"every gossip reached every peer exactly once ({complete} of {seen} messages, 120 expected)")
         # kill -9 a peer: removed everywhere before the supervisor restarts it.
         victim = nodes["peer-7"]
         os.kill(victim["pid"], signal.SIGKILL)

@@ -242,3 +242,20 @@ class Cluster:
         if acked_out:
             args += ["--acked-out", acked_out]
         return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def gossip_coverage(data_dir, peers):
+    """From the peers' JSON event logs in data_dir: (messages seen, messages
+    that reached all `peers` peers exactly once, the sender included)."""
+    import glob
+    got = {}
+    for path in glob.glob(os.path.join(data_dir, "peer-*.events.jsonl")):
+        for line in open(path):
+            e = json.loads(line)
+            if e["event"] == "gossip_received":
+                got.setdefault((e["about"], e["seq"]), []).append(e["peer"])
+            if e["event"] == "gossip_sent":
+                got.setdefault((e["peer"], e["seq"]), []).append(e["peer"])
+    complete = sum(1 for v in got.values() if len(v) == peers and len(set(v)) == peers)
+    return len(got), complete
+

@@ -32,7 +32,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import FAST_PEER_TOML, check, failures, finish, free_ports, scrape  # noqa: E402
+from seeds_cluster import FAST_PEER_TOML, check, failures, finish, free_ports, gossip_coverage, scrape  # noqa: E402
 
 NODES = ["cn1", "cn2", "cn3"]
 ADDRS = ["127.3.0.11", "127.3.0.12", "127.3.0.13"]
@@ -206,17 +206,9 @@ def cluster_job(confab, sbatch, slurm, d):
           f"metrics of seed-1 and of a peer on cn3 scraped (members {ms.get('confab_seed_members')}, "
           f"registered {mp.get('confab_peer_registered')})")
     time.sleep(6)  # four gossip rounds a second apart, and their spread
-    got = {}
-    for path in glob.glob(os.path.join(run, "data", "peer-*.events.jsonl")):
-        for line in open(path):
-            e = json.loads(line)
-            if e["event"] == "gossip_received":
-                got.setdefault((e["about"], e["seq"]), []).append(e["peer"])
-            if e["event"] == "gossip_sent":
-                got.setdefault((e["peer"], e["seq"]), []).append(e["peer"])
-    complete = sum(1 for v in got.values() if len(v) == 30 and len(set(v)) == 30)
-    check(len(got) == 120 and complete == 120,
-          f"every gossip reached every peer exactly once ({complete} of {len(got)} messages, 120 expected)")
+    seen, complete = gossip_coverage(os.path.join(run, "data"), 30)
+    check(seen == 120 and complete == 120,
+          f"every gossip reached every peer exactly once ({complete} of {seen} messages, 120 expected)")
     victim = f"{ADDRS[1]}:{port + 4}"
     pids = confab_pids(f"confab peer --listen {victim} ")
     check(len(pids) == 1, f"the peer {victim} runs as one process ({pids})")

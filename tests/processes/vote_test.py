@@ -29,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from seeds_cluster import check, finish, free_ports  # noqa: E402
+from vote_clients import register  # noqa: E402
 
 RIDDLE = "What has keys but can't open locks?"
 
@@ -138,16 +139,7 @@ def pipelined(port):
 
 
 async def crowd(port, n):
-    async def register():
-        r, w = await asyncio.open_connection("127.0.0.1", port)
-        await r.readuntil(b"\n")
-        w.write(b"keyboard\r\n")
-        await w.drain()
-        while b"[Select an option]" not in await r.readuntil(b"\n"):
-            pass
-        return r, w
-
-    conns = await asyncio.gather(*[register() for _ in range(n)])
+    conns = await asyncio.gather(*[register(port) for _ in range(n)])
 
     async def vote(i, r, w):
         w.write(b"vote\r\n")
