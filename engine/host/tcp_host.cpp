@@ -247,6 +247,14 @@ task<result<void>> tcp_host::run(std::stop_token st) {
   const auto self_addr = opts_.bind ? opts_.bind : resolve(self_);
   if (!self_addr) co_return make_error(errc::invalid_argument, "tcp_host: own node id has no address");
   auto l = net::listener::bind(r_, *self_addr);
+  const auto give_up = io::clock::now() + opts_.bind_wait;
+  for (bool told = false; !l && l.code() == errc::address_in_use && io::clock::now() < give_up;) {
+    if (!told && opts_.on_bind_wait) opts_.on_bind_wait(l.error());
+    told = true;
+    auto slept = co_await io::sleep_for(std::chrono::milliseconds(100), st);
+    if (!slept) break;  // stopping
+    l = net::listener::bind(r_, *self_addr);
+  }
   if (!l) co_return l.error();
   if (opts_.on_serving) opts_.on_serving();
   tasks_.spawn(accept_loop(**l, st));

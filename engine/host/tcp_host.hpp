@@ -79,6 +79,13 @@ struct tcp_host_options {
   // Called once the node's address is bound, before the node starts (a
   // command says "serving" here, never before a bind that can fail).
   std::function<void()> on_serving;
+  // A bind refused as address-in-use is tried again every 100 ms for this
+  // long: a process killed with SIGKILL keeps its io_uring listener until
+  // the kernel has torn its ring down, so a node restarted at once can find
+  // its own port still taken. 0: fail at once.
+  io::clock::duration bind_wait{};
+  // Called once when the first bind is refused and bind_wait is not 0.
+  std::function<void(const error&)> on_bind_wait;
 };
 
 struct tcp_host_stats {

@@ -216,7 +216,9 @@ def main():
         time.sleep(max(0.0, WINDOW_S + 1 - (time.monotonic() - recorded_at)))
         c.kill9(0)
         c.start(0)
-        time.sleep(1.0)
+        # It replays its log before it listens: wait for that, not a fixed time
+        # (1 s was too short on a loaded machine).
+        check(c.wait_serving(0), "seed 0, restarted, serves again")
         closed = send_each(ports[0], frames)
         check(closed == len(frames), "after the window, the recorded frames replayed to a restarted seed 0 are refused")
         check(refusals(c.events(0), "longer ago than the replay window") == len(frames),

@@ -156,9 +156,14 @@ class Cluster:
                     + extra_toml)
         self.procs = [None] * n
         self.extra_args = {}  # seed index -> more arguments for `confab seed`
+        self.serving_before = {}  # seed index -> "serving" lines in its stderr before its latest start
 
     def start(self, i):
-        err = open(os.path.join(self.dir, f"stderr-{self.ports[i]}.txt"), "a")
+        path = os.path.join(self.dir, f"stderr-{self.ports[i]}.txt")
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                self.serving_before[i] = f.read().count(" serving (")
+        err = open(path, "a")
         args = [self.confab, "seed", "--config", self.config, "--listen", f"127.0.0.1:{self.ports[i]}"]
         if self.legacy_base:
             args += ["--legacy-port", str(self.legacy_base + i)]
@@ -168,6 +173,22 @@ class Cluster:
     def start_all(self):
         for i in range(self.n):
             self.start(i)
+
+    def wait_serving(self, i, timeout_s=30):
+        """True once seed i's latest start has said "serving", which it does
+        only after its port is bound. (The port's LISTEN state is no sign: a
+        killed io_uring process's listener can linger while the kernel tears
+        its ring down.)"""
+        path = os.path.join(self.dir, f"stderr-{self.ports[i]}.txt")
+        until = time.monotonic() + timeout_s
+        while time.monotonic() < until:
+            with open(path, errors="replace") as f:
+                if f.read().count(" serving (") > self.serving_before.get(i, 0):
+                    return True
+            if self.procs[i] is not None and self.procs[i].poll() is not None:
+                return False
+            time.sleep(0.05)
+        return False
 
     def kill9(self, i):
         self.procs[i].send_signal(signal.SIGKILL)

@@ -138,6 +138,9 @@ host::tcp_host_options host_options(const node_limits& l) {
   o.connections_per_source_max = l.connections_per_source_max;
   o.unread_bytes_max_total = l.unread_mb_max << 20;
   o.unread_stall_max = l.unread_stall;
+  // A node restarted right after a kill -9 may find its port still held by
+  // the dead process's ring for a moment (tcp_host_options::bind_wait).
+  o.bind_wait = std::chrono::seconds(5);
   return o;
 }
 

@@ -93,6 +93,10 @@ int run_peer_command(const peer_options& o) {
   if (s.key) logs.line("cluster key set: every frame is authenticated");
   host::tcp_host_options ho = host_options(s.limits);
   ho.bind = at->bind;
+  ho.on_bind_wait = [&](const error& e) {
+    std::fprintf(stderr, "confab peer: %s: %s; trying again for up to 5 s (a killed instance may still hold it)\n",
+                 name.c_str(), e.message().c_str());
+  };
   ho.on_bad_input = [&logs](const net::address& from, const error& e) {
     if (!logs.admit("bad_input")) return;
     logs.line("closed a connection from " + from.to_string() + ": " + e.message());

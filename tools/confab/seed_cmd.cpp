@@ -176,6 +176,10 @@ int run_seed_command(const seed_options& o) {
     std::fprintf(stderr, "confab seed: %s serving (%zu seeds, quorum %zu); logs in %s.events.{txt,jsonl}\n",
                  name.c_str(), s.seed.seeds.size(), s.seed.quorum(), base.c_str());
   };
+  ho.on_bind_wait = [&](const error& e) {
+    std::fprintf(stderr, "confab seed: %s: %s; trying again for up to 5 s (a killed instance may still hold it)\n",
+                 name.c_str(), e.message().c_str());
+  };
   ho.message_bytes_max = 1u << 20;
   ho.on_bad_input = [&logs](const net::address& from, const error& e) {
     if (!logs.admit("bad_input")) return;
