@@ -139,7 +139,7 @@ void legacy_session::on_line(std::string_view raw, const ballot_box& box, sessio
   } else if (option == "exit") {
     propose(leave{*pin_}, pending::leave, out);
   } else {
-    out.lines.push_back("Error: unknown option '" + std::string(line.substr(0, 64)) +
+    out.lines.push_back("Error: unknown option '" + quoted(line, 64) +
                         "'. Choose setup, discover, negotiate, receive, vote, stats or exit.");
     out.lines.push_back("[Select an option]");
   }
@@ -287,7 +287,7 @@ void legacy_session::receive(std::string_view target, const ballot_box& box, ses
     else p = p * 10 + static_cast<pin>(ch - '0');
   }
   if (!digits) {
-    out.lines.push_back("Error: '" + std::string(target.substr(0, 64)) + "' is neither a PIN nor 'all'.");
+    out.lines.push_back("Error: '" + quoted(target, 64) + "' is neither a PIN nor 'all'.");
     return;
   }
   const client* c = box.find(p);

@@ -181,7 +181,7 @@ void native_session::on_line(std::string_view raw, const ballot_box& box, sessio
     out.lines.push_back("250 poll " + std::to_string(t->poll) + (t->closed ? " closed " : " open ") +
                         (t->winner ? *t->winner : std::string("none")) + " " + counts_text(*t));
   } else {
-    out.lines.push_back("500 unknown command '" + std::string(verb.substr(0, 32)) + "'");
+    out.lines.push_back("500 unknown command '" + quoted(verb, 32) + "'");
   }
 }
 

@@ -34,6 +34,17 @@ inline std::string upper(std::string_view s) {
   return o;
 }
 
+// ## quoted
+// A client's text as an error line quotes it: at most `max` bytes, and
+// every byte outside printable ASCII shown as '?', so garbage sent in is
+// never written back raw (to a terminal, or into a log).
+inline std::string quoted(std::string_view s, std::size_t max) {
+  std::string o(s.substr(0, max));
+  for (auto& c : o)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  return o;
+}
+
 // ## notice_for
 // The joins of `m` other than `self`'s own and its leaves; `listed` when
 // they are few enough (5) to be told one line each, else a summary line.
