@@ -269,7 +269,13 @@ TEST_P(tcp_host_test, hostile_clients_are_bounded_and_closed_while_others_are_se
   EXPECT_GE(st.paused, 12u);
   EXPECT_GE(st.closed_unread, 12u);  // (a reader starved of CPU for the whole stall may join them)
   EXPECT_GE(st.closed_idle, 6u);
-  EXPECT_EQ(st.refused_source, 5u);
+  // 25 against a cap of 20: 5 refused, fewer only when the host closed one
+  // of the 20 meanwhile (a reader starved of CPU, counted in closed_unread or
+  // closed_idle beyond the 12 non-readers and the 6 idle), which frees its
+  // place for a later one.
+  const auto freed = (st.closed_unread - 12) + (st.closed_idle - 6);
+  EXPECT_LE(st.refused_source, 5u);
+  EXPECT_GE(st.refused_source + freed, 5u) << "freed " << freed;
   // What the host held for them: the total budget plus at most one reply
   // past a connection's share, however many requests arrived.
   EXPECT_LE(unread_peak, o.unread_bytes_max_total + 12 * (o.unread_share_min + 16 * 1024 + 12)) << unread_peak;
