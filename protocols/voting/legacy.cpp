@@ -280,16 +280,12 @@ void legacy_session::receive(std::string_view target, const ballot_box& box, ses
     if (n == 0) out.lines.push_back("No node info stored yet.");
     return;
   }
-  pin p = 0;
-  bool digits = !target.empty() && target.size() <= 9;
-  for (char ch : target) {
-    if (ch < '0' || ch > '9') digits = false;
-    else p = p * 10 + static_cast<pin>(ch - '0');
-  }
-  if (!digits) {
+  const auto n = number(target, 9);
+  if (!n) {
     out.lines.push_back("Error: '" + quoted(target, 64) + "' is neither a PIN nor 'all'.");
     return;
   }
+  const pin p = static_cast<pin>(*n);
   const client* c = box.find(p);
   if (c == nullptr) out.lines.push_back("Error: no client has PIN " + std::to_string(p) + ".");
   else if (!c->info) out.lines.push_back("PIN " + std::to_string(p) + " has not stored node info.");

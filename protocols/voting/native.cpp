@@ -20,16 +20,6 @@ std::vector<std::string> split(std::string_view s, char sep) {
   }
 }
 
-std::optional<std::uint64_t> number(std::string_view s) {
-  if (s.empty() || s.size() > 18) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return v;
-}
-
 // 550 and a refusal's code name: a program acts on the name, a person reads the text.
 std::string refusal_line(const refused& r) {
   static constexpr const char* names[] = {"unknown-voter", "unknown-poll", "poll-closed", "not-in-electorate",

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +34,18 @@ inline std::string upper(std::string_view s) {
   std::string o(s);
   std::transform(o.begin(), o.end(), o.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return o;
+}
+
+// ## number
+// A whole decimal number of 1 to `digits_max` (at most 18) digits, else nullopt.
+inline std::optional<std::uint64_t> number(std::string_view s, std::size_t digits_max = 18) {
+  if (s.empty() || s.size() > std::min<std::size_t>(digits_max, 18)) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
 }
 
 // ## quoted
