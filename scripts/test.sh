@@ -15,9 +15,13 @@ step "source checks"
 ./scripts/check_headers.sh || fail=1
 
 step "configure and build"
-[ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized >/dev/null || exit 1
-[ -f build-asan/build.ninja ] || meson setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined \
-  -Db_lundef=false -Dbench=disabled >/dev/null || exit 1
+# -g1 (line tables: names and lines in every backtrace, no variable info)
+# compiles about a fifth faster than -g. The sanitised build uses -Og: with
+# UBSan's checks GCC spends four times as long at -O2 for tests that run
+# only a third slower at -Og (25 against 6 minutes of build on 2 cores).
+[ -f build/build.ninja ] || meson setup build --buildtype=debugoptimized -Dcpp_args=-g1 >/dev/null || exit 1
+[ -f build-asan/build.ninja ] || meson setup build-asan -Ddebug=true -Doptimization=g -Dcpp_args=-g1 \
+  -Db_sanitize=address,undefined -Db_lundef=false -Dbench=disabled >/dev/null || exit 1
 ninja -C build || exit 1
 # Under the sanitisers only what the sanitised tests below run is built
 # (the confab tool and the linalg tests are not: a third of the build time).
@@ -26,7 +30,7 @@ ninja -C build-asan tests/engine_tests tests/engine_fallback_probe tests/protoco
 # The main command's release build (-O3) warns differently; build it too so
 # CI catches what would break ./scripts/run.sh.
 [ -f build-release/build.ninja ] || meson setup build-release --buildtype=release -Dtests=disabled -Dbench=disabled >/dev/null || exit 1
-ninja -C build-release || exit 1
+ninja -C build-release tools/confab || exit 1
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1

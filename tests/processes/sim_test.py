@@ -7,7 +7,7 @@
   every live seed, no live peer removed, and the live seeds agreeing on a
   PL that holds exactly the live peers.
 - The same scenario over the in-process transport gives the same outcomes.
-- Three scenario seeds in a row over TCP while the test itself keeps both
+- Two scenario seeds in a row over TCP while the test itself keeps both
   cores busy (a CPU hog it starts and stops, bounded in time): every
   message reaches every live peer, no frame is lost or reordered on a live
   link, and each seed's outcomes equal its in-process run's.
@@ -199,7 +199,7 @@ def main():
                               f"import time\nend = time.monotonic() + {hog_s}\nwhile time.monotonic() < end: pass"])
             for _ in range(os.cpu_count() or 2)]
     try:
-        for seed in (12, 13, 14):
+        for seed in (12, 13):
             loaded, _ = run_sim(confab, work, "tcp", port, seed)
             a = outcomes(loaded, f"tcp, seed {seed}, both cores busy")
             inproc, _ = run_sim(confab, work, "inproc", port, seed)
