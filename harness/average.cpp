@@ -37,6 +37,7 @@ struct run_context {
   std::vector<bool> hosted;
   std::vector<std::unique_ptr<host::fabric>> fabrics;
   std::vector<std::vector<average::average_node*>> nodes;  // per thread
+  std::vector<average::average_node*> by_vertex;
   std::vector<std::vector<average_record::stall>> stalls;  // per thread
   std::unique_ptr<thread_share[]> share;
   io::clock::time_point epoch;
@@ -112,17 +113,23 @@ task<result<void>> run_thread(run_context& c, io::reactor& r, unsigned t, std::a
   for (auto g = static_cast<std::uint32_t>(t); g < c.n; g += c.o.threads) {
     if (!c.hosted[g]) continue;
     auto* stalls = &c.stalls[t];
-    auto epoch = c.epoch;
-    (void)epoch;
-    auto node = std::make_unique<average::average_node>(
-        c.config_of(g), [stalls, g, &c](seam::node_id, const average::average_event& e) {
-          if (e.what == average::average_event::kind::stalled) {
-            const auto who = c.group.index_of(e.who);
-            stalls->push_back({g, who >= 0 ? static_cast<std::uint32_t>(who) : ~0u, std::chrono::duration<double>(e.at).count()});
-          }
-        });
-    c.nodes[t].push_back(node.get());
-    fab.add(g, std::move(node), 0ns);
+    average::average_node::event_sink sink = [stalls, g, &c](seam::node_id, const average::average_event& e) {
+      if (e.what == average::average_event::kind::stalled) {
+        const auto who = c.group.index_of(e.who);
+        stalls->push_back({g, who >= 0 ? static_cast<std::uint32_t>(who) : ~0u, std::chrono::duration<double>(e.at).count()});
+      }
+    };
+    custom_node made;
+    if (c.o.make_node) {
+      made = c.o.make_node(g, c.group, std::move(sink));
+    } else {
+      auto own = std::make_unique<average::average_node>(c.config_of(g), std::move(sink));
+      made.rounds = own.get();
+      made.node = std::move(own);
+    }
+    c.nodes[t].push_back(made.rounds);
+    c.by_vertex[g] = made.rounds;
+    fab.add(g, std::move(made.node), 0ns);
   }
   std::stop_source stop;
   task_scope side;
@@ -179,18 +186,19 @@ result<average_record, problem> run_average(const average_run_options& o) {
   }
 
   run_context c{o, n, host::fabric_group({.threads = o.threads, .transport = o.transport, .base_port = o.base_port}),
-                {}, {}, {}, {}, nullptr, {}, {}};
+                {}, {}, {}, {}, {}, nullptr, {}, {}};
   c.group.default_link = o.link;
   c.hosted.assign(n, true);
   for (auto s : o.silent)
     if (s < n) c.hosted[s] = false;
   for (std::uint32_t g = 0; g < n; ++g) {
-    if (!c.hosted[g]) continue;
+    if (!c.hosted[g] || o.make_node) continue;
     if (auto ok = average::validate(c.config_of(g), c.group.id_of(g)); !ok)
       return bad("node " + std::to_string(g) + ": " + ok.error().text);
   }
   c.fabrics.resize(o.threads);
   c.nodes.resize(o.threads);
+  c.by_vertex.assign(n, nullptr);
   c.stalls.resize(o.threads);
   c.share = std::make_unique<thread_share[]>(o.threads);
   c.epoch = io::clock::now() + 100ms;
@@ -244,7 +252,7 @@ result<average_record, problem> run_average(const average_run_options& o) {
   }
   for (std::uint32_t g = 0; g < n; ++g) {
     if (!c.hosted[g]) continue;
-    auto* node = dynamic_cast<average::average_node*>(c.fabrics[c.group.thread_of(g)]->get(g));
+    auto* node = c.by_vertex[g];
     if (!node || !node->started()) continue;
     by_vertex[g] = node;
     out.outcomes[g] = node->core().status();

@@ -22,6 +22,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,9 +31,21 @@
 #include "engine/core/result.hpp"
 #include "engine/delay/link_model.hpp"
 #include "engine/host/fabric.hpp"
-#include "protocols/average/api.hpp"
+#include "protocols/average/node.hpp"
 
 namespace confab::harness {
+
+// A vertex's node when the caller builds it (protocols/exact puts its
+// recovery and its compromised behaviours around `linear` rounds): the node
+// to host, and the average node running its rounds inside, which the
+// run's watcher and record read.
+struct custom_node {
+  std::unique_ptr<seam::node> node;
+  average::average_node* rounds = nullptr;
+};
+// `group` gives every vertex's node id (group.id_of(v)).
+using node_maker =
+    std::function<custom_node(std::uint32_t vertex, const host::fabric_group& group, average::average_node::event_sink sink)>;
 
 struct average_run_options {
   std::vector<std::vector<std::uint32_t>> adjacency;  // symmetric: j in adj[i] iff i in adj[j]
@@ -47,6 +61,9 @@ struct average_run_options {
   std::uint64_t seed = 1;
   bool progress = true;
   std::string label = "confab avg";
+  // Set: builds every node (and validates its own configs); x0 and dt are
+  // then what the record and its analysis use.
+  node_maker make_node;
 };
 
 struct average_record {

@@ -177,6 +177,16 @@ std::vector<double> trajectory(const matrix& W, const std::vector<double>& x0, i
   return out;
 }
 
+std::vector<double> network_step(const graph& g, const matrix& W, const std::vector<double>& x) {
+  std::vector<double> next(x.size());
+  for (int i = 0; i < g.n(); ++i) {
+    double acc = W(i, i) * x[static_cast<std::size_t>(i)];
+    for (int j : g.adj[static_cast<std::size_t>(i)]) acc += W(i, j) * x[static_cast<std::size_t>(j)];
+    next[static_cast<std::size_t>(i)] = acc;
+  }
+  return next;
+}
+
 std::vector<double> observe(const graph& g, const matrix& W, int i, const std::vector<double>& x0, int v) {
   const auto& nb = g.adj[static_cast<std::size_t>(i)];
   std::vector<double> x = x0, y;
@@ -184,7 +194,7 @@ std::vector<double> observe(const graph& g, const matrix& W, int i, const std::v
   for (int k = 0; k < v; ++k) {
     y.push_back(x[static_cast<std::size_t>(i)]);
     for (int j : nb) y.push_back(x[static_cast<std::size_t>(j)]);
-    if (k + 1 < v) x = W.apply(x);
+    if (k + 1 < v) x = network_step(g, W, x);
   }
   return y;
 }

@@ -96,8 +96,15 @@ matrix recover_all_nodes(const all_nodes_plan& p, const matrix& trajectories);
 // vec(X) of one run of `steps` iterations from x0 (a column for the above).
 std::vector<double> trajectory(const matrix& W, const std::vector<double>& x0, int steps);
 
+// One step x(k+1) = W x(k) summed as the network's nodes sum it: node i
+// takes w_ii x_i, then adds w_ij x_j for its neighbours in ascending
+// order (a sparse loop over the graph, no BLAS). protocols/exact's nodes
+// make the same sums, so a run over the network and these functions give
+// the same bits, whatever OpenBLAS kernel the machine picks.
+std::vector<double> network_step(const graph& g, const matrix& W, const std::vector<double>& x);
+
 // The observations node i records while the network runs v steps from x0:
-// y_i(0:v-1), computed by iterating, not from O.
+// y_i(0:v-1), computed by iterating (network_step), not from O.
 std::vector<double> observe(const graph& g, const matrix& W, int i, const std::vector<double>& x0, int v);
 
 // ## bounds (section 3)

@@ -406,7 +406,7 @@ std::vector<double> observe_attacked(const graph& g, const matrix& W, int i, con
     y.push_back(x[static_cast<std::size_t>(i)]);
     for (int j : nb) y.push_back(x[static_cast<std::size_t>(j)]);
     if (k == L) break;
-    x = W.apply(x);
+    x = network_step(g, W, x);
     for (std::size_t a = 0; a < attackers.size(); ++a)
       x[static_cast<std::size_t>(attackers[a])] += errors[static_cast<std::size_t>(k)][a];
   }

@@ -26,7 +26,7 @@ ninja -C build || exit 1
 # Under the sanitisers only what the sanitised tests below run is built
 # (the confab tool and the linalg tests are not: a third of the build time).
 ninja -C build-asan tests/engine_tests tests/engine_fallback_probe tests/protocols_tests tests/harness_tests \
-  tests/average_tests || exit 1
+  tests/average_tests tests/exact_tests || exit 1
 # The main command's release build (-O3) warns differently; build it too so
 # CI catches what would break ./scripts/run.sh.
 [ -f build-release/build.ninja ] || meson setup build-release --buildtype=release -Dtests=disabled -Dbench=disabled >/dev/null || exit 1
@@ -41,7 +41,7 @@ step "tests (ASan+UBSan build)"
 # spends its time inside OpenBLAS/LAPACK, which is not instrumented).
 # The 1,000-seed simulation sweeps run in the optimised build above; under
 # the sanitisers 100 seeds each look for memory and UB errors.
-CONFAB_SWEEP_COUNT=100 meson test -C build-asan --no-rebuild --print-errorlogs --num-processes 1 --timeout-multiplier 3 engine protocols harness average || fail=1
+CONFAB_SWEEP_COUNT=100 meson test -C build-asan --no-rebuild --print-errorlogs --num-processes 1 --timeout-multiplier 3 engine protocols harness average exact || fail=1
 
 step "benchmark smoke runs"
 bash bench/run_smoke.sh build || fail=1

@@ -16,6 +16,12 @@
 //                       neighbour (round-robin), as running totals per edge,
 //                       so a lost or duplicated frame changes nothing but
 //                       the time; s/w tends to the average.
+//   linear              the lock-step rounds of a linear iteration with the
+//                       node's own weight row (exact consensus, document 004):
+//                       x_i(k+1) = w_ii x_i(k) + sum_j w_ij x_j(k) (+ u_i(k)),
+//                       the row summing to 1. With `observe` the node keeps
+//                       what it saw each round, y_i(k) = (x_i(k), x_j(k) for
+//                       its neighbours in config order), for protocols/exact.
 //
 //   average_config c{.x0 = 10, .dt = 0.1, .neighbours = {peer}, .how = mode::laplacian};
 //   if (auto ok = validate(c); !ok) die(ok.error().text);
@@ -40,13 +46,16 @@ using seam::duration;
 using seam::node_id;
 using seam::time_point;
 
-enum class mode : std::uint8_t { laplacian, average_preserving, push_sum };
+enum class mode : std::uint8_t { laplacian, average_preserving, push_sum, linear };
 struct mode_name {
   mode value;
   const char* name;
 };
 inline constexpr mode_name mode_names[] = {
-    {mode::laplacian, "laplacian"}, {mode::average_preserving, "average-preserving"}, {mode::push_sum, "push-sum"}};
+    {mode::laplacian, "laplacian"},
+    {mode::average_preserving, "average-preserving"},
+    {mode::push_sum, "push-sum"},
+    {mode::linear, "linear"}};
 const char* name_of(mode m) noexcept;
 std::optional<mode> mode_from_name(std::string_view name) noexcept;
 // "laplacian, average-preserving, push-sum": for error messages and help.
@@ -54,7 +63,7 @@ std::string mode_list();
 
 struct neighbour {
   node_id id = 0;
-  double weight = 1.0;  // a_ij (a_ij = a_ji: both ends must say the same)
+  double weight = 1.0;  // a_ij (a_ij = a_ji: both ends must say the same); linear: w_ij
 };
 
 struct average_config {
@@ -82,6 +91,13 @@ struct average_config {
   duration resend_interval = 200ms;
   // |x - x0 scale| beyond this factor of the initial spread: diverged.
   double divergence_factor = 1e6;
+  // linear: w_ii; with the neighbours' weights the row sums to 1.
+  double self_weight = 0;
+  // Lock-step: u(k) added to x(k+1) (a compromised node's errors, the
+  // paper's x(k+1) = W x(k) + B u(k)); none past the vector's end.
+  std::vector<double> injections;
+  // Lock-step, no staleness: keep y(k) for every round stepped from.
+  bool observe = false;
 };
 
 inline constexpr std::uint32_t rounds_max = 10'000'000;

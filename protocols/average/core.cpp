@@ -67,6 +67,20 @@ result<void, problem> validate(const average_config& c, node_id self) {
     return bad(b);
   }
   if (c.how == mode::push_sum && c.push_interval <= 0ns) return bad("the push interval must be positive");
+  if (c.how == mode::linear) {
+    double row = c.self_weight;
+    for (const auto& n : c.neighbours) row += n.weight;
+    if (!std::isfinite(c.self_weight) || std::fabs(row - 1) > 1e-9) {
+      std::snprintf(b, sizeof b, "the linear mode needs a weight row summing to 1 (self weight %g, row sum %.12g)",
+                    c.self_weight, row);
+      return bad(b);
+    }
+  }
+  if (c.how == mode::push_sum && (!c.injections.empty() || c.observe))
+    return bad("injections and observations are for the lock-step modes");
+  for (double u : c.injections)
+    if (!std::isfinite(u)) return bad("an injection is not a finite number");
+  if (c.observe && c.staleness != 0) return bad("observations need lock-step rounds without staleness");
   if (c.stall_timeout <= 0ns) return bad("the stall timeout must be positive");
   if (c.pause < 0ns) return bad("the pause between rounds must not be negative");
   if (!(c.divergence_factor > 1)) return bad("the divergence factor must be above 1");
@@ -142,6 +156,7 @@ void average_core::start(time_point now, output& out) {
     // One allocation for the whole run (up to a million rounds), not a
     // doubling that every node of a fabric hits in the same round.
     history_.reserve(std::min<std::size_t>(cfg_.rounds + 1u, std::size_t{1} << 20));
+    if (cfg_.observe) observed_.reserve(static_cast<std::size_t>(cfg_.rounds) * (peers_.size() + 1));
     own_[0] = cfg_.x0;
     send_state(out);
     advance(now, out);
@@ -243,10 +258,19 @@ void average_core::advance(time_point now, output& out) {
     if (cfg_.how == mode::laplacian) {
       for (const auto& p : peers_) acc += p.weight * (state_of(p, need) - mine);
       x_ = x_ + cfg_.dt * acc;
+    } else if (cfg_.how == mode::linear) {
+      acc = cfg_.self_weight * mine;
+      for (const auto& p : peers_) acc += p.weight * state_of(p, need);
+      x_ = acc;
     } else {
       for (const auto& p : peers_) acc += p.weight * std::min(cfg_.dt, p.dt) * (state_of(p, need) - mine);
       x_ = x_ + acc;
     }
+    if (cfg_.observe) {
+      observed_.push_back(mine);
+      for (const auto& p : peers_) observed_.push_back(state_of(p, need));
+    }
+    if (round_ < cfg_.injections.size()) x_ += cfg_.injections[round_];
     ++round_;
     own_[round_ % ring_] = x_;
     record(now, x_);

@@ -61,6 +61,9 @@ class average_core {
   double x() const noexcept;
   std::uint32_t round() const noexcept { return round_; }
   const std::vector<sample>& history() const noexcept { return history_; }
+  // With `observe`: y(0), y(1), ... stacked, each (x_self, x_neighbour...)
+  // in config order, one per round the node stepped from.
+  const std::vector<double>& observations() const noexcept { return observed_; }
   std::vector<sample> take_history() noexcept { return std::move(history_); }
   const average_config& config() const noexcept { return cfg_; }
   node_id self() const noexcept { return self_; }
@@ -116,6 +119,7 @@ class average_core {
   std::unordered_map<node_id, std::size_t> index_;
   outcome state_ = outcome::running;
   std::vector<sample> history_;
+  std::vector<double> observed_;
   std::vector<double> own_;  // lock-step: own states, by round modulo the ring size
   std::uint32_t ring_ = 1;
   std::uint32_t round_ = 0;

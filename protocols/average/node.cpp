@@ -2,7 +2,8 @@
 
 namespace confab::average {
 
-average_node::average_node(average_config cfg, event_sink on_event) : cfg_(std::move(cfg)), on_event_(std::move(on_event)) {}
+average_node::average_node(average_config cfg, event_sink on_event, tamper_fn tamper)
+    : cfg_(std::move(cfg)), on_event_(std::move(on_event)), tamper_(std::move(tamper)) {}
 
 void average_node::on_start(seam::env& e) {
   core_.emplace(cfg_, e.self());
@@ -33,7 +34,8 @@ void average_node::on_timer(seam::env& e) {
 }
 
 void average_node::flush(seam::env& e) {
-  for (const auto& [to, m] : out_.sends) {
+  for (auto& [to, m] : out_.sends) {
+    if (tamper_ && !tamper_(to, m)) continue;
     buf_.clear();
     encode(m, buf_);
     (void)e.send(to, buf_);

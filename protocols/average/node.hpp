@@ -24,7 +24,11 @@ namespace confab::average {
 class average_node final : public seam::node {
  public:
   using event_sink = std::function<void(node_id self, const average_event&)>;
-  explicit average_node(average_config cfg, event_sink on_event = {});
+  // Sees each outgoing message before it is encoded: may change it, and
+  // returns false to drop it. How a compromised node (protocols/exact) lies
+  // differently to different neighbours or falls silent, the core untouched.
+  using tamper_fn = std::function<bool(node_id to, message& m)>;
+  explicit average_node(average_config cfg, event_sink on_event = {}, tamper_fn tamper = {});
 
   void on_start(seam::env& e) override;
   result<void> on_message(seam::env& e, node_id from, std::span<const std::byte> payload) override;
@@ -41,6 +45,7 @@ class average_node final : public seam::node {
   void flush(seam::env& e);
   average_config cfg_;
   event_sink on_event_;
+  tamper_fn tamper_;
   std::optional<average_core> core_;
   output out_;
   std::vector<std::byte> buf_;

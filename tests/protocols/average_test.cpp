@@ -100,6 +100,10 @@ TEST(average_config, validate_names_the_first_problem) {
       {{.x0 = 1, .dt = 0.1, .neighbours = {{1, -1.0}}}, "weight that is not a positive number"},
       {{.x0 = 1, .dt = 0.1, .neighbours = {{1}}, .rounds = 0}, "rounds must be between"},
       {{.x0 = 1, .dt = 0.1, .neighbours = {{1}}, .staleness = 65}, "staleness must be at most"},
+      {{.x0 = 1, .neighbours = {{1, 0.5}}, .how = mode::linear, .self_weight = 0.6}, "weight row summing to 1"},
+      {{.x0 = 1, .neighbours = {{1}}, .how = mode::push_sum, .observe = true}, "for the lock-step modes"},
+      {{.x0 = 1, .neighbours = {{1}}, .injections = {1, NAN}}, "injection is not a finite number"},
+      {{.x0 = 1, .neighbours = {{1}}, .staleness = 1, .observe = true}, "without staleness"},
   };
   for (const auto& r : rows) {
     auto ok = validate(r.c, self);
@@ -107,9 +111,10 @@ TEST(average_config, validate_names_the_first_problem) {
     EXPECT_NE(ok.error().text.find(r.contains), std::string::npos) << ok.error().text;
   }
   EXPECT_TRUE(validate({.x0 = 1, .dt = 0, .neighbours = {{1}}, .how = mode::push_sum}, self)) << "push-sum has no step";
+  EXPECT_TRUE(validate({.x0 = 1, .neighbours = {{1, 0.25}, {2, 0.5}}, .how = mode::linear, .self_weight = 0.25}, self));
   EXPECT_EQ(mode_from_name("average-preserving"), mode::average_preserving);
   EXPECT_FALSE(mode_from_name("average"));
-  EXPECT_EQ(mode_list(), "laplacian, average-preserving, push-sum");
+  EXPECT_EQ(mode_list(), "laplacian, average-preserving, push-sum, linear");
 }
 
 // ---------------------------------------------------------------- core, by hand

@@ -4,6 +4,8 @@
 //   confab exact bounds --topology torus:5x5 [--seed S] [--json]
 //   confab exact recover --topology torus:5x5 --compromised 3,17 [--node I] [--seed S] [--json]
 //   confab exact table2|table3|table4 [--seed S] [--runs R] [--json]
+//   confab exact run --topology SPEC [--f F] [--malicious NODE:STRATEGY[:V],...] [--transport tcp|inproc]
+//                    [--delay-ms D --jitter-ms J] [--out DIR]   (exact_run.cpp: over the network)
 //
 // Tables print the paper's figures beside ours. Times are wall-clock
 // milliseconds on this machine (best / average / worst over --runs).
@@ -501,6 +503,7 @@ int table23(const exact_options& o, bool base_only) {
 }  // namespace
 
 int run_exact_command(const exact_options& o) {
+  if (o.what == "run") return run_exact_network(o);
   if (o.what == "table1") return table1(o);
   if (o.what == "bounds") return bounds_cmd(o);
   if (o.what == "recover") return recover_cmd(o);

@@ -8,7 +8,7 @@
 namespace confab::tools {
 
 struct exact_options {
-  std::string what;  // table1 | table2 | table3 | table4 | recover | bounds
+  std::string what;  // table1 | table2 | table3 | table4 | recover | bounds | run
   std::string topology;
   std::string compromised;  // "3,17"
   // Errors the compromised nodes add: "crafted" (an attack another subset
@@ -19,7 +19,21 @@ struct exact_options {
   int runs = 0;  // 0: the table's default
   int node = 0;
   bool json = false;
+  // run: exact consensus over the network (tools/confab/exact_run.cpp)
+  int f = 0;
+  std::string malicious;  // "3:offset:0.5,7:silent:4"
+  std::string weights = "random";
+  std::string transport = "inproc";
+  double delay_ms = 0, jitter_ms = 0, stall_timeout_ms = 5000, time_max_s = 300;
+  unsigned threads = 1;
+  std::string out;
+  std::string backend = "auto";
+  std::uint16_t base_port = 17600;
+  bool quiet = false;
 };
+
+// `confab exact run`: N nodes over the network in one process.
+int run_exact_network(const exact_options& o);
 
 // Prints the result (text or JSON); returns the exit code. Bad input gets a
 // one-line error on stderr and exit code 2.

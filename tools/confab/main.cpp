@@ -45,9 +45,9 @@ int main(int argc, char** argv) {
   d->add_option("--duration-ms", demo.duration_ms, "how long the load runs")->check(CLI::Range(100u, 600000u));
   confab::tools::exact_options exact;
   auto* e = app.add_subcommand("exact", "exact consensus: the paper's tables, bounds and recoveries");
-  e->add_option("what", exact.what, "table1 | table2 | table3 | table4 | bounds | recover")
+  e->add_option("what", exact.what, "table1 | table2 | table3 | table4 | bounds | recover | run (over the network)")
       ->required()
-      ->check(CLI::IsMember({"table1", "table2", "table3", "table4", "bounds", "recover"}));
+      ->check(CLI::IsMember({"table1", "table2", "table3", "table4", "bounds", "recover", "run"}));
   e->add_option("--topology", exact.topology, "ring:N, torus:RxC, petersen, hypercube:D, complete:N, regular:NxD, er:NxP, ba:NxM, file:PATH");
   e->add_option("--compromised", exact.compromised, "comma-separated compromised nodes");
   e->add_option("--inject", exact.inject,
@@ -57,6 +57,21 @@ int main(int argc, char** argv) {
   e->add_option("--runs", exact.runs, "timed runs")->check(CLI::Range(1, 10000000));
   e->add_option("--node", exact.node, "observing node (recover)");
   e->add_flag("--json", exact.json, "print JSON");
+  e->add_option("--f", exact.f, "run: compromised nodes every node allows for")->check(CLI::Range(0, 3));
+  e->add_option("--malicious", exact.malicious,
+                "run: NODE:STRATEGY[:VALUE],... with offset, noise, crafted, two-faced, silent (VALUE: its first silent round), small");
+  e->add_option("--weights", exact.weights, "run: random (seeded) or metropolis")->check(CLI::IsMember({"random", "metropolis"}));
+  e->add_option("--transport", exact.transport, "run: tcp or inproc")->check(CLI::IsMember({"tcp", "inproc"}));
+  e->add_option("--delay-ms", exact.delay_ms, "run: emulated one-way link delay")->check(CLI::Range(0.0, 60000.0));
+  e->add_option("--jitter-ms", exact.jitter_ms, "run: emulated jitter around it")->check(CLI::Range(0.0, 60000.0));
+  e->add_option("--stall-timeout-ms", exact.stall_timeout_ms, "run: a neighbour silent this long is reported")
+      ->check(CLI::Range(10.0, 3600000.0));
+  e->add_option("--time-max", exact.time_max_s, "run: stops by itself after this many seconds")->check(CLI::Range(1.0, 86400.0));
+  e->add_option("--threads", exact.threads, "run: reactor threads")->check(CLI::Range(1u, 64u));
+  e->add_option("--out", exact.out, "run: folder for report.json and graph.svg");
+  e->add_option("--backend", exact.backend, "run: auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  e->add_option("--base-port", exact.base_port, "run, tcp: listeners on base-port + thread")->check(CLI::Range(1024, 65000));
+  e->add_flag("--quiet", exact.quiet, "run: no progress line");
   confab::tools::avg_options avg;
   auto* av = app.add_subcommand("avg", "average consensus (document 000): N nodes through the RTT emulator, or `avg paper`");
   av->footer("Example: confab avg --topology torus:5x5 --dt best --transport tcp --out avg-report");
