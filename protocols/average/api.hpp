@@ -83,6 +83,11 @@ struct average_config {
   // A neighbour silent this long while it is needed is reported: the
   // lock-step modes stop (their maths needs every neighbour each round) and
   // tell their neighbours; push-sum stops sending to it and goes on.
+  // Lock-step: a neighbour that is not silent (it sends its own resends:
+  // it is blocked too, on someone further away) is given up to
+  // `blocked_stall_factor` times as long, so the one next to the silent
+  // node reports it and the halt reaches the others before they report
+  // a neighbour that was only waiting.
   duration stall_timeout = 5s;
   // Lock-step: while blocked, the node sends its recent states again this
   // often (0: never), so a frame lost to a link that was down (a neighbour
@@ -106,6 +111,7 @@ inline constexpr std::size_t neighbours_max = 4096;
 // A lock-step node reports a silent neighbour only after the stall timeout
 // and this many resends of its own while blocked.
 inline constexpr std::uint32_t stall_resends_min = 3;
+inline constexpr int blocked_stall_factor = 3;
 
 // A sentence naming the first thing wrong with `c` for node `self`.
 result<void, problem> validate(const average_config& c, node_id self);

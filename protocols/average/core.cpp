@@ -182,6 +182,7 @@ result<void> average_core::on_message(time_point now, node_id from, const messag
     if (!lock_step()) return make_error(errc::malformed, "a lock-step state in push-sum mode");
     if (p->dt != 0 && p->dt != st->dt) return make_error(errc::malformed, "a neighbour changed its step size");
     p->dt = st->dt;
+    p->heard = now;
     if (!p->heard_any || st->round > p->high) p->high = st->round;
     p->heard_any = true;
     // A resend means the sender is blocked, and perhaps on us: a frame of
@@ -342,10 +343,19 @@ void average_core::on_tick(time_point now, output& out) {
     // a neighbour's silence.
     const bool resent_enough = cfg_.resend_interval <= 0ns || resends_ >= stall_resends_min;
     if (state_ == outcome::running && blocked_ && now - blocked_since_ >= cfg_.stall_timeout && resent_enough) {
+      // Silent: missing the state we need and no frame for the timeout.
+      // A neighbour still sending (blocked itself) is waited for longer.
       const std::uint32_t need = round_ > cfg_.staleness ? round_ - cfg_.staleness : 0;
-      for (const auto& p : peers_)
-        if (!have(p, need)) out.events.push_back({average_event::kind::stalled, now, round_, x_, p.id});
-      stop(now, outcome::stalled, 0, out);
+      const bool long_blocked = now - blocked_since_ >= blocked_stall_factor * cfg_.stall_timeout;
+      bool any = false;
+      for (const auto& p : peers_) {
+        const bool silent = !p.heard_any || now - p.heard >= cfg_.stall_timeout;
+        if (!have(p, need) && (silent || long_blocked)) {
+          out.events.push_back({average_event::kind::stalled, now, round_, x_, p.id});
+          any = true;
+        }
+      }
+      if (any) stop(now, outcome::stalled, 0, out);
     }
     return;
   }
@@ -372,7 +382,13 @@ time_point average_core::next_tick() const noexcept {
   if (lock_step()) {
     if (sleeping_) return wake_at_;
     if (state_ == outcome::running && blocked_) {
-      const auto stall = blocked_since_ + cfg_.stall_timeout;
+      // The earliest time on_tick could report a stall: past the timeout,
+      // and a missing neighbour silent for it or blocked that long.
+      const std::uint32_t need = round_ > cfg_.staleness ? round_ - cfg_.staleness : 0;
+      auto report = blocked_since_ + blocked_stall_factor * cfg_.stall_timeout;
+      for (const auto& p : peers_)
+        if (!have(p, need)) report = std::min(report, p.heard_any ? p.heard + cfg_.stall_timeout : blocked_since_);
+      const auto stall = std::max(blocked_since_ + cfg_.stall_timeout, report);
       return cfg_.resend_interval > 0ns ? std::min(stall, resent_at_ + cfg_.resend_interval) : stall;
     }
     return time_point::max();

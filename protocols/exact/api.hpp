@@ -46,7 +46,7 @@ using seam::node_id;
 //              subsets explain the observations with different x(0))
 //   two-faced  sends x + size to its even-indexed neighbours and x - size
 //              to the odd ones: no single state explains what they saw
-//   silent     sends nothing from round `from_round` on
+//   silent     sends nothing at all from its state of round `from_round` on
 //   small      `offset` of 1e-9 x size (x(0) values are of order 1)
 enum class strategy : std::uint8_t { honest, offset, noise, crafted, two_faced, silent, small };
 const char* name_of(strategy s) noexcept;

@@ -40,10 +40,14 @@ average::average_node::tamper_fn tamper_of(const exact_config& cfg) {
     };
   }
   if (cfg.lie.how == strategy::silent) {
+    // From its first state of round `from_round` on it sends nothing at
+    // all (no resends of older rounds, no halt): a crash, as seen from
+    // outside.
     const auto from = cfg.lie.from_round;
-    return [from](node_id, average::message& m) {
-      if (const auto* s = std::get_if<average::state>(&m)) return s->round < from;
-      return false;  // a silent node tells nobody it stopped
+    return [from, fallen = false](node_id, average::message& m) mutable {
+      const auto* s = std::get_if<average::state>(&m);
+      if (!s || s->round >= from) fallen = true;
+      return !fallen;
     };
   }
   return {};

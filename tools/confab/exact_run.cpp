@@ -335,6 +335,17 @@ int run_exact_network(const exact_options& o) {
     nodes.push_back(j);
   }
   if (attackers.empty() && recovered != honest) ++problems;
+  // Who fell silent, by the stall reports: the vertices named by a
+  // neighbour that did not report a stall themselves (one that did was
+  // waiting too, on someone further away).
+  std::vector<int> silent_roots;
+  for (int i = 0; i < n; ++i) {
+    const int s = decisions[static_cast<std::size_t>(i)].silent;
+    if (decisions[static_cast<std::size_t>(i)].what != exact::verdict::stalled || s < 0) continue;
+    if (decisions[static_cast<std::size_t>(s)].what == exact::verdict::stalled) continue;
+    if (std::find(silent_roots.begin(), silent_roots.end(), s) == silent_roots.end()) silent_roots.push_back(s);
+  }
+  std::sort(silent_roots.begin(), silent_roots.end());
   if (rec->timed_out) ++problems;
 
   std::printf("exact consensus over %s: %d nodes (%s), f = %d, %d rounds, %s weights, %.2f s\n", rec->transport.c_str(), n,
@@ -352,6 +363,10 @@ int run_exact_network(const exact_options& o) {
     if (!bad[static_cast<std::size_t>(i)]) ++verdicts[exact::name_of(decisions[static_cast<std::size_t>(i)].what)];
   std::printf("  honest verdicts:");
   for (const auto& [k, v] : verdicts) std::printf(" %s %d", k.c_str(), v);
+  if (!silent_roots.empty()) {
+    std::printf("\n  fell silent, by their neighbours' stall reports:");
+    for (int v : silent_roots) std::printf(" %d", v);
+  }
   std::printf("\n  frames %llu, refused %llu, stale %llu; %s\n", static_cast<unsigned long long>(rec->frames_sent),
               static_cast<unsigned long long>(rec->rejected + rec->bad_input),
               static_cast<unsigned long long>(rec->stale_frames), rec->timed_out ? "TIMED OUT" : "every node ended");
@@ -373,6 +388,7 @@ int run_exact_network(const exact_options& o) {
                 {"compromised", attackers},
                 {"crafted", crafted_note},
                 {"honest", honest},
+                {"silent", silent_roots},
                 {"recovered", recovered},
                 {"compared_with_linalg", compared},
                 {"agree_with_linalg", agreeing},
