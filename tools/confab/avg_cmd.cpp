@@ -362,8 +362,10 @@ task<void> watch_node(average::average_node& node, io::reactor& r, std::stop_sou
   }
 }
 
-task<void> serve_avg_node(host::tcp_host& host, average::average_node& node, io::reactor& r, seam::duration linger,
-                          int& exit_code) {
+}  // namespace
+
+task<void> serve_rounds_node(host::tcp_host& host, average::average_node& node, io::reactor& r, seam::duration linger,
+                             int& exit_code, const char* command) {
   std::stop_source stop;
   task_scope side;
   side.spawn(watch_node(node, r, stop, linger));
@@ -371,12 +373,10 @@ task<void> serve_avg_node(host::tcp_host& host, average::average_node& node, io:
   stop.request_stop();
   co_await side.join();
   if (!ok) {
-    std::fprintf(stderr, "confab avg-node: cannot serve: %s\n", ok.error().message().c_str());
+    std::fprintf(stderr, "confab %s: cannot serve: %s\n", command, ok.error().message().c_str());
     exit_code = 2;
   }
 }
-
-}  // namespace
 
 int run_avg_node_command(const avg_node_options& o) {
   auto self = endpoints::parse_endpoint(o.listen);
@@ -428,7 +428,7 @@ int run_avg_node_command(const avg_node_options& o) {
     auto node = std::make_unique<average::average_node>(s.cfg, on_event);
     node_ptr = node.get();
     host::tcp_host host(r, *self, {}, std::move(node), *self, ho);
-    co_await serve_avg_node(host, *node_ptr, r, s.linger, exit_code);
+    co_await serve_rounds_node(host, *node_ptr, r, s.linger, exit_code, "avg-node");
     if (node_ptr->started()) {
       final_state = node_ptr->core().status();
       history = node_ptr->take_history();

@@ -11,6 +11,9 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/host/tcp_host.hpp"
+#include "protocols/average/node.hpp"
+
 namespace confab::tools {
 
 struct avg_options {
@@ -43,5 +46,11 @@ struct avg_node_options {
   std::string backend = "auto";
 };
 int run_avg_node_command(const avg_node_options& o);
+
+// Serves a node whose lock-step rounds are `node` (avg-node, exact-node)
+// until they end and every neighbour has its last states, or `linger`
+// after the end; exit_code 2 when the host cannot serve.
+task<void> serve_rounds_node(host::tcp_host& host, average::average_node& node, io::reactor& r, seam::duration linger,
+                             int& exit_code, const char* command);
 
 }  // namespace confab::tools

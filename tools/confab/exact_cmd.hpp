@@ -35,6 +35,14 @@ struct exact_options {
 // `confab exact run`: N nodes over the network in one process.
 int run_exact_network(const exact_options& o);
 
+struct exact_node_options {
+  std::string listen;
+  std::string config;
+  std::string backend = "auto";
+};
+// `confab exact-node`: one node as its own process (exact_node_cmd.cpp).
+int run_exact_node_command(const exact_node_options& o);
+
 // Prints the result (text or JSON); returns the exit code. Bad input gets a
 // one-line error on stderr and exit code 2.
 int run_exact_command(const exact_options& o);

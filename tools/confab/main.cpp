@@ -6,6 +6,7 @@
 //   confab exact table1|bounds|recover [--topology T] [--seed S] [--runs R] [--json]
 //   confab avg [paper] --topology SPEC --dt DT [--mode M] [--transport tcp|inproc] [--out DIR]
 //   confab avg-node --listen IP:PORT --config node.toml
+//   confab exact-node --listen IP:PORT --config node.toml
 //   confab seed --config seed.toml --listen IP:PORT
 //   confab peer --config peer.toml --listen IP:PORT
 //   confab seed-load --seeds seeds.txt --peers N [--window W] [--acked-out FILE]
@@ -102,6 +103,14 @@ int main(int argc, char** argv) {
   av->add_option("--base-port", avg.base_port, "tcp: listeners on base-port + thread")->check(CLI::Range(1024, 65000));
   av->add_option("--seed", avg.seed, "random seed (topology, initial states, emulator)");
   av->add_flag("--quiet", avg.quiet, "no progress line");
+  confab::tools::exact_node_options exact_node;
+  auto* en = app.add_subcommand("exact-node", "one exact-consensus node as its own process (document 004 over TCP)");
+  en->footer("Example: confab exact-node --listen 127.0.0.1:7300 --config node3.toml (docs/exact_consensus.md)");
+  en->add_option("--listen", exact_node.listen, "IP:PORT this node listens on (its entry in the config's nodes)")->required();
+  en->add_option("--config", exact_node.config,
+                 "TOML: topology, weights, seed, vertex, f, x0, nodes = [\"IP:PORT\", ...], malicious, out")
+      ->required();
+  en->add_option("--backend", exact_node.backend, "auto, uring or epoll")->check(CLI::IsMember({"auto", "uring", "epoll"}));
   confab::tools::avg_node_options avg_node;
   auto* an = app.add_subcommand("avg-node", "one average-consensus node as its own process (the document's two terminals)");
   an->footer("Example: confab avg-node --listen 127.0.0.1:7100 --config node.toml (docs/average.md)");
@@ -254,6 +263,7 @@ int main(int argc, char** argv) {
   if (sm->parsed()) return confab::tools::run_sim_command(sim);
   if (av->parsed()) return confab::tools::run_avg_command(avg);
   if (an->parsed()) return confab::tools::run_avg_node_command(avg_node);
+  if (en->parsed()) return confab::tools::run_exact_node_command(exact_node);
   if (em->parsed()) return confab::tools::run_emulator_test(et);
   if (e->parsed()) return confab::tools::run_exact_command(exact);
   if (sd->parsed()) return confab::tools::run_seed_command(seed);
