@@ -19,8 +19,10 @@
 #include <sstream>
 #include <string>
 #include <toml++/toml.h>
+#include <vector>
 
 #include "engine/core/result.hpp"
+#include "protocols/common/endpoints.hpp"
 
 namespace confab::harness {
 
@@ -166,5 +168,23 @@ class table_reader {
   std::string prefix_, file_;
   std::optional<problem> problem_;
 };
+
+// A list of "IP:PORT" strings under `key` (a node's neighbours, every
+// vertex of a run), each parsed; a problem names the entry.
+inline result<std::vector<seam::node_id>, problem> endpoint_list(const toml::table& root, const char* key,
+                                                                const std::string& path) {
+  const auto* list = root.get(key) ? root.get(key)->as_array() : nullptr;
+  if (!list) return problem{path + ": " + key + " must be a list of \"IP:PORT\" strings"};
+  std::vector<seam::node_id> out;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const std::string at = path + ": " + key + "[" + std::to_string(i) + "]";
+    auto text = (*list)[i].value<std::string>();
+    if (!text) return problem{at + " is not a string"};
+    auto id = endpoints::parse_endpoint(*text);
+    if (!id) return problem{at + " '" + *text + "': " + id.error().detail};
+    out.push_back(*id);
+  }
+  return out;
+}
 
 }  // namespace confab::harness

@@ -38,6 +38,7 @@
 
 #include "engine/core/result.hpp"
 #include "engine/seam/env.hpp"
+#include "protocols/common/names.hpp"
 
 namespace confab::average {
 
@@ -47,15 +48,10 @@ using seam::node_id;
 using seam::time_point;
 
 enum class mode : std::uint8_t { laplacian, average_preserving, push_sum, linear };
-struct mode_name {
-  mode value;
-  const char* name;
-};
-inline constexpr mode_name mode_names[] = {
-    {mode::laplacian, "laplacian"},
-    {mode::average_preserving, "average-preserving"},
-    {mode::push_sum, "push-sum"},
-    {mode::linear, "linear"}};
+inline constexpr std::pair<const char*, mode> mode_names[] = {{"laplacian", mode::laplacian},
+                                                              {"average-preserving", mode::average_preserving},
+                                                              {"push-sum", mode::push_sum},
+                                                              {"linear", mode::linear}};
 const char* name_of(mode m) noexcept;
 std::optional<mode> mode_from_name(std::string_view name) noexcept;
 // "laplacian, average-preserving, push-sum": for error messages and help.

@@ -9,23 +9,9 @@
 
 namespace confab::average {
 
-const char* name_of(mode m) noexcept {
-  for (const auto& n : mode_names)
-    if (n.value == m) return n.name;
-  return "?";
-}
-
-std::optional<mode> mode_from_name(std::string_view name) noexcept {
-  for (const auto& n : mode_names)
-    if (name == n.name) return n.value;
-  return std::nullopt;
-}
-
-std::string mode_list() {
-  std::string s;
-  for (const auto& n : mode_names) s += (s.empty() ? "" : ", ") + std::string(n.name);
-  return s;
-}
+const char* name_of(mode m) noexcept { return names::name_in(mode_names, m); }
+std::optional<mode> mode_from_name(std::string_view name) noexcept { return names::value_in(mode_names, name); }
+std::string mode_list() { return names::names_list(mode_names); }
 
 const char* name_of(outcome o) noexcept {
   switch (o) {

@@ -29,6 +29,7 @@
 
 #include "engine/core/result.hpp"
 #include "engine/seam/env.hpp"
+#include "protocols/common/names.hpp"
 #include "linalg/graph.hpp"
 #include "linalg/malicious.hpp"
 
@@ -49,6 +50,9 @@ using seam::node_id;
 //   silent     sends nothing at all from its state of round `from_round` on
 //   small      `offset` of 1e-9 x size (x(0) values are of order 1)
 enum class strategy : std::uint8_t { honest, offset, noise, crafted, two_faced, silent, small };
+inline constexpr std::pair<const char*, strategy> strategy_names[] = {
+    {"honest", strategy::honest}, {"offset", strategy::offset},       {"noise", strategy::noise}, {"crafted", strategy::crafted},
+    {"two-faced", strategy::two_faced}, {"silent", strategy::silent}, {"small", strategy::small}};
 const char* name_of(strategy s) noexcept;
 std::optional<strategy> strategy_from_name(std::string_view name) noexcept;
 std::string strategy_list();

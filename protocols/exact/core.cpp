@@ -8,15 +8,6 @@
 namespace confab::exact {
 
 namespace {
-struct strategy_name {
-  strategy value;
-  const char* name;
-};
-constexpr strategy_name strategy_names[] = {{strategy::honest, "honest"},       {strategy::offset, "offset"},
-                                            {strategy::noise, "noise"},         {strategy::crafted, "crafted"},
-                                            {strategy::two_faced, "two-faced"}, {strategy::silent, "silent"},
-                                            {strategy::small, "small"}};
-
 double norm2(std::span<const double> v) {
   double s = 0;
   for (double x : v) s += x * x;
@@ -24,23 +15,9 @@ double norm2(std::span<const double> v) {
 }
 }  // namespace
 
-const char* name_of(strategy s) noexcept {
-  for (const auto& n : strategy_names)
-    if (n.value == s) return n.name;
-  return "?";
-}
-
-std::optional<strategy> strategy_from_name(std::string_view name) noexcept {
-  for (const auto& n : strategy_names)
-    if (name == n.name) return n.value;
-  return std::nullopt;
-}
-
-std::string strategy_list() {
-  std::string s;
-  for (const auto& n : strategy_names) s += (s.empty() ? "" : ", ") + std::string(n.name);
-  return s;
-}
+const char* name_of(strategy s) noexcept { return names::name_in(strategy_names, s); }
+std::optional<strategy> strategy_from_name(std::string_view name) noexcept { return names::value_in(strategy_names, name); }
+std::string strategy_list() { return names::names_list(strategy_names); }
 
 const char* name_of(verdict v) noexcept {
   switch (v) {

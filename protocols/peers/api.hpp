@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/seam/env.hpp"
+#include "protocols/common/names.hpp"
 
 namespace confab::peers {
 
@@ -34,12 +35,7 @@ inline constexpr std::pair<const char*, overlay_model> overlay_model_names[] = {
     {"preferential", overlay_model::preferential}, {"exponential", overlay_model::exponential}};
 inline constexpr std::pair<const char*, dissemination> dissemination_names[] = {
     {"flood", dissemination::flood}, {"plumtree", dissemination::plumtree}};
-template <class E, std::size_t N>
-constexpr const char* name_in(const std::pair<const char*, E> (&names)[N], E value) noexcept {
-  for (const auto& [text, v] : names)
-    if (v == value) return text;
-  return "?";
-}
+using names::name_in;
 
 // ## peer_config
 // Defaults are the documents' values (a message every 5 s, 10 of them; a

@@ -330,15 +330,9 @@ result<node_settings, problem> load_node_settings(const std::string& path) {
   const auto how = average::mode_from_name(mode);
   if (!how) return problem{path + ": mode = '" + mode + "' is not one of: " + average::mode_list()};
   s.cfg.how = *how;
-  const auto* list = root->get("neighbours")->as_array();
-  if (!list) return problem{path + ": neighbours must be a list of \"IP:PORT\" strings"};
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    auto text = (*list)[i].value<std::string>();
-    if (!text) return problem{path + ": neighbours[" + std::to_string(i) + "] is not a string"};
-    auto id = endpoints::parse_endpoint(*text);
-    if (!id) return problem{path + ": neighbours[" + std::to_string(i) + "] '" + *text + "': " + id.error().detail};
-    s.cfg.neighbours.push_back({*id, 1.0});
-  }
+  auto ids = harness::endpoint_list(*root, "neighbours", path);
+  if (!ids) return ids.error();
+  for (auto id : *ids) s.cfg.neighbours.push_back({id, 1.0});
   return s;
 }
 

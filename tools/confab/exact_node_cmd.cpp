@@ -70,15 +70,9 @@ result<node_file, problem> load(const std::string& path) {
   s.seed = static_cast<std::uint64_t>(seed);
   if (s.weights != "random" && s.weights != "metropolis")
     return problem{path + ": weights = '" + s.weights + "' is not random or metropolis"};
-  const auto* list = root->get("nodes")->as_array();
-  if (!list) return problem{path + ": nodes must be a list of \"IP:PORT\" strings"};
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    auto text = (*list)[i].value<std::string>();
-    if (!text) return problem{path + ": nodes[" + std::to_string(i) + "] is not a string"};
-    auto id = endpoints::parse_endpoint(*text);
-    if (!id) return problem{path + ": nodes[" + std::to_string(i) + "] '" + *text + "': " + id.error().detail};
-    s.nodes.push_back(*id);
-  }
+  auto ids = harness::endpoint_list(*root, "nodes", path);
+  if (!ids) return ids.error();
+  s.nodes = std::move(*ids);
   return s;
 }
 
