@@ -57,8 +57,32 @@ recoverer::recoverer(std::shared_ptr<const linalg::graph> g, std::shared_ptr<con
       why_ = "the observability matrix does not reach full rank within n steps";
       return;
     }
-    steps_ = need.steps;
-    O_ = linalg::observability(*g_, *W_, node_, steps_);
+    // The fewest steps can leave O so badly conditioned that x(0) comes
+    // back with few right digits (Torus 64: 1e-5). More observations
+    // often help; take steps until cond(O) <= cond_max, at most n.
+    double best = INFINITY;
+    int best_at = need.steps;
+    for (int v = need.steps; v <= n; ++v) {
+      auto O = linalg::observability(*g_, *W_, node_, v);
+      const auto rep = v == need.steps ? need.at_steps : linalg::numerical_rank(O);
+      const double cond = rep.rank == n && rep.sigma_last_kept > 0 ? rep.sigma_max / rep.sigma_last_kept : INFINITY;
+      if (cond < best) best = cond, best_at = v;
+      if (cond <= cond_max) {
+        steps_ = v;
+        condition_ = cond;
+        O_ = std::move(O);
+        break;
+      }
+    }
+    if (steps_ < 0) {
+      char b[200];
+      std::snprintf(b, sizeof b,
+                    "ill-conditioned: cond(O) stays above %.0e within n steps (best %.1e at %d steps): doubles cannot "
+                    "give x(0) to 1e-8",
+                    cond_max, best, best_at);
+      why_ = b;
+      return;
+    }
     gamma_ = linalg::recovery_matrix(O_);
     return;
   }

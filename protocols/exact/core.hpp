@@ -30,6 +30,12 @@ class recoverer {
   int steps() const noexcept { return steps_; }
   const std::string& unusable() const noexcept { return why_; }
   int node() const noexcept { return node_; }
+  // f = 0: the condition number of the observability matrix used (x(0)
+  // is good to about cond x 1e-16 relative).
+  double condition() const noexcept { return condition_; }
+  // f = 0: the most ill-conditioned O a node recovers from (about 1e-8
+  // relative in x(0)); above it the node answers not-identifiable.
+  static constexpr double cond_max = 1e8;
   // Entries per observation: the node and its neighbours.
   int width() const noexcept { return g_->degree(node_) + 1; }
 
@@ -41,6 +47,7 @@ class recoverer {
   std::shared_ptr<const linalg::graph> g_;
   std::shared_ptr<const linalg::matrix> W_;
   int node_ = 0, f_ = 0, steps_ = -1;
+  double condition_ = 0;
   std::string why_;
   linalg::matrix O_, gamma_;  // f = 0
   std::unique_ptr<linalg::attack_plan> plan_;  // f > 0 (points into g_ and W_)
