@@ -42,3 +42,8 @@ test -s "$out/vote_compare.json"
 test -s "$out/vote_compare.svg"
 grep -q '^| 50 | python-threads |' "$out/vote.md"
 echo "bench smoke: vote_compare ran (50 clients, confab and the threaded baseline)"
+python3 bench/etcd_compare.py --confab "$build/tools/confab" --runs 1 --writes 1000 --window 64 --out "$out" > "$out/etcd.md" 2>/dev/null
+test -s "$out/etcd_compare.json"
+test -s "$out/etcd_compare.svg"
+grep -q '^| etcd |' "$out/etcd.md"
+echo "bench smoke: etcd_compare ran (3 confab seeds and 3 etcd members, 1000 writes each)"
