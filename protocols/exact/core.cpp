@@ -60,9 +60,12 @@ recoverer::recoverer(std::shared_ptr<const linalg::graph> g, std::shared_ptr<con
     // The fewest steps can leave O so badly conditioned that x(0) comes
     // back with few right digits (Torus 64: 1e-5). More observations
     // often help; take steps until cond(O) <= cond_max, at most n.
+    // A condition that has not improved for `patience` steps will not:
+    // the search stops there (each step is an SVD of a growing matrix).
+    constexpr int patience = 8;
     double best = INFINITY;
     int best_at = need.steps;
-    for (int v = need.steps; v <= n; ++v) {
+    for (int v = need.steps; v <= n && v - best_at <= patience; ++v) {
       auto O = linalg::observability(*g_, *W_, node_, v);
       const auto rep = v == need.steps ? need.at_steps : linalg::numerical_rank(O);
       const double cond = rep.rank == n && rep.sigma_last_kept > 0 ? rep.sigma_max / rep.sigma_last_kept : INFINITY;
@@ -77,9 +80,9 @@ recoverer::recoverer(std::shared_ptr<const linalg::graph> g, std::shared_ptr<con
     if (steps_ < 0) {
       char b[200];
       std::snprintf(b, sizeof b,
-                    "ill-conditioned: cond(O) stays above %.0e within n steps (best %.1e at %d steps): doubles cannot "
-                    "give x(0) to 1e-8",
-                    cond_max, best, best_at);
+                    "ill-conditioned: cond(O) stays above %.0e (best %.1e at %d steps, no better in the %d after): "
+                    "doubles cannot give x(0) to 1e-8",
+                    cond_max, best, best_at, patience);
       why_ = b;
       return;
     }

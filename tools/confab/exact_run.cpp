@@ -8,6 +8,7 @@
 // the network's answer against it (1e-9 relative).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -174,7 +175,12 @@ int run_exact_network(const exact_options& o) {
   if (!o.quiet) std::fprintf(stderr, "confab exact run: planning %d nodes' recovery (f = %d)\n", n, o.f);
   std::vector<std::shared_ptr<const exact::recoverer>> plans(static_cast<std::size_t>(n));
   int rounds = 0, usable = 0;
+  auto last_note = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {
+    if (!o.quiet && std::chrono::steady_clock::now() - last_note >= std::chrono::seconds(2)) {
+      last_note = std::chrono::steady_clock::now();
+      std::fprintf(stderr, "confab exact run: planned %d of %d nodes\n", i, n);
+    }
     plans[static_cast<std::size_t>(i)] = std::make_shared<const exact::recoverer>(g, W, i, o.f);
     if (plans[static_cast<std::size_t>(i)]->steps() > 0) ++usable;
     rounds = std::max(rounds, plans[static_cast<std::size_t>(i)]->steps());
