@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "protocols/common/endpoints.hpp"
 
@@ -171,6 +172,29 @@ int plan_rounds(const std::shared_ptr<const linalg::graph>& g, const std::shared
     most = std::max(most, r.steps());
   }
   return most;
+}
+
+result<behaviour, problem> parse_behaviour(std::string_view spec) {
+  behaviour b;
+  const auto colon = spec.find(':');
+  const std::string name(spec.substr(0, colon));
+  auto how = strategy_from_name(name);
+  if (!how) return problem{"'" + name + "' is not one of " + strategy_list()};
+  b.how = *how;
+  if (b.how == strategy::silent) b.from_round = 3;
+  if (colon == std::string_view::npos) return b;
+  const std::string text(spec.substr(colon + 1));
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end || !std::isfinite(v)) return problem{"'" + text + "' is not a number"};
+  if (b.how != strategy::silent) {
+    b.size = v;
+  } else if (v < 0 || v > 1e6) {
+    return problem{"the silent round must be 0..1000000"};
+  } else {
+    b.from_round = static_cast<std::uint32_t>(v);
+  }
+  return b;
 }
 
 std::vector<double> injections(const behaviour& b, std::uint32_t rounds) {

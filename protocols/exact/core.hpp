@@ -58,6 +58,11 @@ class recoverer {
 int plan_rounds(const std::shared_ptr<const linalg::graph>& g, const std::shared_ptr<const linalg::matrix>& W, int f,
                 std::string* why = nullptr);
 
+// "STRATEGY[:VALUE]" (offset:0.5, silent:4, small): the behaviour with
+// VALUE as its size, or for silent its first silent round (default 3).
+// A problem says which part is wrong; callers put the option's name first.
+result<behaviour, problem> parse_behaviour(std::string_view spec);
+
 // A compromised node's errors u(k), k = 0 .. rounds-1, for the strategies
 // that inject (offset, noise, small, crafted); empty for the others.
 std::vector<double> injections(const behaviour& b, std::uint32_t rounds);

@@ -7,7 +7,6 @@
 // of the run agrees on them), runs them over TCP with its neighbours,
 // decides from its own observations, prints the decision and writes it as
 // JSON (`out`). Exit: 0 recovered x(0), 1 any other verdict, 2 bad usage.
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -76,33 +75,6 @@ result<node_file, problem> load(const std::string& path) {
   return s;
 }
 
-// "offset:0.5", "noise:1", "two-faced:0.2", "silent:3", "small".
-result<exact::behaviour, problem> parse_lie(const std::string& spec) {
-  exact::behaviour b;
-  if (spec.empty()) return b;
-  const auto colon = spec.find(':');
-  const auto name = spec.substr(0, colon);
-  auto how = exact::strategy_from_name(name);
-  if (!how) return problem{"malicious = '" + spec + "': '" + name + "' is not one of " + exact::strategy_list()};
-  if (*how == exact::strategy::crafted)
-    return problem{"malicious = 'crafted' needs every node's plan: use `confab exact run`"};
-  b.how = *how;
-  if (b.how == exact::strategy::silent) b.from_round = 3;
-  if (colon != std::string::npos) {
-    char* end = nullptr;
-    const auto text = spec.substr(colon + 1);
-    const double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end || !std::isfinite(v)) return problem{"malicious = '" + spec + "': '" + text + "' is not a number"};
-    if (b.how == exact::strategy::silent) {
-      if (v < 0 || v > 1e6) return problem{"malicious = '" + spec + "': the silent round must be 0..1000000"};
-      b.from_round = static_cast<std::uint32_t>(v);
-    } else {
-      b.size = v;
-    }
-  }
-  return b;
-}
-
 }  // namespace
 
 int run_exact_node_command(const exact_node_options& o) {
@@ -122,8 +94,11 @@ int run_exact_node_command(const exact_node_options& o) {
   if (s.nodes[static_cast<std::size_t>(s.vertex)] != *self)
     return fail("--listen " + o.listen + " is not nodes[" + std::to_string(s.vertex) + "] (" +
                 endpoints::id_string(s.nodes[static_cast<std::size_t>(s.vertex)]) + ") in " + o.config);
-  auto lie = parse_lie(s.malicious);
-  if (!lie) return fail(o.config + ": " + lie.error().text);
+  auto lie = s.malicious.empty() ? result<exact::behaviour, problem>(exact::behaviour{})
+                                 : exact::parse_behaviour(s.malicious);
+  if (!lie) return fail(o.config + ": malicious = '" + s.malicious + "': " + lie.error().text);
+  if (lie->how == exact::strategy::crafted)
+    return fail(o.config + ": malicious = 'crafted' needs every node's plan: use `confab exact run`");
   auto W = std::make_shared<const linalg::matrix>(s.weights == "random" ? linalg::random_weights(*g, s.seed)
                                                                         : linalg::metropolis_hastings(*g));
   std::string why;

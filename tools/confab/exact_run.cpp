@@ -66,23 +66,12 @@ result<std::vector<liar>, problem> parse_malicious(const std::string& spec, int 
     if (parts[0].empty() || *end || v < 0 || v >= n)
       return problem{"--malicious '" + item + "': node '" + parts[0] + "' is not a vertex 0.." + std::to_string(n - 1)};
     l.node = static_cast<int>(v);
-    auto how = exact::strategy_from_name(parts[1]);
-    if (!how || *how == exact::strategy::honest)
-      return problem{"--malicious '" + item + "': '" + parts[1] + "' is not one of " + exact::strategy_list()};
-    l.b.how = *how;
+    auto b = exact::parse_behaviour(parts.size() == 3 ? parts[1] + ":" + parts[2] : parts[1]);
+    if (!b || b->how == exact::strategy::honest)
+      return problem{"--malicious '" + item + "': " +
+                     (b ? "'honest' is not one of " + exact::strategy_list() : b.error().text)};
+    l.b = *b;
     l.b.seed = 1000 + static_cast<std::uint64_t>(v);
-    if (l.b.how == exact::strategy::silent) l.b.from_round = 3;
-    if (parts.size() == 3) {
-      const double x = std::strtod(parts[2].c_str(), &end);
-      if (parts[2].empty() || *end || !std::isfinite(x))
-        return problem{"--malicious '" + item + "': '" + parts[2] + "' is not a number"};
-      if (l.b.how == exact::strategy::silent) {
-        if (x < 0 || x > 1e6) return problem{"--malicious '" + item + "': the silent round must be 0..1000000"};
-        l.b.from_round = static_cast<std::uint32_t>(x);
-      } else {
-        l.b.size = x;
-      }
-    }
     for (const auto& o : out)
       if (o.node == l.node) return problem{"--malicious names node " + parts[0] + " twice"};
     out.push_back(l);
