@@ -100,6 +100,13 @@ void peer_core::leave(time_point now, output& out) {
   registration_.leave(now, out);
 }
 
+bool peer_core::originate_now(time_point now, output& out) {
+  last_now_ = now;
+  if (!registration_.registered()) return false;
+  disseminator_.originate_now(now, out);
+  return true;
+}
+
 void peer_core::on_tick(time_point now, seam::random& rng, output& out) {
   last_now_ = now;
   registration_.tick(now, rng, out);

@@ -42,6 +42,9 @@ class peer_core {
   // A clean shutdown: ask the seeds to remove this peer (retried until one
   // confirms, then left() is true). Gossip and probes go on meanwhile.
   void leave(time_point now, output& out);
+  // Originates one message now, outside the gossip_count schedule; false
+  // (nothing sent) until the peer is registered.
+  bool originate_now(time_point now, output& out);
 
   // ## queries
   node_id self() const noexcept { return self_; }

@@ -136,7 +136,8 @@ bool disseminator::on_message(time_point now, node_id from, const message& m, ou
 
 void disseminator::tick_originate(time_point now, bool registered, output& out) {
   const peer_config& cfg = ctx_.cfg;
-  if (!registered || ctx_.stats.originated >= cfg.gossip_count || now < next_gossip_at_) return;
+  if (!registered || scheduled_ >= cfg.gossip_count || now < next_gossip_at_) return;
+  ++scheduled_;
   originate(now, out);
   next_gossip_at_ += cfg.gossip_interval;
   if (next_gossip_at_ <= now) next_gossip_at_ = now + cfg.gossip_interval;
@@ -192,7 +193,7 @@ void disseminator::tick_repair(time_point now, output& out) {
 
 time_point disseminator::next_deadline(bool registered) const {
   time_point t = never;
-  if (registered && ctx_.stats.originated < ctx_.cfg.gossip_count) t = std::min(t, next_gossip_at_);
+  if (registered && scheduled_ < ctx_.cfg.gossip_count) t = std::min(t, next_gossip_at_);
   for (auto& [key, awaited] : missing_) t = std::min(t, awaited.deadline);
   return t;
 }

@@ -36,8 +36,11 @@ class disseminator {
   void forget(node_id peer) { eager_.erase(peer); }
   // Handles gossip, ihave, graft and prune. False for other messages.
   bool on_message(time_point now, node_id from, const message& m, output& out);
-  // Originates the next own message when it is due.
+  // Originates the next own message when it is due (gossip_count of them).
   void tick_originate(time_point now, bool registered, output& out);
+  // Originates one own message now, outside the schedule (an operator's or
+  // a load test's message); it does not use up gossip_count.
+  void originate_now(time_point now, output& out) { originate(now, out); }
   // Grafts payloads announced but not received, and expires kept messages.
   void tick_repair(time_point now, output& out);
   time_point next_deadline(bool registered) const;
@@ -63,6 +66,7 @@ class disseminator {
   };
 
   void originate(time_point now, output& out);
+  std::uint32_t scheduled_ = 0;  // messages the schedule originated
   void on_gossip(time_point now, node_id from, const gossip& g, output& out);
   void forward(const gossip& g, node_id except, output& out);
   void keep(time_point now, const gossip& g);

@@ -52,6 +52,14 @@ void peer_node::leave(seam::env& e) {
   flush(e);
 }
 
+bool peer_node::originate_now(seam::env& e) {
+  if (!core_) return false;
+  out_.clear();
+  const bool sent = core_->originate_now(e.now(), out_);
+  flush(e);
+  return sent;
+}
+
 void peer_node::on_timer(seam::env& e) {
   out_.clear();
   core_->on_tick(e.now(), e.rng(), out_);

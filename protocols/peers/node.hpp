@@ -40,6 +40,9 @@ class peer_node final : public seam::node {
   // A clean shutdown (peer_core::leave); the host calls it from its
   // thread (tcp_host::act), then waits for core().left().
   void leave(seam::env& e);
+  // One message now, outside the schedule (peer_core::originate_now); the
+  // host calls it from its thread. False until registered.
+  bool originate_now(seam::env& e);
 
   const peer_core& core() const { return *core_; }
   bool started() const noexcept { return core_.has_value(); }

@@ -38,6 +38,19 @@ def stamp(line):
     return datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
 
 
+def http(ip, port, request):
+    s = socket.create_connection((ip, port), timeout=10)
+    s.sendall(request)
+    data = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    s.close()
+    return data.decode(errors="replace")
+
+
 def main():
     confab = sys.argv[1]
     base = 23000 + (os.getpid() % 100) * 10
@@ -90,6 +103,28 @@ def main():
         complete = sum(1 for k, v in got.items() if len(v) == 30 and len(set(v)) == 30)
         check(len(got) == 120 and complete == 120,
               f"every gossip reached every peer exactly once ({complete} of {len(got)} messages, 120 expected)")
+        # POST /gossip on a peer's metrics port: one message now, to every peer.
+        mip0, mport0 = peer_metrics.rsplit(":", 1)
+        answer = http(mip0, int(mport0), b"POST /gossip HTTP/1.1\r\nHost: x\r\n\r\n")
+        check(answer.startswith("HTTP/1.1 202") and "gossip 5 sent" in answer,
+              f"POST /gossip on a peer's metrics port: accepted as its 5th message ({answer.splitlines()[:1]})")
+        origin = sorted(peers)[0]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            have = set()
+            for path in glob.glob(os.path.join(c.dir, "data", "peer-*.events.jsonl")):
+                for line in open(path):
+                    e = json.loads(line)
+                    if e["about"] == origin and e["seq"] == 5 and e["event"] == "gossip_received":
+                        have.add(e["peer"])
+            if len(have) == 29:
+                break
+            time.sleep(0.2)
+        check(len(have) == 29, f"... and it reached the 29 other peers ({len(have)})")
+        sip, sport = seed_metrics.rsplit(":", 1)
+        answer = http(sip, int(sport), b"POST /gossip HTTP/1.1\r\nHost: x\r\n\r\n")
+        check(answer.startswith("HTTP/1.1 405") and "GET /metrics" in answer,
+              f"a seed takes no POST /gossip: 405 ({answer.splitlines()[:1]})")
         # A forged dead report: one peer says another is dead.
         names = sorted(peers)
         liar, victim = names[0], names[1]

@@ -481,5 +481,22 @@ TEST(peers_disseminator, originates_on_schedule_and_catches_new_neighbours_up) {
   EXPECT_EQ(count_to_peers<ihave>(out, 6), 3u) << "a new neighbour hears of every message kept";
 }
 
+TEST(peers_disseminator, a_message_on_request_does_not_use_up_the_schedule) {
+  gossip_bench b(dissemination::flood);
+  b.cfg.gossip_interval = 1s;
+  b.cfg.gossip_count = 2;
+  output out;
+  b.d.add(at(0ms), 5, out);
+  b.d.on_registered(at(0ms));
+  b.d.originate_now(at(10ms), out);
+  b.d.originate_now(at(20ms), out);
+  EXPECT_EQ(b.stats.originated, 2u);
+  EXPECT_EQ(count_to_peers<gossip>(out, 5), 2u) << "sent at once";
+  for (auto t : {1000ms, 2000ms, 3000ms, 4000ms}) b.d.tick_originate(at(t), true, out);
+  EXPECT_EQ(b.stats.originated, 4u) << "two on request, then the schedule's two";
+  const auto& body = std::get<gossip>(out.to_peers.back().second).body;
+  EXPECT_NE(body.find(":4"), std::string::npos) << "sequence numbers go on: " << body;
+}
+
 }  // namespace
 }  // namespace confab::peers

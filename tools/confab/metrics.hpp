@@ -8,6 +8,11 @@
 // answered 400 and closed. Connections held at once are capped (16 per
 // source IP, 64 in total). One request per connection (Connection: close).
 //
+// A node may also take actions by POST (`confab peer`: `POST /gossip`
+// originates one message now): only from a loopback source (any other is
+// 403, since the port is often bound wider for scrapes), answered 202 with
+// the action's text, or 409 with its error when the node cannot act yet.
+//
 //   metrics_text m;
 //   m.counter("confab_seed_frames_received_total", "frames the seed took in", n);
 //   co_await serve_metrics(r, address, [&] { return render(); }, st, log);
@@ -19,6 +24,7 @@
 #include <initializer_list>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include "engine/core/task.hpp"
 #include "engine/io/reactor.hpp"
@@ -51,8 +57,16 @@ class metrics_text {
   std::string text_;
 };
 
+// An action taken by `POST <path>`, run on the reactor's thread; the text
+// it returns is the 202 answer's body.
+struct metrics_action {
+  std::string path;
+  std::function<result<std::string>()> run;
+};
+
 // Serves until `st` is triggered; fails only when the address cannot be bound.
 task<result<void>> serve_metrics(io::reactor& r, net::address at, std::function<std::string()> render,
-                                 std::stop_token st, std::function<void(const std::string&)> log);
+                                 std::stop_token st, std::function<void(const std::string&)> log,
+                                 std::vector<metrics_action> actions = {});
 
 }  // namespace confab::tools

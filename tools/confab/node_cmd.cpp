@@ -92,11 +92,14 @@ std::optional<std::optional<net::address>> metrics_address(const std::string& te
 }
 
 task<void> serve_metrics_port(io::reactor& r, net::address at, std::function<std::string()> render, const char* who,
-                              int& exit_code, event_log& logs) {
-  auto ok = co_await serve_metrics(r, at, std::move(render), r.drain_token(), [&logs](const std::string& line) {
-    if (!logs.admit("metrics")) return;
-    logs.line(line);
-  });
+                              int& exit_code, event_log& logs, std::vector<metrics_action> actions) {
+  auto ok = co_await serve_metrics(
+      r, at, std::move(render), r.drain_token(),
+      [&logs](const std::string& line) {
+        if (!logs.admit("metrics")) return;
+        logs.line(line);
+      },
+      std::move(actions));
   if (!ok) {
     std::fprintf(stderr, "confab %s: cannot serve the metrics on %s: %s\n", who, at.to_string().c_str(),
                  ok.error().message().c_str());

@@ -41,10 +41,11 @@ result<int, problem> lock_node_files(const std::string& base);
 // not IP:PORT (exit code 2).
 std::optional<std::optional<net::address>> metrics_address(const std::string& text, const char* who);
 
-// Serves GET /metrics until the reactor drains; when the address cannot be
-// bound, says so, sets exit_code to 1 and drains the reactor.
+// Serves GET /metrics (and the node's POST `actions`) until the reactor
+// drains; when the address cannot be bound, says so, sets exit_code to 1
+// and drains the reactor.
 task<void> serve_metrics_port(io::reactor& r, net::address at, std::function<std::string()> render, const char* who,
-                              int& exit_code, event_log& logs);
+                              int& exit_code, event_log& logs, std::vector<metrics_action> actions = {});
 
 // The host's counters, named PREFIX_... (connections, frames, hostile clients).
 void add_host_metrics(metrics_text& m, const std::string& prefix, const host::tcp_host_stats& h);

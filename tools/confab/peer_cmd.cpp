@@ -166,7 +166,15 @@ int run_peer_command(const peer_options& o) {
           }
           return m.text();
         };
-        both.spawn(serve_metrics_port(r, **metrics_at, render, "peer", exit_code, logs));
+        // POST /gossip: one message now (what `serf event` is to Serf).
+        metrics_action gossip_now{"/gossip", [&host]() -> result<std::string> {
+                                    auto& node = static_cast<peers::peer_node&>(host.get());
+                                    bool sent = false;
+                                    if (node.started()) host.act([&](seam::env& e) { sent = node.originate_now(e); });
+                                    if (!sent) return error{.code = errc::invalid_argument, .detail = "not registered yet"};
+                                    return "gossip " + std::to_string(node.core().stats().originated) + " sent";
+                                  }};
+        both.spawn(serve_metrics_port(r, **metrics_at, render, "peer", exit_code, logs, {std::move(gossip_now)}));
       }
       co_await both.join();
     }
