@@ -20,6 +20,9 @@ Server on core 0, client on core 1 (taskset). Every run is bounded in time.
 """
 import argparse, json, os, re, signal, statistics, subprocess, sys, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from svgplot import summarize  # noqa: E402
+
 SERVERS = [("confab-uring", ["--impl", "confab", "--backend", "uring"]),
            ("confab-epoll", ["--impl", "confab", "--backend", "epoll"]),
            ("asio", ["--impl", "asio"]),
@@ -132,13 +135,6 @@ def idle_memory(build, server_args, n):
                 "bytes_per_connection": (after - base) * 1024 / n}
     finally:
         stop_server(srv)
-
-
-def summarize(values):
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return None
-    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
 
 
 def svg_chart(results, path):

@@ -41,7 +41,8 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from seeds_bench import one_run as confab_run, summarize  # noqa: E402
+from seeds_bench import one_run as confab_run  # noqa: E402
+from svgplot import summarize  # noqa: E402
 import svgplot  # noqa: E402
 
 

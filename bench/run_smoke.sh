@@ -47,3 +47,9 @@ test -s "$out/etcd_compare.json"
 test -s "$out/etcd_compare.svg"
 grep -q '^| etcd |' "$out/etcd.md"
 echo "bench smoke: etcd_compare ran (3 confab seeds and 3 etcd members, 1000 writes each)"
+python3 bench/serf_compare.py --confab "$build/tools/confab" --sizes 8 --runs 1 --systems confab,serf-lan \
+  --idle-s 2 --events 4 --event-rate 4 --pause-s 2 --after-pause-s 2 --removal-s 30 --out "$out" > "$out/serf.md" 2>/dev/null
+test -s "$out/serf_compare.json"
+test -s "$out/serf_compare_removal.svg"
+grep -q '^| serf-lan@8 |' "$out/serf.md"
+echo "bench smoke: serf_compare ran (8 confab peers and 8 Serf agents)"

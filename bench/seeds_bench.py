@@ -28,10 +28,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "processes"))
 sys.path.insert(0, HERE)
 from seeds_cluster import Cluster  # noqa: E402
 import svgplot  # noqa: E402
-
-
-def summarize(vals):
-    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "runs": len(vals)}
+from svgplot import summarize  # noqa: E402
 
 
 def one_run(confab, n, port, peers, window):

@@ -1,7 +1,18 @@
 """Tiny dependency-free SVG charts for the benchmark reports (no matplotlib
 on a fresh Debian machine): grouped bars with min-max whiskers, line plots
-(linear or log-log) with points."""
+(linear or log-log) with points; and `summarize`, the median, min and max
+over runs that every report prints and the bars' whiskers show."""
 import math
+import statistics
+
+
+def summarize(values):
+    """{"median", "min", "max", "runs"} over the values that are not None;
+    None when there are none."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "runs": len(vals)}
 
 
 def _frame(w, h, title):

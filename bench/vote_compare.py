@@ -36,6 +36,7 @@ sys.path.insert(0, HERE)
 from seeds_cluster import free_ports  # noqa: E402
 from vote_clients import register  # noqa: E402
 import svgplot  # noqa: E402
+from svgplot import summarize  # noqa: E402
 
 
 def pct(vals, q):
@@ -108,10 +109,6 @@ def start(kind, a, port):
         p.kill()
         raise RuntimeError(f"{kind} did not start: {line}")
     return p
-
-
-def summarize(vals):
-    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "runs": len(vals)}
 
 
 def main():

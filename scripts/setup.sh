@@ -21,6 +21,7 @@ packages=(
   iproute2 procps         # the partition test makes network namespaces (ip, sysctl)
   slurmctld slurmd slurm-client munge   # tools/slurm/confab.sbatch, run for real by tests/processes/slurm_test.py
   etcd-server             # bench/etcd_compare.py: 3 etcd members against 3 confab seeds
+  serf                    # bench/serf_compare.py: Serf agents against confab peers
 )
 
 # The test suite also renders `confab sim`'s HTML report in a headless

@@ -27,7 +27,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seeds_cluster import FAST_PEER_TOML, Cluster, check, closes_after, endpoint_id, finish, scrape, stop_processes  # noqa: E402
+from seeds_cluster import (FAST_PEER_TOML, Cluster, check, closes_after, endpoint_id, finish, http_request,  # noqa: E402
+                           scrape, stop_processes)
 
 
 
@@ -36,19 +37,6 @@ PEER_TOML = FAST_PEER_TOML
 
 def stamp(line):
     return datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
-
-
-def http(ip, port, request):
-    s = socket.create_connection((ip, port), timeout=10)
-    s.sendall(request)
-    data = b""
-    while True:
-        d = s.recv(4096)
-        if not d:
-            break
-        data += d
-    s.close()
-    return data.decode(errors="replace")
 
 
 def main():
@@ -105,7 +93,7 @@ def main():
               f"every gossip reached every peer exactly once ({complete} of {len(got)} messages, 120 expected)")
         # POST /gossip on a peer's metrics port: one message now, to every peer.
         mip0, mport0 = peer_metrics.rsplit(":", 1)
-        answer = http(mip0, int(mport0), b"POST /gossip HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = http_request(mip0, int(mport0), b"POST /gossip HTTP/1.1\r\nHost: x\r\n\r\n")
         check(answer.startswith("HTTP/1.1 202") and "gossip 5 sent" in answer,
               f"POST /gossip on a peer's metrics port: accepted as its 5th message ({answer.splitlines()[:1]})")
         origin = sorted(peers)[0]
@@ -122,7 +110,7 @@ def main():
             time.sleep(0.2)
         check(len(have) == 29, f"... and it reached the 29 other peers ({len(have)})")
         sip, sport = seed_metrics.rsplit(":", 1)
-        answer = http(sip, int(sport), b"POST /gossip HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = http_request(sip, int(sport), b"POST /gossip HTTP/1.1\r\nHost: x\r\n\r\n")
         check(answer.startswith("HTTP/1.1 405") and "GET /metrics" in answer,
               f"a seed takes no POST /gossip: 405 ({answer.splitlines()[:1]})")
         # A forged dead report: one peer says another is dead.

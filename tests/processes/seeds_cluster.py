@@ -69,6 +69,13 @@ def read_all(c, timeout=2):
     return data.decode(errors="replace")
 
 
+def http_request(ip, port, request, timeout=10):
+    """Sends one HTTP request (bytes) and returns the whole answer as text."""
+    with socket.create_connection((ip, port), timeout=timeout) as s:
+        s.sendall(request)
+        return read_all(s, timeout)
+
+
 def stop_processes(procs):
     """SIGTERM (and SIGCONT, for paused ones) every process still running,
     then wait; kill any that does not drain within 10 s."""
