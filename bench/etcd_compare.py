@@ -250,7 +250,7 @@ def main():
     svgplot.bars(os.path.join(a.out, name + ".svg"),
                  f"3 confab seeds vs 3 etcd members: writes committed/s ({a.writes} writes, {a.window} outstanding; "
                  f"median, min-max)", ["confab", "etcd"], ["writes/s"], lambda g, s: res[g]["writes_per_s"])
-    f = lambda s: f"{s['median']:.1f} ({s['min']:.1f}–{s['max']:.1f})" if s.get("runs") else "—"
+    f = lambda s: f"{s['median']:.1f} ({s['min']:.1f}–{s['max']:.1f})" if s else "—"
     print("| system | writes/s | commit p50 ms | commit p99 ms | leader kill → new leader ms |")
     print("|---|---|---|---|---|")
     for system in ("confab", "etcd"):
