@@ -138,7 +138,10 @@ class Serf(Nodes):
     def start(self):
         self.reader.start()
         for i in range(self.n):
-            joins = [] if i == 0 else [f"-join={self.ip[0]}:7946", f"-join={self.ip[random.randrange(i)]}:7946"]
+            # -retry-join: a plain -join that times out on a loaded machine
+            # makes the agent exit.
+            joins = [] if i == 0 else ["-retry-interval=1s", f"-retry-join={self.ip[0]}:7946",
+                                       f"-retry-join={self.ip[random.randrange(i)]}:7946"]
             p = subprocess.Popen(["serf", "agent", f"-node=n{i}", f"-bind={self.ip[i]}:7946",
                                   f"-rpc-addr={self.ip[i]}:7373", f"-profile={self.profile}", "-log-level=info"] + joins,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -365,10 +368,12 @@ def one_run(kind, n, a, run, base):
             time.sleep(1)
         row["converged"] = sys_.converged(live)
         row["converge_s"] = time.monotonic() - t0
+        row["exited"] = sum(1 for i in live if sys_.procs[i].poll() is not None)
         if not row["converged"] and isinstance(sys_, Serf):
             row["members_alive_at_3"] = [sys_.members_alive(i) for i in rnd.sample(live, 3)]
             row["agents_short"] = sum(1 for i in live if len(sys_.joins[i] | {i}) < n)
         say(f"  {kind} n={n}: {'converged' if row['converged'] else 'NOT converged'} in {row['converge_s']:.1f} s"
+            + (f", {row['exited']} processes exited" if row["exited"] else "")
             + (f" ({row['agents_short']} agents short; `serf members` alive at 3: {row['members_alive_at_3']})"
                if "agents_short" in row else ""))
         time.sleep(3)
