@@ -88,6 +88,7 @@ struct peer_event {
     probe_declined,    // overloaded: answered busy
     leaving,           // this peer asked the seeds to remove it (a clean shutdown)
     left,              // seed `peer` confirmed the removal, at commit index `count`
+    rechecking,        // this peer did not run for `count` ms (paused, starved): registering again
   } kind;
   time_point at{};
   node_id peer = 0;

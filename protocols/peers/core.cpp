@@ -5,7 +5,7 @@ namespace confab::peers {
 const char* event_name(peer_event::kind_t k) noexcept {
   static constexpr const char* names[] = {"registered", "linked",    "unlinked", "gossip_sent", "gossip_received",
                                           "suspected",  "refuted",   "confirmed", "reported",   "probe_declined",
-                                          "leaving",    "left"};
+                                          "leaving",    "left",      "rechecking"};
   return names[k];
 }
 
@@ -52,9 +52,22 @@ void peer_core::unlink(time_point now, node_id peer, output& out) {
   out.events.push_back({.kind = peer_event::unlinked, .at = now, .peer = peer, .count = overlay_.neighbours().size()});
 }
 
+void peer_core::arrive(time_point now, seam::random& rng, output& out) {
+  // Others suspect after ping_misses silent pings; (misses - 1) intervals
+  // of silence plus half an interval is the least gap that can have cost
+  // this peer its place (detector.hpp), a whole interval at the least.
+  const auto window = std::max<std::uint32_t>(cfg_.ping_misses, 2) * cfg_.ping_interval - cfg_.ping_interval / 2;
+  if (now - last_now_ > window && registration_.registered()) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_now_).count();
+    out.events.push_back({.kind = peer_event::rechecking, .at = now, .peer = self_, .count = static_cast<std::uint64_t>(ms)});
+    registration_.recheck(now, rng, out);
+  }
+  last_now_ = now;
+}
+
 void peer_core::on_seed_message(time_point now, seam::random& rng, node_id from, const seeds::client_message& m,
                                 output& out) {
-  last_now_ = now;
+  arrive(now, rng, out);
   switch (registration_.on_reply(now, from, m, out)) {
     case registration::reply::first:
       disseminator_.on_registered(now);
@@ -68,8 +81,8 @@ void peer_core::on_seed_message(time_point now, seam::random& rng, node_id from,
   }
 }
 
-void peer_core::on_peer_message(time_point now, seam::random&, node_id from, const message& m, output& out) {
-  last_now_ = now;
+void peer_core::on_peer_message(time_point now, seam::random& rng, node_id from, const message& m, output& out) {
+  arrive(now, rng, out);
   if (disseminator_.on_message(now, from, m, out)) return;
   if (detector_.on_message(now, from, m, reach_, out)) {
     // Neighbours of neighbours widen the view used to pick probers and links.
@@ -89,7 +102,7 @@ void peer_core::on_peer_message(time_point now, seam::random&, node_id from, con
 }
 
 void peer_core::on_link_down(time_point now, seam::random& rng, node_id peer, output& out) {
-  last_now_ = now;
+  arrive(now, rng, out);
   reach_.lost(peer, now);
   overlay_.on_link_down(peer);
   detector_.on_link_down(now, rng, peer, registration_.known(), reach_, out);
@@ -101,14 +114,13 @@ void peer_core::leave(time_point now, output& out) {
 }
 
 bool peer_core::originate_now(time_point now, output& out) {
-  last_now_ = now;
   if (!registration_.registered()) return false;
   disseminator_.originate_now(now, out);
   return true;
 }
 
 void peer_core::on_tick(time_point now, seam::random& rng, output& out) {
-  last_now_ = now;
+  arrive(now, rng, out);
   registration_.tick(now, rng, out);
   overlay_.tick(now, rng, registration_.registered(), registration_.known(), reach_, detector_.incarnation(), out);
   registration_.declare(now, overlay_.neighbours(), out);

@@ -64,6 +64,10 @@ class peer_core {
   void link(time_point now, node_id peer, output& out);
   void unlink(time_point now, node_id peer, output& out);
   void link_more(time_point now, seam::random& rng, output& out);
+  // Every input calls this first: a gap since the last one longer than the
+  // neighbours' detection window means this peer was not running, and
+  // may have been removed meanwhile (registration::recheck).
+  void arrive(time_point now, seam::random& rng, output& out);
 
   peer_config cfg_;
   node_id self_;

@@ -121,6 +121,9 @@ std::string event_text(const peer_event& e, node_id self) {
     case peer_event::probe_declined: s += "declined to probe " + peer + " (overloaded)"; break;
     case peer_event::leaving: s += "leaving: asked the seeds to remove it"; break;
     case peer_event::left: s += "left: seed " + peer + " confirmed the removal (commit " + std::to_string(e.count) + ")"; break;
+    case peer_event::rechecking:
+      s += "did not run for " + std::to_string(e.count) + " ms: registering again, in case the seeds removed it";
+      break;
   }
   return s;
 }

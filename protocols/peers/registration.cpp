@@ -41,6 +41,8 @@ registration::reply registration::on_reply(time_point now, node_id from, const s
   if (leaving_) return reply::ignored;
   const auto* r = std::get_if<seeds::register_reply>(&m);
   if (!r || r->status != seeds::register_status::ok) return reply::ignored;
+  // Only the answer to this peer's own registration (a PL refresh is id 0).
+  if (rechecking_ && r->request_id == register_id_) rechecking_ = false;
   for (std::size_t i = 0; i < r->peers.size(); ++i) {
     if (r->peers[i] == ctx_.self) continue;
     known_[r->peers[i]] = r->degrees.empty() ? 0 : r->degrees[i];
@@ -56,7 +58,20 @@ void registration::tick(time_point now, seam::random& rng, output& out) {
     if (!left_ && now >= next_leave_at_) send_leave(now, out);
     return;
   }
-  if (!registered_ && now >= next_register_at_) start(now, rng, out);
+  if (registered_ && second_check_at_ != time_point{} && now >= second_check_at_) {
+    second_check_at_ = {};
+    rechecking_ = true;
+    start(now, rng, out);
+    return;
+  }
+  if ((!registered_ || rechecking_) && now >= next_register_at_) start(now, rng, out);
+}
+
+void registration::recheck(time_point now, seam::random& rng, output& out) {
+  if (!registered_ || leaving_) return;
+  rechecking_ = true;
+  second_check_at_ = now + ctx_.cfg.ping_misses * ctx_.cfg.ping_interval + 2 * ctx_.cfg.probe_timeout;
+  start(now, rng, out);
 }
 
 void registration::declare(time_point now, const std::set<node_id>& neighbours, output& out) {
@@ -74,7 +89,8 @@ void registration::declare(time_point now, const std::set<node_id>& neighbours, 
 time_point registration::next_deadline(time_point last_now) const {
   time_point t = never;
   if (leaving_) return left_ ? never : next_leave_at_;
-  if (!registered_) t = std::min(t, next_register_at_);
+  if (!registered_ || rechecking_) t = std::min(t, next_register_at_);
+  if (registered_ && second_check_at_ != time_point{}) t = std::min(t, second_check_at_);
   if (declare_dirty_) t = std::min(t, std::max(last_now, next_declare_at_));
   return t;
 }

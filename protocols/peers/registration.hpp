@@ -41,6 +41,13 @@ class registration {
   time_point next_deadline(time_point last_now) const;
 
   bool registered() const noexcept { return registered_; }
+  // This peer did not run for a while (paused, starved): its neighbours
+  // may have reported it and the seeds removed it. Registers again now,
+  // retried until a seed answers (a seed holds a removed peer out for
+  // rejoin_hold), and once more after the neighbours' detection window, in
+  // case a removal was still in flight at the first answer. A member is
+  // just answered; a removed peer is added back.
+  void recheck(time_point now, seam::random& rng, output& out);
   // Asks every seed to remove this peer (a clean shutdown), retried every
   // register_retry until one confirms; registration stops.
   void leave(time_point now, output& out);
@@ -60,6 +67,8 @@ class registration {
   std::map<node_id, std::uint16_t> known_;
   bool declare_dirty_ = false;
   time_point next_declare_at_{};
+  bool rechecking_ = false;      // a register sent by recheck() awaits its answer
+  time_point second_check_at_{};  // recheck()'s second registration (0: none)
 };
 
 }  // namespace confab::peers

@@ -389,5 +389,47 @@ TEST(peers_sim, a_peer_whose_neighbours_all_crash_links_again_and_gets_later_mes
   }
 }
 
+TEST(peers_sim, a_peer_paused_past_detection_is_removed_and_registers_again) {
+  // Paused longer than the neighbours' detection window (3 pings of 1 s),
+  // a live peer is reported and removed; when it runs again it notices the
+  // gap, registers again and every seed lists it again, linked to others.
+  const std::uint64_t first = sweep_first(), count = std::min<std::uint64_t>(sweep_count(), 100);
+  for (std::uint64_t seed = first; seed < first + count; ++seed) {
+    seam::random pick(seed * 7919 + 11);
+    sim::network_model m{.delay_min = 1ms, .delay_max = 5ms};
+    world w(seed, 20, m, dissemination::flood);
+    w.s.run_for(4s);
+    const node_id paused = w.first_peer() + static_cast<node_id>(pick.below(w.n_peers));
+    const auto pause = 6s + std::chrono::milliseconds(pick.below(3000));
+    w.s.pause(paused, pause);
+    w.s.run_for(pause);
+    auto listed_by = [&] {
+      std::size_t n = 0;
+      for (node_id i = 0; i < w.n_seeds; ++i) n += w.seed_at(i)->core().members().count(paused);
+      return n;
+    };
+    std::size_t removed_by = 0;
+    for (node_id i = 0; i < w.n_seeds; ++i) removed_by += w.removed_at.count({i, paused});
+    ASSERT_EQ(removed_by, w.n_seeds) << "the pause did not get peer " << paused << " removed (replay: seed " << seed << ")";
+    // Back within the seeds' rejoin hold and two registration retries.
+    const auto bound = w.seed_cfg.rejoin_hold + 2 * w.peer_cfg.register_retry + 500ms;
+    const auto resumed = w.s.now();
+    seam::time_point back_at{};
+    for (auto t = 0ms; t < 15s && back_at == seam::time_point{}; t += 50ms) {
+      w.s.run_for(50ms);
+      if (listed_by() == w.n_seeds) back_at = w.s.now();
+    }
+    ASSERT_NE(back_at, seam::time_point{}) << "peer " << paused << " never listed again (replay: seed " << seed << ")";
+    EXPECT_LE(back_at - resumed, bound) << "replay: seed " << seed;
+    // The second check (after the detection window) keeps it listed, and
+    // nobody else was removed.
+    w.s.run_for(6s);
+    EXPECT_EQ(listed_by(), w.n_seeds) << "replay: seed " << seed;
+    EXPECT_FALSE(w.peer_at(paused)->core().neighbours().empty()) << "linked again (replay: seed " << seed << ")";
+    for (node_id i = 0; i < w.n_seeds; ++i)
+      EXPECT_EQ(w.seed_at(i)->core().members().size(), w.n_peers) << "seed " << i << " (replay: seed " << seed << ")";
+  }
+}
+
 }  // namespace
 }  // namespace confab::peers
