@@ -153,12 +153,7 @@ class Serf(Nodes):
 
     def _read(self):
         while not self.done:
-            with self.lock:
-                if not self.sel.get_map():
-                    ready = []
-                else:
-                    ready = None
-            if ready is not None:
+            if not self.sel.get_map():  # no agent started yet
                 time.sleep(0.05)
                 continue
             for key, _ in self.sel.select(timeout=0.2):
