@@ -305,6 +305,10 @@ protocol_settings derive_settings(const scenario& scen, seam::duration rtt, std:
   seed.election_timeout_max = 2 * seed.election_timeout_min;
   seed.forward_retry = std::max<seam::duration>(seed.forward_retry, 4 * rtt);
   seed.pl_sample_max = scen.pl_sample_max;
+  // The declaration lease and its watchers at the scenario's pace.
+  const seeds::seed_config seed_defaults;
+  seed.declare_lease = std::max<seam::duration>(scaled(seed_defaults.declare_lease, scen.scale), 20 * rtt + 1s);
+  seed.watch_retry = std::max<seam::duration>(scaled(seed_defaults.watch_retry, scen.scale), 10 * rtt + 500ms);
   auto& peer = out.peer;
   const peers::peer_config defaults;
   peer.seeds = std::move(seed_ids);
@@ -318,6 +322,7 @@ protocol_settings derive_settings(const scenario& scen, seam::duration rtt, std:
   peer.register_retry = std::max<seam::duration>(scaled(defaults.register_retry, scen.scale), 4 * rtt + 200ms);
   peer.ihave_timeout = std::max<seam::duration>(defaults.ihave_timeout, 2 * rtt);
   peer.declare_interval = peer.ping_interval / 2;
+  peer.declare_refresh = std::min(scaled(defaults.declare_refresh, scen.scale), seed.declare_lease / 3);
   auto& fab = out.fabric;
   fab.idle_close = std::max<seam::duration>(seconds(scen.ping_interval_s() * 1.5), 2s);
   fab.quick_below = static_cast<std::uint32_t>(scen.seeds);

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "harness/toml_util.hpp"
+#include "protocols/seeds/api.hpp"
 
 namespace confab::harness {
 
@@ -43,7 +44,14 @@ double scenario::detection_bound_s() const {
   // for the phase), indirect probes (two probe timeouts), the report and
   // the commit.
   const peers::peer_config defaults;
-  return ping_interval_s() * (defaults.ping_misses + 1) + 2 * seconds_of(defaults.probe_timeout) * scale + 2.0;
+  const double by_neighbours = ping_interval_s() * (defaults.ping_misses + 1) + 2 * seconds_of(defaults.probe_timeout) * scale + 2.0;
+  // A peer nobody watches (its neighbours died with it): its declaration
+  // lease lapses, then the watchers the leader picks probe it (a retry
+  // included), then the report and the commit.
+  const seeds::seed_config seed_defaults;
+  const double by_lease = (seconds_of(seed_defaults.declare_lease) + seconds_of(defaults.declare_refresh) +
+                           2 * seconds_of(seed_defaults.watch_retry) + 2 * seconds_of(defaults.probe_timeout)) * scale + 2.0;
+  return std::max(by_neighbours, by_lease);
 }
 
 double scenario::end_s() const {

@@ -59,6 +59,11 @@ struct peer_config {
   // this (a hub that gains links during a join sends one update, not one per
   // link, and its connections to the seeds can close between updates).
   duration declare_interval = 1s;
+  // ...and again at least this often even when they did not change: the
+  // seeds hold a declaration as a lease (seed_config::declare_lease, 30 s
+  // by default; keep this well under it), and a member whose lease lapsed
+  // is watched by members the seeds pick (docs/peers.md, "Orphans").
+  duration declare_refresh = 10s;
   duration ihave_timeout = 400ms;  // Plumtree: wait this long for the eager copy before grafting
   std::uint32_t eager_hops = 2;    // Plumtree: the first hops push to every neighbour
   duration message_keep = 120s;    // Plumtree: messages kept to answer grafts

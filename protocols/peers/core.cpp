@@ -15,7 +15,12 @@ peer_core::peer_core(peer_config cfg, node_id self, dedup_table& seen)
       ctx_{cfg_, self_, stats_},
       registration_(ctx_),
       overlay_(ctx_),
-      detector_(ctx_, [this](time_point now, node_id peer, output& out) { unlink(now, peer, out); }),
+      detector_(ctx_,
+                [this](time_point now, node_id peer, output& out) {
+                  // Given up as dead or unreachable: not a candidate to link to either.
+                  registration_.forget(peer);
+                  unlink(now, peer, out);
+                }),
       disseminator_(ctx_, seen) {
   CONFAB_ASSERT(!cfg_.seeds.empty());
 }
@@ -49,6 +54,7 @@ void peer_core::unlink(time_point now, node_id peer, output& out) {
   detector_.forget(peer);
   disseminator_.forget(peer);
   registration_.neighbours_changed();
+  if (registration_.registered() && !registration_.leaving()) overlay_.on_lost(now);
   out.events.push_back({.kind = peer_event::unlinked, .at = now, .peer = peer, .count = overlay_.neighbours().size()});
 }
 
@@ -68,6 +74,10 @@ void peer_core::arrive(time_point now, seam::random& rng, output& out) {
 void peer_core::on_seed_message(time_point now, seam::random& rng, node_id from, const seeds::client_message& m,
                                 output& out) {
   arrive(now, rng, out);
+  if (const auto* w = std::get_if<seeds::watch_request>(&m)) {
+    if (registration_.registered() && !registration_.leaving()) detector_.watch_for_seeds(now, w->suspect, reach_, out);
+    return;
+  }
   switch (registration_.on_reply(now, from, m, out)) {
     case registration::reply::first:
       disseminator_.on_registered(now);

@@ -36,7 +36,8 @@ bool detector::on_message(time_point now, node_id from, const message& m, const 
   } else if (auto* p = std::get_if<probe_ack>(&m)) {
     std::erase_if(probes_, [&](const probe& pr) {
       if (pr.suspect != from || pr.round != p->round) return false;
-      out.to_peers.emplace_back(pr.requester, probe_result{.suspect = from, .round = pr.round, .v = verdict::alive});
+      if (pr.requester != seeds::no_node)
+        out.to_peers.emplace_back(pr.requester, probe_result{.suspect = from, .round = pr.round, .v = verdict::alive});
       return true;
     });
     if (auto it = watched_.find(from); it != watched_.end()) it->second.misses = 0;
@@ -79,6 +80,18 @@ void detector::on_probe_request(time_point now, node_id from, const probe_reques
   out.to_peers.emplace_back(p.suspect, probe_ping{.round = p.round});
 }
 
+void detector::watch_for_seeds(time_point now, node_id suspect, const reachability& reach, output& out) {
+  // A late or overloaded peer does not accuse; one probe per suspect at a time.
+  if (suspect == ctx_.self || !healthy(now) || probes_.size() >= ctx_.cfg.probes_in_flight_max) return;
+  for (auto& pr : probes_)
+    if (pr.suspect == suspect) return;
+  if (reach.lost_within(suspect, now, ctx_.cfg.probe_timeout)) return report_to_seeds(now, suspect, {}, out);
+  // Two probe timeouts: the suspect may be a stranger, so the link is new.
+  const auto round = ++round_;
+  probes_.push_back({seeds::no_node, suspect, round, now + 2 * ctx_.cfg.probe_timeout});
+  out.to_peers.emplace_back(suspect, probe_ping{.round = round});
+}
+
 void detector::on_probe_result(time_point now, node_id from, const probe_result& p, output& out) {
   auto it = suspects_.find(p.suspect);
   if (it == suspects_.end() || it->second.round != p.round || !it->second.asked.count(from)) return;
@@ -99,16 +112,30 @@ void detector::on_link_down(time_point now, seam::random& rng, node_id peer,
   // Probes waiting on it need not wait.
   std::erase_if(probes_, [&](const probe& pr) {
     if (pr.suspect != peer) return false;
-    out.to_peers.emplace_back(pr.requester, probe_result{.suspect = peer, .round = pr.round, .v = verdict::dead});
+    if (pr.requester != seeds::no_node)
+      out.to_peers.emplace_back(pr.requester, probe_result{.suspect = peer, .round = pr.round, .v = verdict::dead});
     report_to_seeds(now, peer, {}, out);
     return true;
   });
   // A prober we cannot reach will not answer: the majority is counted
-  // among those that can.
+  // among those that can, topped up with random peers so a suspect whose
+  // neighbours died with it still gets a verdict.
   std::vector<node_id> settle;
   for (auto& [suspect_id, su] : suspects_)
-    if (su.asked.erase(peer)) settle.push_back(suspect_id);
-  for (auto suspect_id : settle) settle_if_majority(now, suspect_id, out);
+    if (su.asked.erase(peer)) {
+      su.unreachable.insert(peer);
+      settle.push_back(suspect_id);
+    }
+  for (auto suspect_id : settle) {
+    auto it = suspects_.find(suspect_id);
+    if (it == suspects_.end()) continue;
+    add_probers(now, rng, suspect_id, it->second, known, reach, out);
+    if (it->second.asked.empty()) {
+      confirm(now, suspect_id, out);  // nobody else to ask: this peer is the only witness
+      continue;
+    }
+    settle_if_majority(now, suspect_id, out);
+  }
   if (watched_.count(peer)) suspect(now, rng, peer, "connection reset", known, reach, out);
 }
 
@@ -121,32 +148,35 @@ void detector::suspect(time_point now, seam::random& rng, node_id peer, const ch
   suspicion su;
   su.round = ++round_;
   su.deadline = now + 2 * ctx_.cfg.probe_timeout;
-  const auto can_answer = [&](node_id other) {
-    return other != ctx_.self && other != peer && !reach.lost_within(other, now, ctx_.cfg.ping_interval);
-  };
   for (auto other : it->second.their)
-    if (can_answer(other)) su.asked.insert(other);
-  // Too few other neighbours to ask: add random peers from the PL (as SWIM
-  // does), so a low-degree suspect is never judged by one witness.
-  if (su.asked.size() < ctx_.cfg.probers_min) {
-    std::vector<node_id> extra;
-    for (auto& [other, degree] : known)
-      if (can_answer(other) && !su.asked.count(other)) extra.push_back(other);
-    while (su.asked.size() < ctx_.cfg.probers_min && !extra.empty()) {
-      const auto k = static_cast<std::size_t>(rng.below(extra.size()));
-      su.asked.insert(extra[k]);
-      extra.erase(extra.begin() + static_cast<std::ptrdiff_t>(k));
-    }
-  }
+    if (can_probe(now, peer, other, reach)) su.asked.insert(other);
   out.to_peers.emplace_back(peer, suspect_notice{.incarnation = it->second.incarnation});
-  if (su.asked.empty()) {
-    // No other neighbour to ask: this peer is the suspect's only witness.
-    suspects_[peer] = su;
-    confirm(now, peer, out);
-    return;
-  }
   for (auto other : su.asked) out.to_peers.emplace_back(other, probe_request{.suspect = peer, .round = su.round});
-  suspects_[peer] = std::move(su);
+  auto& stored = suspects_[peer] = std::move(su);
+  add_probers(now, rng, peer, stored, known, reach, out);
+  // No other neighbour to ask: this peer is the suspect's only witness.
+  if (stored.asked.empty()) confirm(now, peer, out);
+}
+
+bool detector::can_probe(time_point now, node_id suspect, node_id other, const reachability& reach) const {
+  return other != ctx_.self && other != suspect && !reach.lost_within(other, now, ctx_.cfg.ping_interval);
+}
+
+void detector::add_probers(time_point now, seam::random& rng, node_id peer, suspicion& su,
+                           const std::map<node_id, std::uint16_t>& known, const reachability& reach, output& out) {
+  // Too few to ask: random peers from the PL (as SWIM does), so a
+  // low-degree suspect is never judged by one witness. One that was asked
+  // and could not be reached is not asked again this round.
+  if (su.asked.size() >= ctx_.cfg.probers_min) return;
+  std::vector<node_id> extra;
+  for (auto& [other, degree] : known)
+    if (can_probe(now, peer, other, reach) && !su.asked.count(other) && !su.unreachable.count(other)) extra.push_back(other);
+  while (su.asked.size() < ctx_.cfg.probers_min && !extra.empty()) {
+    const auto k = static_cast<std::size_t>(rng.below(extra.size()));
+    su.asked.insert(extra[k]);
+    out.to_peers.emplace_back(extra[k], probe_request{.suspect = peer, .round = su.round});
+    extra.erase(extra.begin() + static_cast<std::ptrdiff_t>(k));
+  }
 }
 
 void detector::refute(time_point now, node_id peer, output& out) {
@@ -223,7 +253,8 @@ void detector::tick(time_point now, seam::random& rng, const std::map<node_id, s
   // Probes of ours that got no ack: the suspect is dead as far as we can tell.
   std::erase_if(probes_, [&](const probe& pr) {
     if (now < pr.deadline) return false;
-    out.to_peers.emplace_back(pr.requester, probe_result{.suspect = pr.suspect, .round = pr.round, .v = verdict::dead});
+    if (pr.requester != seeds::no_node)
+      out.to_peers.emplace_back(pr.requester, probe_result{.suspect = pr.suspect, .round = pr.round, .v = verdict::dead});
     report_to_seeds(now, pr.suspect, {}, out);
     return true;
   });

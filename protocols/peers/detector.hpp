@@ -47,6 +47,9 @@ class detector {
                     const reachability& reach, output& out);
   void tick(time_point now, seam::random& rng, const std::map<node_id, std::uint16_t>& known,
             const reachability& reach, output& out);
+  // A seed asks this peer to check on `suspect` (seeds::watch_request): one
+  // probe, and a dead report to the seeds if it goes unanswered.
+  void watch_for_seeds(time_point now, node_id suspect, const reachability& reach, output& out);
   time_point next_deadline() const;
 
   std::uint64_t incarnation() const noexcept { return incarnation_; }
@@ -72,10 +75,11 @@ class detector {
   struct suspicion {
     std::uint64_t round = 0;
     std::set<node_id> asked, dead;
+    std::set<node_id> unreachable;  // asked, then lost: not asked again this round
     time_point deadline{};
   };
   struct probe {
-    node_id requester, suspect;
+    node_id requester, suspect;  // requester no_node: a seed's watch_request
     std::uint64_t round;
     time_point deadline;
   };
@@ -84,6 +88,9 @@ class detector {
   void on_probe_result(time_point now, node_id from, const probe_result& p, output& out);
   void suspect(time_point now, seam::random& rng, node_id peer, const char* why,
                const std::map<node_id, std::uint16_t>& known, const reachability& reach, output& out);
+  bool can_probe(time_point now, node_id suspect, node_id other, const reachability& reach) const;
+  void add_probers(time_point now, seam::random& rng, node_id peer, suspicion& su,
+                   const std::map<node_id, std::uint16_t>& known, const reachability& reach, output& out);
   void refute(time_point now, node_id peer, output& out);
   void confirm(time_point now, node_id peer, output& out);
   void settle_if_majority(time_point now, node_id peer, output& out);

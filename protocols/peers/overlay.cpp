@@ -73,6 +73,11 @@ void overlay::tick(time_point now, seam::random& rng, bool registered, const std
                    const reachability& reach, std::uint64_t incarnation, output& out) {
   if (link_due_set_ && now >= link_due_) {
     link_due_set_ = false;
+    if (refresh_due_ && registered) {
+      const auto& seeds_list = ctx_.cfg.seeds;
+      out.to_seeds.emplace_back(seeds_list[rng.below(seeds_list.size())], seeds::pl_request{.request_id = 0});
+    }
+    refresh_due_ = false;
     link_more(now, rng, known, reach, incarnation, out);
     next_refresh_at_ = now + ctx_.cfg.register_retry;
   }

@@ -3,8 +3,9 @@
 // Draws the peer's target degree (preferential attachment: `attach` links
 // to peers chosen with probability ∝ degree + 1; exponential: k drawn from
 // P(k) ∝ 40·1.5^(−k/10), links to uniformly chosen peers), sends link
-// requests, gives up on unanswered ones, and tops the degree up from a
-// refreshed PL after deaths or refusals.
+// requests, gives up on unanswered ones, and tops the degree up after a
+// loss at once from the peers it knows (the PL the seeds sent and the
+// neighbours' neighbours from pongs), refreshing the PL meanwhile.
 //
 //   overlay ov(ctx);
 //   ov.draw_degree(rng);
@@ -37,6 +38,15 @@ class overlay {
   // when it already was one, or is this peer.
   bool add(node_id peer);
   bool drop(node_id peer) { return neighbours_.erase(peer) != 0; }
+  // A neighbour was lost: below the target degree, link again at the next
+  // tick from the peers already known (the passive view), and refresh the
+  // PL from a seed at the same time.
+  void on_lost(time_point now) {
+    if (!wants_more()) return;
+    link_due_set_ = true;
+    link_due_ = now;
+    refresh_due_ = true;
+  }
   bool requested(node_id peer) const { return pending_.count(peer) != 0; }
   void on_link_down(node_id peer) { pending_.erase(peer); }
   void tick(time_point now, seam::random& rng, bool registered, const std::map<node_id, std::uint16_t>& known,
@@ -53,6 +63,7 @@ class overlay {
   std::set<node_id> neighbours_;
   std::map<node_id, time_point> pending_;  // link requests sent -> given up at
   bool link_due_set_ = false;
+  bool refresh_due_ = false;
   time_point link_due_{};
   time_point next_refresh_at_{};
 };

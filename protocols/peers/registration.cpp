@@ -75,8 +75,11 @@ void registration::recheck(time_point now, seam::random& rng, output& out) {
 }
 
 void registration::declare(time_point now, const std::set<node_id>& neighbours, output& out) {
+  // The lease: renewed unchanged every declare_refresh once registered.
+  if (registered_ && !leaving_ && now >= last_declared_ + ctx_.cfg.declare_refresh) declare_dirty_ = true;
   if (!declare_dirty_ || now < next_declare_at_) return;
   declare_dirty_ = false;
+  last_declared_ = now;
   next_declare_at_ = now + ctx_.cfg.declare_interval;
   seeds::neighbours d;
   for (auto id : neighbours) {
@@ -92,6 +95,7 @@ time_point registration::next_deadline(time_point last_now) const {
   if (!registered_ || rechecking_) t = std::min(t, next_register_at_);
   if (registered_ && second_check_at_ != time_point{}) t = std::min(t, second_check_at_);
   if (declare_dirty_) t = std::min(t, std::max(last_now, next_declare_at_));
+  if (registered_) t = std::min(t, std::max(last_now, last_declared_ + ctx_.cfg.declare_refresh));
   return t;
 }
 

@@ -3,7 +3,8 @@
 // Registers with a majority of the seeds (retrying until one answers),
 // keeps the peer list (PL) they and the neighbours' pongs report, and tells
 // the seeds this peer's neighbours when they change, coalesced to one
-// declaration per declare_interval.
+// declaration per declare_interval, and at least every declare_refresh (the
+// seeds hold a declaration as a lease).
 //
 //   registration reg(ctx);
 //   reg.start(now, rng, out);                        // register_request to ⌊n/2⌋+1 seeds
@@ -35,6 +36,8 @@ class registration {
   void learn(node_id peer) {
     if (peer != ctx_.self) known_.try_emplace(peer, 0);
   }
+  // A peer given up as dead: out of the PL until a seed lists it again.
+  void forget(node_id peer) { known_.erase(peer); }
   void tick(time_point now, seam::random& rng, output& out);
   void neighbours_changed() noexcept { declare_dirty_ = true; }
   void declare(time_point now, const std::set<node_id>& neighbours, output& out);
@@ -67,6 +70,7 @@ class registration {
   std::map<node_id, std::uint16_t> known_;
   bool declare_dirty_ = false;
   time_point next_declare_at_{};
+  time_point last_declared_{};  // the lease's last renewal
   bool rechecking_ = false;      // a register sent by recheck() awaits its answer
   time_point second_check_at_{};  // recheck()'s second registration (0: none)
 };

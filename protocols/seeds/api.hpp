@@ -42,10 +42,22 @@ struct seed_config {
   // peer are ignored this long: a late forward or a duplicate of its old
   // request must not re-add it. A restarted peer retries and gets in.
   duration rejoin_hold = 2s;
-  // Distinct reporters needed when the suspect never declared neighbours,
-  // and the least number of distinct reporters for any removal (so one
-  // peer never removes another alone while a third member exists).
+  // The least number of distinct reporters for any removal (so one peer
+  // never removes another alone while a third member exists); with
+  // legacy_reports, also what removes a suspect that never declared
+  // neighbours (the legacy dialect declares none).
   std::size_t reporters_without_neighbours = 2;
+  // A member's neighbour declaration is a lease: peers renew it every
+  // peer_config::declare_refresh, and a member that has not declared for
+  // this long (counted from its addition, and from this leader's election)
+  // counts as nobody's witness and is itself watched by `watchers` live
+  // members the leader picks at random (watch_request), re-asked every
+  // `watch_retry` while it stays lapsed. A suspect with fewer than
+  // `watchers` live declared neighbours gets watchers too. Removal needs a
+  // majority of the live witnesses (docs/peers.md, "Orphans"). 0: no lease.
+  duration declare_lease = 30s;
+  std::size_t watchers = 3;
+  duration watch_retry = 5s;
   // Legacy reports (reporter = an IP with port 0, seeds::legacy) are
   // accepted; each counts as a report from the PL member with that IP (a
   // declared neighbour of the suspect first), under the same rule as a
@@ -77,6 +89,7 @@ struct seed_event {
     learner_ended,    // this seed may vote again (index = its commit), with `why`
     storage_refused,  // the disk refused a save (full): replies held, retried; with `why`
     leave_received,   // peer = the one leaving, other = who asked (itself, or an operator)
+    watch_asked,      // peer = a member nobody watches, other = the member asked to probe it, with `why`
   } kind;
   time_point at{};
   std::uint64_t term = 0;

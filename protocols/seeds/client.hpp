@@ -124,8 +124,16 @@ struct members_reply {
   bool more = false;                 // members follow the last one listed
 };
 
+// The leader asks a member to check on `suspect`, a member no live peer
+// watches (its neighbour declaration lapsed, or too few of its declared
+// neighbours are alive to judge a report): the member probes it and sends
+// a dead_report if it does not answer. docs/peers.md, "Orphans".
+struct watch_request {
+  node_id suspect = no_node;
+};
+
 using client_message = std::variant<register_request, pl_request, dead_report, neighbours, register_reply, leave_request,
-                                    leave_reply, members_request, members_reply>;
+                                    leave_reply, members_request, members_reply, watch_request>;
 
 // ## encode_client / decode_client
 // The same bytes `encode` writes for the message. `decode_client` refuses

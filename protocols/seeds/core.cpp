@@ -19,7 +19,7 @@ const char* event_name(seed_event::kind_t k) noexcept {
   static constexpr const char* names[] = {"follower", "candidate", "leader",    "vote",           "propose",
                                           "commit",   "add",       "remove",    "register",       "report",
                                           "report_ignored", "register_answered", "follower_behind", "learner_ended", "storage_refused",
-                                          "leave_received"};
+                                          "leave_received", "watch_asked"};
   return names[k];
 }
 
@@ -155,6 +155,7 @@ void seed_core::become_leader(time_point now, seam::random& rng, output& out) {
     match_index_[s] = 0;
   }
   leader_since_ = now;
+  watches_.clear();
   out.events.push_back({.kind = seed_event::became_leader, .at = now, .term = hard_.term});
   append(now, entry{.term = hard_.term, .kind = entry_kind::noop}, out);
   // Requests this seed holds go in at once (the rest arrive by forward).
@@ -222,6 +223,7 @@ void seed_core::apply(time_point now, seam::random& rng, output& out) {
     const entry e = log_[applied_++];
     if (e.kind == entry_kind::add) {
       add_member(e.peer);
+      renewed_[e.peer] = now;
       out.events.push_back(
           {.kind = seed_event::applied_add, .at = now, .term = e.term, .index = applied_, .peer = e.peer, .entry = e.kind});
       if (auto it = pending_.find(e.peer); it != pending_.end()) {
@@ -233,6 +235,8 @@ void seed_core::apply(time_point now, seam::random& rng, output& out) {
       remove_member(e.peer);
       reports_.erase(e.peer);
       declared_.erase(e.peer);
+      renewed_.erase(e.peer);
+      watches_.erase(e.peer);
       departed_[e.peer] = now;
       if (auto it = leaving_.find(e.peer); it != leaving_.end()) {
         out.sends.emplace_back(it->second.asker, leave_reply{.request_id = it->second.request_id, .status = leave_status::left,
@@ -446,33 +450,111 @@ node_id seed_core::legacy_reporter(std::uint32_t ip, node_id suspect) const {
   return no_node;
 }
 
+bool seed_core::lease_fresh(time_point now, node_id p) const {
+  if (cfg_.declare_lease == duration::zero()) return true;
+  // Counted from this leader's election at the earliest: a seed that was
+  // down or partitioned may have missed declarations.
+  time_point t = leader_since_;
+  if (auto it = renewed_.find(p); it != renewed_.end()) t = std::max(t, it->second);
+  return now - t <= cfg_.declare_lease;
+}
+
+std::vector<node_id> seed_core::witnesses(time_point now, node_id suspect) const {
+  std::vector<node_id> w;
+  if (auto d = declared_.find(suspect); d != declared_.end())
+    for (auto v : d->second)
+      if (projected_member(v) && lease_fresh(now, v)) w.push_back(v);
+  if (auto it = watches_.find(suspect); it != watches_.end())
+    for (auto v : it->second.by)
+      if (projected_member(v) && std::find(w.begin(), w.end(), v) == w.end()) w.push_back(v);
+  return w;
+}
+
+void seed_core::ask_watchers(time_point now, seam::random& rng, node_id suspect, bool again, const char* why,
+                             output& out) {
+  auto& wa = watches_[suspect];
+  std::erase_if(wa.by, [&](node_id v) { return !projected_member(v) || !lease_fresh(now, v); });
+  const auto have = witnesses(now, suspect);
+  const std::size_t others = members_.size() - (members_.count(suspect) ? 1 : 0);
+  const std::size_t want = std::min(cfg_.watchers, others);
+  std::vector<node_id> asked;
+  if (again) asked = wa.by;
+  // Random members with a fresh lease (live as far as the seeds know), not
+  // already witnesses; a bounded number of draws.
+  for (std::size_t tries = 0, need = want > have.size() ? want - have.size() : 0; need > 0 && tries < 8 * want + 16;
+       ++tries) {
+    if (member_list_.empty()) break;
+    const node_id v = member_list_[static_cast<std::size_t>(rng.below(member_list_.size()))];
+    if (v == suspect || !lease_fresh(now, v) || reports_.count(v)) continue;
+    if (std::find(have.begin(), have.end(), v) != have.end() || std::find(wa.by.begin(), wa.by.end(), v) != wa.by.end())
+      continue;
+    wa.by.push_back(v);
+    asked.push_back(v);
+    --need;
+  }
+  wa.asked = now;
+  for (auto v : asked) {
+    out.sends.emplace_back(v, watch_request{.suspect = suspect});
+    out.events.push_back({.kind = seed_event::watch_asked, .at = now, .term = hard_.term, .peer = suspect, .other = v,
+                          .why = why});
+  }
+}
+
+void seed_core::check_leases(time_point now, seam::random& rng, output& out) {
+  if (cfg_.declare_lease == duration::zero() || now < next_lease_check_) return;
+  next_lease_check_ = now + std::clamp<duration>(cfg_.declare_lease / 10, 100ms, 1s);
+  // Bounded per check: at most this many members are asked about (the
+  // rest on the next check), so a mass death does not flood the survivors.
+  std::size_t budget = std::max<std::size_t>(256, members_.size() / 20);
+  bool lapsed_any = false;
+  for (auto p : member_list_) {
+    if (lease_fresh(now, p)) continue;
+    lapsed_any = true;
+    auto it = watches_.find(p);
+    if (it != watches_.end() && now - it->second.asked < cfg_.watch_retry) continue;
+    if (budget == 0) break;
+    --budget;
+    ask_watchers(now, rng, p, true, "its neighbour declaration lapsed", out);
+  }
+  // Lapsed members no longer count as witnesses: weigh open reports again.
+  if (lapsed_any) removed_since_check_ = true;
+}
+
 void seed_core::evaluate_removal(time_point now, seam::random& rng, node_id suspect, output& out) {
   auto it = reports_.find(suspect);
   if (it == reports_.end() || !projected_member(suspect)) return;
   auto& rs = it->second.reporters;
   std::erase_if(rs, [&](const auto& kv) { return now - kv.second > cfg_.report_window; });
-  // The suspect's declared neighbours that are still members: a neighbour
-  // that died (or left) cannot report, so it does not count either way.
-  std::size_t count = 0, need = cfg_.reporters_without_neighbours, voters = 0;
-  if (auto d = declared_.find(suspect); d != declared_.end()) {
-    for (auto v : d->second) {
-      if (!projected_member(v)) continue;
-      ++voters;
-      auto r = rs.find(v);
-      count += r != rs.end();
-    }
-  }
-  const std::size_t reporters = rs.size();
+  if (rs.empty()) return;
   // Never on one peer's word alone (while there is anyone else to ask).
+  const std::size_t reporters = rs.size();
   const std::size_t floor = std::min(cfg_.reporters_without_neighbours, members_.size() > 1 ? members_.size() - 1 : 1);
-  bool remove = false;
-  if (voters > 0) {
-    need = voters / 2 + 1;
-    remove = count >= need && reporters >= floor;
-  } else {
-    remove = reporters >= need;
+  // The legacy dialect declares no neighbours: a suspect that never
+  // declared is removed on `reporters_without_neighbours` reports there.
+  if (cfg_.legacy_reports && !declared_.count(suspect) && !watches_.count(suspect)) {
+    if (reporters >= floor) {
+      append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = suspect}, out);
+      broadcast_append(now, out);
+      advance_commit(now, rng, out);
+    }
+    return;
   }
-  if (remove) {
+  // The live witnesses: declared neighbours that still renew their lease
+  // (a dead one cannot report, so it does not count either way), and
+  // members the leader asked to watch. Fewer than cfg_.watchers: ask more,
+  // so a majority is never one or two peers of the suspect's own choosing.
+  auto w = witnesses(now, suspect);
+  const std::size_t others = members_.size() - (members_.count(suspect) ? 1 : 0);
+  auto wi = watches_.find(suspect);
+  const bool stale = wi != watches_.end() && now - wi->second.asked >= cfg_.watch_retry;
+  if ((w.size() < std::min(cfg_.watchers, others) && wi == watches_.end()) || stale) {
+    // Watchers asked long ago probed then; a new report asks them again.
+    ask_watchers(now, rng, suspect, stale, "too few live witnesses for a report", out);
+    w = witnesses(now, suspect);
+  }
+  std::size_t count = 0;
+  for (auto v : w) count += rs.count(v);
+  if (!w.empty() && count >= w.size() / 2 + 1 && reporters >= floor) {
     append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = suspect}, out);
     broadcast_append(now, out);
     advance_commit(now, rng, out);
@@ -503,6 +585,7 @@ void seed_core::on_message(time_point now, seam::random& rng, node_id from, cons
     d.clear();
     for (auto id : nb->ids)
       if (id != from) d.insert(id);
+    renewed_[from] = now;
     return;
   }
   if (auto* fw = std::get_if<forward>(&m)) {
@@ -516,6 +599,7 @@ void seed_core::on_message(time_point now, seam::random& rng, node_id from, cons
 
 void seed_core::on_tick(time_point now, seam::random& rng, output& out) {
   std::erase_if(departed_, [&](const auto& kv) { return now - kv.second >= cfg_.rejoin_hold; });
+  if (role_ == role::leader) check_leases(now, rng, out);
   if (role_ == role::leader && removed_since_check_) {
     // A removal shrinks other suspects' sets of living neighbours: weigh
     // their reports again.

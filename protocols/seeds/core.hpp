@@ -134,7 +134,26 @@ class seed_core {
   // are held off for rejoin_hold after it.
   std::map<node_id, time_point> departed_;
   std::map<node_id, std::set<node_id>> declared_;  // peer -> its declared neighbours
+  // When each member last declared (or was added): the declaration lease.
+  std::unordered_map<node_id, time_point> renewed_;
+  // Leader: members asked to watch a member that lacks live witnesses.
+  struct watch {
+    std::vector<node_id> by;
+    time_point asked{};
+  };
+  std::unordered_map<node_id, watch> watches_;
+  time_point next_lease_check_{};
+  // A removal, or a lapsed lease, changed some suspect's live witnesses.
   bool removed_since_check_ = false;
+  bool lease_fresh(time_point now, node_id p) const;
+  // The suspect's live witnesses: its declared neighbours that are members
+  // with a fresh lease, then the members asked to watch it.
+  std::vector<node_id> witnesses(time_point now, node_id suspect) const;
+  // Tops the suspect's watchers up so it has cfg_.watchers live witnesses
+  // (or as many as there are other members), asking new ones to probe it;
+  // `again` re-asks the watchers it already has.
+  void ask_watchers(time_point now, seam::random& rng, node_id suspect, bool again, const char* why, output& out);
+  void check_leases(time_point now, seam::random& rng, output& out);
   // The highest commit index a leader of this term or an earlier one told
   // this seed about (a follower further behind answers `behind`).
   std::uint64_t leader_commit_seen_ = 0;

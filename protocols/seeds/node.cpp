@@ -177,6 +177,9 @@ std::string event_text(const seed_event& e, node_id self) {
       s += e.other == e.peer ? "LEAVE asked by " + peer + " itself"
                              : "FORCE-LEAVE of " + peer + " asked by " + endpoints::id_string(e.other);
       break;
+    case seed_event::watch_asked:
+      s += "asked " + endpoints::id_string(e.other) + " to probe " + peer + ": " + (e.why ? e.why : "");
+      break;
     case seed_event::storage_refused: s += std::string("STORAGE: ") + (e.why ? e.why : ""); break;
     case seed_event::learner_ended:
       s += "LEARNER no more, voting again from term " + std::to_string(e.term + 1) + ": " + (e.why ? e.why : "");

@@ -22,6 +22,7 @@ enum type : std::uint8_t {
   t_leave_reply = 16,
   t_members_request = 17,
   t_members_reply = 18,
+  t_watch_request = 19,
   t_forward = 20,
 };
 
@@ -122,6 +123,10 @@ struct encoder {
     w.u64(m.request_id);
     w.u64(m.after);
     w.u16(m.limit);
+  }
+  void operator()(const watch_request& m) {
+    w.u8(t_watch_request);
+    w.u64(m.suspect);
   }
   void operator()(const members_reply& m) {
     CONFAB_ASSERT(m.members.size() <= members_per_reply_max);
@@ -281,6 +286,11 @@ result<message> decode_body(codec::reader& r, std::uint8_t t, bool nested) {
       m.more = flag(r);
       return message{std::move(m)};
     }
+    case t_watch_request: {
+      watch_request m;
+      m.suspect = r.u64();
+      return message{m};
+    }
     case t_forward: {
       if (nested) return make_error(errc::malformed, "forward: nested forward");
       forward m;
@@ -345,6 +355,7 @@ result<client_message> decode_client(std::span<const std::byte> in) {
   else if (auto* x = std::get_if<leave_reply>(&*m)) out = *x;
   else if (auto* x = std::get_if<members_request>(&*m)) out = *x;
   else if (auto* x = std::get_if<members_reply>(&*m)) out.emplace<members_reply>(std::move(*x));
+  else if (auto* x = std::get_if<watch_request>(&*m)) out = *x;
   else return make_error(errc::malformed, "a seed-to-seed message where a client message was expected");
   return out;
 }
@@ -352,7 +363,8 @@ result<client_message> decode_client(std::span<const std::byte> in) {
 const char* name(const message& m) noexcept {
   static constexpr const char* names[] = {"request_vote",  "vote_reply", "append_entries", "append_reply", "register",
                                           "dead_report", "neighbours", "register_reply", "forward", "pl_request",
-                                          "leave_request", "leave_reply", "members_request", "members_reply"};
+                                          "leave_request", "leave_reply", "members_request", "members_reply",
+                                          "watch_request"};
   return names[m.index()];
 }
 

@@ -70,7 +70,7 @@ struct forward {
 
 using message = std::variant<request_vote, vote_reply, append_entries, append_reply, register_request, dead_report,
                              neighbours, register_reply, forward, pl_request, leave_request, leave_reply,
-                             members_request, members_reply>;
+                             members_request, members_reply, watch_request>;
 
 // ## pl_digest
 // The sum of a 64-bit mix of every member: two seeds hold the same PL when

@@ -33,7 +33,7 @@ struct world {
   seeds::seed_config seed_cfg;
   peer_config peer_cfg;
   std::vector<std::unique_ptr<seeds::memory_store>> disks;
-  dedup_table seen{{.capacity = 1 << 16, .generations = 4, .bucket = 60s}};
+  dedup_table seen{{.capacity = 1 << 19, .generations = 4, .bucket = 60s}};  // every (receiver, message) of a run
   std::size_t n_seeds = 3, n_peers;
   // deliveries[(origin, seq)][receiver] = copies delivered
   std::map<std::pair<node_id, std::uint64_t>, std::map<node_id, int>> deliveries;
@@ -49,7 +49,7 @@ struct world {
   const protocols::cluster_auth* auth = nullptr;
 
   world(std::uint64_t sd, std::size_t peers, sim::network_model m, dissemination mode,
-        const protocols::cluster_auth* key = nullptr)
+        const protocols::cluster_auth* key = nullptr, seam::duration gossip_interval = 700ms)
       : seed(sd), s(sd, m), n_peers(peers), auth(key) {
     seed_cfg.seeds = {0, 1, 2};
     seed_cfg.heartbeat = 50ms;
@@ -57,13 +57,17 @@ struct world {
     seed_cfg.election_timeout_max = 600ms;
     peer_cfg.seeds = seed_cfg.seeds;
     peer_cfg.mode = mode;
-    peer_cfg.gossip_interval = 700ms;
+    peer_cfg.gossip_interval = gossip_interval;
     peer_cfg.gossip_count = 1000;  // bounded by the run's length
     peer_cfg.ping_interval = 1s;
     peer_cfg.ping_misses = 3;
     peer_cfg.probe_timeout = 500ms;  // above two retransmission timeouts (200 ms) and the delays
     peer_cfg.register_retry = 500ms;
     peer_cfg.ihave_timeout = 100ms;
+    // The declaration lease at the test's pace (30 s / 10 s by default).
+    seed_cfg.declare_lease = 3s;
+    seed_cfg.watch_retry = 1s;
+    peer_cfg.declare_refresh = 1s;
     for (std::size_t i = 0; i < n_seeds; ++i) {
       disks.push_back(std::make_unique<seeds::memory_store>());
       auto* d = disks.back().get();
@@ -430,6 +434,138 @@ TEST(peers_sim, a_peer_paused_past_detection_is_removed_and_registers_again) {
       EXPECT_EQ(w.seed_at(i)->core().members().size(), w.n_peers) << "seed " << i << " (replay: seed " << seed << ")";
   }
 }
+
+}  // namespace
+}  // namespace confab::peers
+
+namespace confab::peers {
+namespace {
+
+// Correlated deaths (docs/peers.md, "Orphans"): 10% or 30% of the peers
+// killed at once, or a whole zone (a connected region of the overlay,
+// grown breadth-first from a random peer to 20% of the peers), over many
+// seeds. A dead peer whose neighbours all died with it is reported by
+// nobody; the seeds find it when its declaration lease lapses and ask
+// random live members to probe it. Checked:
+//   - every dead peer removed by every seed within the stated bound;
+//   - no live peer removed, ever (world::check);
+//   - every live peer back at the minimum degree (attach, live neighbours
+//     only) within the stated bound;
+//   - every message a live peer sends after the kill reaches every live
+//     peer exactly once (the overlay may split for a moment; new links
+//     carry what flooded past meanwhile).
+enum class mass_kill { ten_percent, thirty_percent, zone };
+
+struct mass_figures {
+  seam::duration worst_removal{0}, worst_repair{0};
+  std::size_t runs = 0, killed = 0, orphans = 0;
+};
+
+void run_mass(std::uint64_t seed, mass_kill kind, dissemination mode, mass_figures& fig) {
+  seam::random pick(seed * 31337 + static_cast<std::uint64_t>(kind));
+  sim::network_model m{.delay_min = 1ms, .delay_max = 8ms, .loss = 0.01, .retransmit = true, .rto = 200ms};
+  world w(seed, 80, m, mode, nullptr, 2s);
+  auto checker = [&] { w.check(); };
+  w.s.run_for(5s, checker);
+  ASSERT_TRUE(w.failure.empty()) << w.failure << " (replay: seed " << seed << ")";
+  std::vector<node_id> victims;
+  if (kind == mass_kill::zone) {
+    const std::size_t want = w.n_peers / 5;
+    const node_id start = w.first_peer() + static_cast<node_id>(pick.below(w.n_peers));
+    std::set<node_id> zone{start};
+    std::vector<node_id> frontier{start};
+    for (std::size_t i = 0; i < frontier.size() && zone.size() < want; ++i)
+      for (auto q : w.peer_at(frontier[i])->core().neighbours())
+        if (zone.size() < want && zone.insert(q).second) frontier.push_back(q);
+    victims.assign(zone.begin(), zone.end());
+  } else {
+    for (node_id p = w.first_peer(); p < w.end_peer(); ++p) victims.push_back(p);
+    for (std::size_t i = victims.size(); i > 1; --i) std::swap(victims[i - 1], victims[pick.below(i)]);
+    victims.resize(w.n_peers * (kind == mass_kill::ten_percent ? 10 : 30) / 100);
+  }
+  // Orphans: victims all of whose neighbours die too (nobody reports them).
+  const std::set<node_id> dying(victims.begin(), victims.end());
+  for (auto v : victims) {
+    bool all = true;
+    for (auto q : w.peer_at(v)->core().neighbours()) all = all && dying.count(q);
+    fig.orphans += all;
+  }
+  const auto kill_at = w.s.now();
+  for (auto v : victims) w.crash(v, kill_at);
+  w.snapshot_components = false;
+  std::set<node_id> live;
+  for (node_id p = w.first_peer(); p < w.end_peer(); ++p)
+    if (!w.crashed.count(p)) live.insert(p);
+  const std::size_t min_degree = std::min<std::size_t>(w.peer_cfg.attach, live.size() - 1);
+  node_id last_below = 0;
+  auto below_min = [&] {
+    for (auto p : live) {
+      std::size_t d = 0;
+      for (auto q : w.peer_at(p)->core().neighbours()) d += !w.crashed.count(q);
+      if (d < min_degree) return last_below = p, true;
+    }
+    return false;
+  };
+  seam::time_point repaired_at{};
+  for (auto t = 0ms; t < 15s; t += 50ms) {
+    w.s.run_for(50ms, checker);
+    if (repaired_at == seam::time_point{} && !below_min()) repaired_at = w.s.now();
+  }
+  ASSERT_TRUE(w.failure.empty()) << w.failure << " (replay: seed " << seed << ")";
+  // Stated bounds. Removal: a lapsed lease (3 s after the last renewal),
+  // the leader's check of leases (every 300 ms), a watcher's probe (two
+  // probe timeouts), one retry of the watchers, the report and the commit.
+  // Repair: detection (the reset, or three missed pings), a probe round, a
+  // link request given up once (2 probe timeouts + 1 s) and a new one.
+  const auto removal_bound = w.seed_cfg.declare_lease + w.seed_cfg.watch_retry + 2 * w.peer_cfg.probe_timeout + 2s;
+  const auto repair_bound = w.peer_cfg.ping_misses * w.peer_cfg.ping_interval + 4 * w.peer_cfg.probe_timeout + 2s;
+  if (repaired_at == seam::time_point{} || repaired_at - kill_at > repair_bound)
+    std::printf("peer %llu was the last below degree %zu\n", static_cast<unsigned long long>(last_below), min_degree);
+  ASSERT_NE(repaired_at, seam::time_point{}) << "a live peer stayed below degree " << min_degree << " (replay: seed " << seed << ")";
+  EXPECT_LE(repaired_at - kill_at, repair_bound) << "replay: seed " << seed;
+  fig.worst_repair = std::max(fig.worst_repair, repaired_at - kill_at);
+  for (node_id i = 0; i < w.n_seeds; ++i) {
+    EXPECT_EQ(w.seed_at(i)->core().members(), live) << "seed " << i << " (replay: seed " << seed << ")";
+    for (auto v : victims) {
+      auto r = w.removed_at.find({i, v});
+      ASSERT_TRUE(r != w.removed_at.end()) << "seed " << i << " never removed dead peer " << v << " (replay: seed " << seed << ")";
+      EXPECT_LE(r->second - kill_at, removal_bound) << "seed " << i << ", peer " << v << " (replay: seed " << seed << ")";
+      fig.worst_removal = std::max(fig.worst_removal, r->second - kill_at);
+    }
+  }
+  int checked = 0;
+  for (auto& [key, got] : w.deliveries) {
+    if (w.sent_at[key] < kill_at || w.crashed.count(key.first) || w.s.now() - w.sent_at[key] < 3s) continue;
+    ++checked;
+    for (auto r : live) {
+      auto it = got.find(r);
+      ASSERT_TRUE(it != got.end() && it->second == 1)
+          << "peer " << r << " got " << key.first << "#" << key.second << " " << (it == got.end() ? 0 : it->second)
+          << " times, sent " << std::chrono::duration<double>(w.sent_at[key] - kill_at).count()
+          << " s after the kill (replay: seed " << seed << ")";
+    }
+  }
+  EXPECT_GT(checked, 0);
+  ++fig.runs;
+  fig.killed += victims.size();
+}
+
+void mass_sweep(mass_kill kind, const char* what) {
+  mass_figures fig;
+  const std::uint64_t first = sweep_first(), count = std::min<std::uint64_t>(sweep_count(), 40);
+  for (std::uint64_t seed = first; seed < first + count; ++seed) {
+    run_mass(seed, kind, seed % 2 ? dissemination::flood : dissemination::plumtree, fig);
+    if (::testing::Test::HasFailure()) return;
+  }
+  std::printf("%s: %zu runs, %zu peers killed (%zu with every neighbour killed too): worst kill-to-removal %.3f s, "
+              "worst time to min degree %.3f s\n",
+              what, fig.runs, fig.killed, fig.orphans, std::chrono::duration<double>(fig.worst_removal).count(),
+              std::chrono::duration<double>(fig.worst_repair).count());
+}
+
+TEST(peers_sim, ten_percent_killed_at_once) { mass_sweep(mass_kill::ten_percent, "10% killed"); }
+TEST(peers_sim, thirty_percent_killed_at_once) { mass_sweep(mass_kill::thirty_percent, "30% killed"); }
+TEST(peers_sim, a_whole_zone_killed_at_once) { mass_sweep(mass_kill::zone, "zone of 20% killed"); }
 
 }  // namespace
 }  // namespace confab::peers

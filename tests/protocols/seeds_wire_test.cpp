@@ -43,6 +43,7 @@ std::vector<message> samples() {
                     .members = {{11, member_state::alive, 3, 0}, {12, member_state::suspected, 1, 2},
                                 {13, member_state::leaving, 0, 0}},
                     .more = true},
+      watch_request{.suspect = seam::endpoint_id(0x7f000003, 9001)},
   };
 }
 

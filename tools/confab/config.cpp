@@ -136,13 +136,17 @@ result<seed_settings, problem> load_seed_settings(const std::string& path) {
     // Every default is seeds::seed_config's own (protocols/seeds/api.hpp).
     table_reader r(*t, "seed.", path);
     r.only({"heartbeat_ms", "election_timeout_min_ms", "election_timeout_max_ms", "forward_retry_ms", "report_window_ms",
-            "pl_sample_max", "pending_max", "reporters_without_neighbours", "legacy_port", "rejoin_hold_ms"})
+            "pl_sample_max", "pending_max", "reporters_without_neighbours", "legacy_port", "rejoin_hold_ms",
+            "declare_lease_ms", "watchers", "watch_retry_ms"})
         .milliseconds("heartbeat_ms", 1, 60000, c.heartbeat)
         .milliseconds("election_timeout_min_ms", 2, 600000, c.election_timeout_min)
         .milliseconds("election_timeout_max_ms", 2, 600000, c.election_timeout_max)
         .milliseconds("forward_retry_ms", 1, 600000, c.forward_retry)
         .milliseconds("report_window_ms", 1, 86400000, c.report_window)
         .milliseconds("rejoin_hold_ms", 0, 600000, c.rejoin_hold)
+        .milliseconds("declare_lease_ms", 0, 86400000, c.declare_lease)
+        .integer("watchers", 1, 64, c.watchers)
+        .milliseconds("watch_retry_ms", 1, 600000, c.watch_retry)
         .integer("pl_sample_max", 1, static_cast<long long>(seeds::peers_per_reply_max), c.pl_sample_max)
         .integer("pending_max", 1, 1 << 20, c.pending_max)
         .integer("reporters_without_neighbours", 1, 1000, c.reporters_without_neighbours)
@@ -172,7 +176,7 @@ result<peer_settings, problem> load_peer_settings(const std::string& path) {
     table_reader r(*t, "peer.", path);
     r.only({"overlay", "attach", "degree_max", "mode", "gossip_interval_ms", "gossip_count", "gossip_padding",
             "ping_interval_ms", "ping_misses", "probe_timeout_ms", "probers_min", "register_retry_ms", "ihave_timeout_ms",
-            "legacy"})
+            "declare_refresh_ms", "legacy"})
         .choice("overlay", peers::overlay_model_names, c.overlay)
         .choice("mode", peers::dissemination_names, c.mode)
         .integer("attach", 1, 64, c.attach)
@@ -186,6 +190,7 @@ result<peer_settings, problem> load_peer_settings(const std::string& path) {
         .integer("probers_min", 0, 64, c.probers_min)
         .milliseconds("register_retry_ms", 10, 600000, c.register_retry)
         .milliseconds("ihave_timeout_ms", 1, 600000, c.ihave_timeout)
+        .milliseconds("declare_refresh_ms", 10, 86400000, c.declare_refresh)
         .boolean("legacy", s.legacy);
     r.check(c.probe_timeout * 2 < c.ping_interval, "peer.probe_timeout_ms must be under half of peer.ping_interval_ms");
     if (auto done = r.done(); !done) return done.error();

@@ -153,7 +153,7 @@ int run_seed_command(const seed_options& o) {
     if (e.kind == seeds::seed_event::register_received) return void(++bulk.registrations);
     if (e.kind == seeds::seed_event::register_answered) return void(++bulk.pl_sent);
     if ((e.kind == seeds::seed_event::report_received || e.kind == seeds::seed_event::report_ignored ||
-         e.kind == seeds::seed_event::leave_received) &&
+         e.kind == seeds::seed_event::leave_received || e.kind == seeds::seed_event::watch_asked) &&
         !logs.admit(seeds::event_name(e.kind)))
       return;
     logs.line(seeds::event_text(e, id));
