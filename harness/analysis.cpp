@@ -97,6 +97,104 @@ void analyse_delivery(const run_record& run, const std::vector<bool>& live, repo
   }
 }
 
+// The discrete power law's exponent, maximum likelihood over k >= kmin
+// (the continuous approximation with kmin - 1/2); 0 without data.
+double powerlaw_mle(const std::vector<std::size_t>& degrees, std::size_t kmin) {
+  double log_sum = 0;
+  std::size_t above = 0;
+  for (auto d : degrees)
+    if (d >= kmin && kmin > 0) {
+      log_sum += std::log(static_cast<double>(d) / (static_cast<double>(kmin) - 0.5));
+      ++above;
+    }
+  return above && log_sum > 0 ? 1.0 + static_cast<double>(above) / log_sum : 0;
+}
+
+// After the first kill: how long until every live peer had `attach` live
+// neighbours again (rebuilt from every peer's linked/unlinked steps, a
+// neighbour counting as dead from its kill), the overlay's exponent just
+// before the kill, and the share of receipts due for messages sent in the
+// 10 s after it.
+void analyse_repair(const run_record& run, const std::vector<bool>& live, const std::map<std::uint32_t, double>& killed_at,
+                    report& rep) {
+  if (killed_at.empty()) return;
+  double first_kill = 1e300;
+  for (auto& [g, at] : killed_at) first_kill = std::min(first_kill, at);
+  rep.first_kill_s = first_kill;
+  struct step {
+    double t;
+    int kind;  // 0 kill, 1 link, 2 unlink
+    std::uint32_t by, about;
+  };
+  std::vector<step> steps;
+  for (const auto& n : run.notes) {
+    const std::string_view what = n.what ? n.what : "";
+    if (what == "linked") steps.push_back({to_s(n.t), 1, n.by, n.about});
+    else if (what == "unlinked") steps.push_back({to_s(n.t), 2, n.by, n.about});
+  }
+  for (auto& [g, at] : killed_at) steps.push_back({at, 0, g, g});
+  std::stable_sort(steps.begin(), steps.end(), [](const step& a, const step& b) { return a.t < b.t; });
+  const std::size_t n = run.nodes.size();
+  std::vector<std::set<std::uint32_t>> nbrs(n), rev(n);
+  std::vector<bool> dead(n, false);
+  std::vector<std::size_t> live_degree(n, 0);
+  const std::size_t attach = run.scen.attach;
+  auto counts = [&](std::uint32_t g) { return g < n && live[g]; };  // the peers held to the minimum
+  std::size_t below = 0;
+  bool at_kill = false;
+  double repaired_at = -1;
+  auto set_degree = [&](std::uint32_t g, std::size_t d) {
+    if (!at_kill || !counts(g)) {
+      live_degree[g] = d;
+      return;
+    }
+    const bool was = live_degree[g] < attach, is = d < attach;
+    live_degree[g] = d;
+    below = below + is - was;
+  };
+  for (const auto& s : steps) {
+    if (!at_kill && s.t >= first_kill) {
+      // The overlay just before the kill, then the count of peers below the minimum.
+      std::vector<std::size_t> degrees;
+      for (std::uint32_t g = static_cast<std::uint32_t>(run.scen.seeds); g < n; ++g)
+        if (run.nodes[g].started) degrees.push_back(nbrs[g].size());
+      rep.powerlaw_alpha_before_kill = powerlaw_mle(degrees, attach);
+      at_kill = true;
+      for (std::uint32_t g = 0; g < n; ++g) below += counts(g) && live_degree[g] < attach;
+    }
+    if (s.by >= n || s.about >= n) continue;
+    if (s.kind == 0) {
+      dead[s.by] = true;
+      for (auto p : rev[s.by]) set_degree(p, live_degree[p] - 1);
+    } else if (s.kind == 1) {
+      if (nbrs[s.by].insert(s.about).second) {
+        rev[s.about].insert(s.by);
+        if (!dead[s.about]) set_degree(s.by, live_degree[s.by] + 1);
+      }
+    } else if (nbrs[s.by].erase(s.about)) {
+      rev[s.about].erase(s.by);
+      if (!dead[s.about]) set_degree(s.by, live_degree[s.by] - 1);
+    }
+    if (at_kill) {
+      if (below == 0 && repaired_at < 0) repaired_at = s.t;
+      if (below > 0) repaired_at = -1;
+    }
+  }
+  rep.below_min_degree_at_end = below;
+  rep.repair_s = repaired_at < 0 ? -1 : std::max(0.0, repaired_at - first_kill);
+  // Delivery of what was sent in the 10 s after the kill, by live origins.
+  const std::size_t live_count = static_cast<std::size_t>(std::count(live.begin(), live.end(), true));
+  std::set<std::pair<std::uint32_t, std::uint32_t>> window;
+  for (const auto& x : run.sends)
+    if (x.origin < n && live[x.origin] && to_s(x.t) >= first_kill && to_s(x.t) < first_kill + 10.0) window.insert({x.origin, x.seq});
+  std::size_t got = 0;
+  for (const auto& x : run.receipts)
+    if (x.who < n && live[x.who] && window.count({x.origin, x.seq})) ++got;
+  rep.messages_after_kill = window.size();
+  const double due = static_cast<double>(window.size()) * static_cast<double>(live_count > 0 ? live_count - 1 : 0);
+  rep.delivery_after_kill = due > 0 ? static_cast<double>(got) / due : -1;
+}
+
 // The overlay among live peers: degrees, the power-law exponent's maximum
 // likelihood estimate above `attach`, and whether it is connected.
 void analyse_overlay(const run_record& run, const std::vector<bool>& live, report& rep) {
@@ -113,19 +211,13 @@ void analyse_overlay(const run_record& run, const std::vector<bool>& live, repor
     degrees.push_back(degree);
   }
   for (const auto& [degree, count] : histogram) rep.degree_histogram.push_back({degree, count});
-  double sum = 0, log_sum = 0;
-  std::size_t above = 0;
-  const auto attach = run.scen.attach;
+  double sum = 0;
   for (auto d : degrees) {
     sum += static_cast<double>(d);
     rep.degree_max = std::max(rep.degree_max, d);
-    if (d >= attach && attach > 0) {
-      log_sum += std::log(static_cast<double>(d) / (static_cast<double>(attach) - 0.5));
-      ++above;
-    }
   }
   rep.mean_degree = degrees.empty() ? 0 : sum / static_cast<double>(degrees.size());
-  rep.powerlaw_alpha = above && log_sum > 0 ? 1.0 + static_cast<double>(above) / log_sum : 0;
+  rep.powerlaw_alpha = powerlaw_mle(degrees, run.scen.attach);
   std::vector<bool> visited(live.size(), false);
   std::vector<std::uint32_t> todo;
   std::size_t reached = 0;
@@ -287,10 +379,27 @@ report analyse(const run_record& run) {
   rep.redundancy = rep.deliveries ? static_cast<double>(rep.gossip_frames) / static_cast<double>(rep.deliveries) - 1.0 : 0;
   analyse_overlay(run, live, rep);
   analyse_membership(run, live, killed_at, rep);
+  rep.attach = scen.attach;
+  analyse_repair(run, live, killed_at, rep);
   analyse_cost(run, rep);
   list_problems(run, rep);
   return rep;
 }
+
+namespace {
+std::string repair_line(const report& rep) {
+  if (rep.first_kill_s < 0) return "";
+  char buf[512];
+  const std::string repair = rep.repair_s < 0 ? "not by the end (" + std::to_string(rep.below_min_degree_at_end) + " below)"
+                                              : std::to_string(rep.repair_s).substr(0, 5) + " s";
+  std::snprintf(buf, sizeof buf,
+                "  after the kill: every live peer back at %zu live neighbours in %s; delivery of the %zu messages sent in "
+                "the next 10 s %.4f; power-law exponent %.2f before, %.2f at the end\n",
+                rep.attach, repair.c_str(), rep.messages_after_kill, rep.delivery_after_kill, rep.powerlaw_alpha_before_kill,
+                rep.powerlaw_alpha);
+  return buf;
+}
+}  // namespace
 
 std::string summary_text(const report& rep, const std::string& out_dir) {
   char buf[2048];
@@ -302,13 +411,14 @@ std::string summary_text(const report& rep, const std::string& out_dir) {
       "  redundancy: %.2f frames per delivery minus one; %.1f frames and %.0f bytes per peer per second\n"
       "  failures: %zu killed, %zu removed (crash to removal median %.2f s, max %.2f s), %zu false removals\n"
       "  seeds: %zu live, %zu distinct PLs of %zu peers; %zu live peers missing, %zu dead peers held\n"
+      "%s"
       "  cost: %.1f CPU s (%.2f per 1,000 nodes), peak RSS %.0f MiB (%.1f per 1,000 nodes)\n"
       "  links: %llu frames lost on live TCP links, %llu out of order\n"
       "  emulator: %llu frames, lateness p50 %.0f us, p99 %.0f us, max %.0f us (budget %.0f us: %s)\n",
       rep.seeds, rep.peers, rep.transport.c_str(), rep.backend.c_str(), rep.wall_s, rep.messages_complete, rep.messages,
       rep.delivery_ratio, rep.t99.p50, rep.t99.max, rep.h100.p50, rep.redundancy, rep.frames_per_peer_s,
       rep.bytes_per_peer_s, rep.killed, rep.removed, rep.removal_first_s.p50, rep.removal_first_s.max, rep.false_removals,
-      rep.live_seeds, rep.distinct_pls, rep.pl_size, rep.pl_missing_live, rep.pl_holding_dead, rep.cpu_s,
+      rep.live_seeds, rep.distinct_pls, rep.pl_size, rep.pl_missing_live, rep.pl_holding_dead, repair_line(rep).c_str(), rep.cpu_s,
       rep.cpu_s_per_1000, rep.rss_mb, rep.rss_mb_per_1000, static_cast<unsigned long long>(rep.frames_lost_on_links),
       static_cast<unsigned long long>(rep.frames_out_of_order), static_cast<unsigned long long>(rep.emulated_frames),
       rep.lateness_p50_us, rep.lateness_p99_us, rep.lateness_max_us, rep.lateness_budget_us,

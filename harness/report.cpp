@@ -106,6 +106,13 @@ std::string report_json(const report& r) {
                   {"powerlaw_alpha", fig(r.powerlaw_alpha)},
                   {"connected", r.overlay_connected},
                   {"degree_histogram", std::move(degrees)}};
+  if (r.first_kill_s >= 0)
+    o["after_kill"] = {{"first_kill_s", fig(r.first_kill_s)},
+                       {"powerlaw_alpha_before", fig(r.powerlaw_alpha_before_kill)},
+                       {"repair_s", r.repair_s < 0 ? json(nullptr) : json(fig(r.repair_s))},
+                       {"below_min_degree_at_end", r.below_min_degree_at_end},
+                       {"messages_in_next_10s", r.messages_after_kill},
+                       {"delivery_in_next_10s", r.delivery_after_kill < 0 ? json(nullptr) : json(fig(r.delivery_after_kill, 6))}};
   o["cost"] = {{"cpu_s", fig(r.cpu_s)},
                {"cpu_s_per_1000_nodes", fig(r.cpu_s_per_1000)},
                {"peak_rss_mb", fig(r.rss_mb)},
@@ -194,6 +201,11 @@ std::string report_html(const report& r) {
        " live peers missing, " + std::to_string(r.pl_holding_dead) + " killed peers still listed.</p>";
   h += "<h2>Overlay</h2><p>mean degree " + num(r.mean_degree, 2) + ", max " + std::to_string(r.degree_max) +
        ", power-law exponent (MLE) " + num(r.powerlaw_alpha, 2) + ", " + (r.overlay_connected ? "connected" : "NOT connected") + ".</p>";
+  if (r.first_kill_s >= 0)
+    h += "<p>After the first kill (" + num(r.first_kill_s, 1) + " s): every live peer back at " + std::to_string(r.attach) +
+         " live neighbours " + (r.repair_s < 0 ? "not by the end (" + std::to_string(r.below_min_degree_at_end) + " below)" : "in " + num(r.repair_s, 3) + " s") +
+         "; " + std::to_string(r.messages_after_kill) + " messages sent in the next 10 s, delivery " + num(r.delivery_after_kill, 4) +
+         "; exponent " + num(r.powerlaw_alpha_before_kill, 2) + " before the kill.</p>";
   h += "<h2>Traffic and cost</h2><table><tr><th>measure</th><th>value</th></tr>"
        "<tr><td>frames per peer per second</td><td>" + num(r.frames_per_peer_s, 2) + "</td></tr>"
        "<tr><td>bytes per peer per second</td><td>" + num(r.bytes_per_peer_s, 0) + "</td></tr>"

@@ -58,6 +58,14 @@ struct report {
   double mean_degree = 0, powerlaw_alpha = 0;
   std::size_t degree_max = 0;
   bool overlay_connected = false;
+  // after the first kill (all -1 / 0 without one)
+  double first_kill_s = -1;
+  std::size_t attach = 0;
+  double powerlaw_alpha_before_kill = 0;
+  double repair_s = -1;                // kill to every live peer at `attach` live neighbours; -1: not by the end
+  std::size_t below_min_degree_at_end = 0;
+  double delivery_after_kill = -1;     // receipts / due for messages sent by live peers in the 10 s after the kill
+  std::size_t messages_after_kill = 0;
   // cost
   double cpu_s = 0, cpu_s_per_1000 = 0, rss_mb = 0, rss_mb_per_1000 = 0;
   // emulator

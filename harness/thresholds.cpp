@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <utility>
 
 namespace confab::harness {
@@ -37,6 +38,10 @@ const std::vector<std::pair<std::string, getter>>& table() {
       {"cpu_s_per_1000", [](const report& r) { return r.cpu_s_per_1000; }},
       {"rss_mb_per_1000", [](const report& r) { return r.rss_mb_per_1000; }},
       {"emulator_lateness_us_p99", [](const report& r) { return r.lateness_p99_us; }},
+      // After the first kill; a run without one, or one that never
+      // repaired, reads as infinitely slow / no delivery.
+      {"repair_s", [](const report& r) { return r.repair_s < 0 ? std::numeric_limits<double>::infinity() : r.repair_s; }},
+      {"delivery_after_kill", [](const report& r) { return r.delivery_after_kill < 0 ? 0.0 : r.delivery_after_kill; }},
   };
   return t;
 }

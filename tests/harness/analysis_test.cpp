@@ -145,6 +145,52 @@ TEST(analysis, a_split_overlay_is_reported_unconnected) {
   EXPECT_FALSE(analyse(run).overlay_connected);
 }
 
+// The ring's link steps, as the peers logged them (both ends of each link).
+void link_ring(run_record& run) {
+  for (std::uint32_t g = 3; g <= 7; ++g) {
+    const std::uint32_t next = g == 7 ? 3 : g + 1;
+    run.notes.push_back({g, next, ~0u, 1000 * ms, "linked", nullptr});
+    run.notes.push_back({next, g, ~0u, 1000 * ms, "linked", nullptr});
+  }
+}
+
+TEST(analysis, repair_is_timed_from_the_kill_to_the_last_live_peer_back_at_attach_live_neighbours) {
+  auto run = small_cluster();
+  run.scen.attach = 2;
+  link_ring(run);
+  kill_peer_7(run, true);
+  // Peer 3 and 6 each lost 7 at 5 s; 3 relinks to 5 at 5.4 s, 6 to 4 at 6.2 s.
+  run.notes.push_back({3, 7, ~0u, 5100 * ms, "unlinked", nullptr});
+  run.notes.push_back({3, 5, ~0u, 5400 * ms, "linked", nullptr});
+  run.notes.push_back({5, 3, ~0u, 5400 * ms, "linked", nullptr});
+  run.notes.push_back({6, 4, ~0u, 6200 * ms, "linked", nullptr});
+  run.notes.push_back({4, 6, ~0u, 6200 * ms, "linked", nullptr});
+  // Sent 1 s after the kill by peer 4: due at 3, 5 and 6; reached 5 and 6.
+  run.sends.push_back({4, 1, 6000 * ms});
+  run.receipts.push_back({4, 1, 5, 1, 6010 * ms});
+  run.receipts.push_back({4, 1, 6, 1, 6020 * ms});
+  const auto rep = analyse(run);
+  EXPECT_DOUBLE_EQ(rep.first_kill_s, 5.0);
+  EXPECT_NEAR(rep.repair_s, 1.2, 1e-9);
+  EXPECT_EQ(rep.below_min_degree_at_end, 0u);
+  EXPECT_EQ(rep.messages_after_kill, 1u);
+  EXPECT_NEAR(rep.delivery_after_kill, 2.0 / 3.0, 1e-9);
+  EXPECT_GT(rep.powerlaw_alpha_before_kill, 0.0);
+  EXPECT_NE(summary_text(rep, "x").find("back at 2 live neighbours in 1.2"), std::string::npos) << summary_text(rep, "x");
+}
+
+TEST(analysis, a_live_peer_never_back_at_attach_is_counted_and_has_no_repair_time) {
+  auto run = small_cluster();
+  run.scen.attach = 2;
+  link_ring(run);
+  kill_peer_7(run, true);
+  run.notes.push_back({3, 5, ~0u, 5400 * ms, "linked", nullptr});
+  run.notes.push_back({5, 3, ~0u, 5400 * ms, "linked", nullptr});
+  const auto rep = analyse(run);
+  EXPECT_LT(rep.repair_s, 0.0);
+  EXPECT_EQ(rep.below_min_degree_at_end, 1u);  // peer 6
+}
+
 TEST(faults, plans_replay_from_the_seed_and_never_kill_a_peer_twice) {
   scenario scen;
   scen.seeds = 3;

@@ -13,6 +13,7 @@
 // A failure prints the seed that replays it.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -33,7 +34,7 @@ struct world {
   seeds::seed_config seed_cfg;
   peer_config peer_cfg;
   std::vector<std::unique_ptr<seeds::memory_store>> disks;
-  dedup_table seen{{.capacity = 1 << 19, .generations = 4, .bucket = 60s}};  // every (receiver, message) of a run
+  dedup_table seen;  // holds every (receiver, message) of a run
   std::size_t n_seeds = 3, n_peers;
   // deliveries[(origin, seq)][receiver] = copies delivered
   std::map<std::pair<node_id, std::uint64_t>, std::map<node_id, int>> deliveries;
@@ -48,9 +49,18 @@ struct world {
 
   const protocols::cluster_auth* auth = nullptr;
 
+  // Peers numbered below this (from the first peer) gossip; the rest only relay.
+  std::size_t originators = ~std::size_t{0};
+
   world(std::uint64_t sd, std::size_t peers, sim::network_model m, dissemination mode,
-        const protocols::cluster_auth* key = nullptr, seam::duration gossip_interval = 700ms)
-      : seed(sd), s(sd, m), n_peers(peers), auth(key) {
+        const protocols::cluster_auth* key = nullptr, seam::duration gossip_interval = 700ms,
+        std::size_t dedup_capacity = 1 << 19, std::size_t gossiping = ~std::size_t{0})
+      : seed(sd),
+        s(sd, m),
+        seen({.capacity = dedup_capacity, .generations = 4, .bucket = 60s}),
+        n_peers(peers),
+        auth(key),
+        originators(gossiping) {
     seed_cfg.seeds = {0, 1, 2};
     seed_cfg.heartbeat = 50ms;
     seed_cfg.election_timeout_min = 300ms;
@@ -82,11 +92,19 @@ struct world {
       });
     }
     scanned.assign(n_seeds, 0);
-    for (std::size_t i = 0; i < n_peers; ++i) {
-      s.add_node([this](seam::node_id id) {
-        return std::make_unique<peer_node>(peer_cfg, seen, [this, id](const peer_event& e) { record(id, e); }, auth);
-      });
-    }
+    for (std::size_t i = 0; i < peers; ++i) add_peer_node();
+  }
+  node_id add_peer_node() {
+    return s.add_node([this](seam::node_id id) {
+      auto cfg = peer_cfg;
+      if (id - n_seeds >= originators) cfg.gossip_count = 0;
+      return std::make_unique<peer_node>(cfg, seen, [this, id](const peer_event& e) { record(id, e); }, auth);
+    });
+  }
+  // A new peer joins now (the next id).
+  node_id join() {
+    ++n_peers;
+    return add_peer_node();
   }
   static bool trace() {
     static const bool on = std::getenv("CONFAB_TRACE") != nullptr;
@@ -566,6 +584,112 @@ void mass_sweep(mass_kill kind, const char* what) {
 TEST(peers_sim, ten_percent_killed_at_once) { mass_sweep(mass_kill::ten_percent, "10% killed"); }
 TEST(peers_sim, thirty_percent_killed_at_once) { mass_sweep(mass_kill::thirty_percent, "30% killed"); }
 TEST(peers_sim, a_whole_zone_killed_at_once) { mass_sweep(mass_kill::zone, "zone of 20% killed"); }
+
+}  // namespace
+}  // namespace confab::peers
+
+namespace confab::peers {
+namespace {
+
+// The discrete power law's exponent by maximum likelihood over k >= kmin
+// (as `confab sim` reports it).
+double powerlaw_mle(const std::vector<std::size_t>& degrees, std::size_t kmin) {
+  double log_sum = 0;
+  std::size_t above = 0;
+  for (auto d : degrees)
+    if (d >= kmin) log_sum += std::log(static_cast<double>(d) / (static_cast<double>(kmin) - 0.5)), ++above;
+  return above && log_sum > 0 ? 1.0 + static_cast<double>(above) / log_sum : 0;
+}
+
+struct overlay_shape {
+  double alpha = 0, mean = 0;
+  std::size_t max = 0;
+};
+overlay_shape shape_of(world& w) {
+  std::vector<std::size_t> degrees;
+  for (node_id p = w.first_peer(); p < w.end_peer(); ++p) {
+    if (w.crashed.count(p)) continue;
+    std::size_t d = 0;
+    for (auto q : w.peer_at(p)->core().neighbours()) d += !w.crashed.count(q);
+    degrees.push_back(d);
+  }
+  overlay_shape s;
+  s.alpha = powerlaw_mle(degrees, w.peer_cfg.attach);
+  for (auto d : degrees) s.mean += static_cast<double>(d), s.max = std::max(s.max, d);
+  s.mean /= static_cast<double>(std::max<std::size_t>(degrees.size(), 1));
+  return s;
+}
+
+// Churn at 1,000 peers for two minutes: every 250 ms one peer dies (a
+// crash: the harshest leave) and a new one joins, so about half of the
+// population is replaced. Every message must reach, exactly once, every
+// peer that was connected to its origin when it was sent and is alive at
+// the end; the overlay must still be a power law (the exponent moves by
+// less than 0.5 and stays in [1.8, 3.6], the largest degree is several
+// times the mean); and once churn stops, every seed holds exactly the live
+// peers. Two seeds of the simulator, one per dissemination mode.
+TEST(peers_sim, churn_at_1000_peers_for_two_minutes) {
+  const std::uint64_t first = sweep_first(), count = std::min<std::uint64_t>(sweep_count(), 2);
+  for (std::uint64_t seed = first; seed < first + count; ++seed) {
+    seam::random pick(seed * 7 + 1);
+    sim::network_model m{.delay_min = 1ms, .delay_max = 8ms};
+    world w(seed, 1000, m, seed % 2 ? dissemination::flood : dissemination::plumtree, nullptr, 2s, 1 << 21, 10);
+    auto checker = [&] { w.check(); };
+    w.s.run_for(10s, checker);
+    const auto before = shape_of(w);
+    w.snapshot_components = true;
+    const auto churn_from = w.s.now();
+    std::size_t died = 0, joined = 0;
+    for (int step = 0; step < 480; ++step) {
+      w.s.run_for(250ms, checker);
+      // A random live relay (originators stay, so messages keep coming).
+      for (int tries = 0; tries < 100; ++tries) {
+        const node_id p = w.first_peer() + w.originators + static_cast<node_id>(pick.below(w.n_peers - w.originators));
+        if (w.crashed.count(p)) continue;
+        w.crash(p, w.s.now());
+        ++died;
+        break;
+      }
+      w.join();
+      ++joined;
+    }
+    const auto churn_to = w.s.now();
+    w.s.run_for(10s, checker);
+    ASSERT_TRUE(w.failure.empty()) << w.failure << " (replay: seed " << seed << ")";
+    const auto after = shape_of(w);
+    std::printf("churn, seed %llu: %zu died, %zu joined; exponent %.2f -> %.2f, mean degree %.2f -> %.2f, max %zu -> %zu\n",
+                static_cast<unsigned long long>(seed), died, joined, before.alpha, after.alpha, before.mean, after.mean,
+                before.max, after.max);
+    EXPECT_NEAR(after.alpha, before.alpha, 0.5) << "replay: seed " << seed;
+    EXPECT_GE(after.alpha, 1.8);
+    EXPECT_LE(after.alpha, 3.6);
+    EXPECT_GE(static_cast<double>(after.max), 4 * after.mean) << "a heavy tail (replay: seed " << seed << ")";
+    std::set<node_id> live;
+    for (node_id p = w.first_peer(); p < w.end_peer(); ++p)
+      if (!w.crashed.count(p)) live.insert(p);
+    for (node_id i = 0; i < w.n_seeds; ++i)
+      EXPECT_EQ(w.seed_at(i)->core().members(), live) << "seed " << i << " (replay: seed " << seed << ")";
+    std::size_t due = 0, got_all = 0, messages = 0;
+    for (auto& [key, got] : w.deliveries) {
+      for (auto& [r, n] : got) ASSERT_EQ(n, 1) << "duplicate delivery (replay: seed " << seed << ")";
+      const auto at = w.sent_at[key];
+      if (at < churn_from || at > churn_to || w.crashed.count(key.first)) continue;
+      ++messages;
+      for (auto r : w.reach_at_send[key]) {
+        if (!live.count(r)) continue;
+        ++due;
+        auto it = got.find(r);
+        got_all += it != got.end();
+        EXPECT_TRUE(it != got.end()) << "peer " << r << " was connected to " << key.first << " when it sent #" << key.second
+                                     << " and never got it (replay: seed " << seed << ")";
+      }
+    }
+    std::printf("churn, seed %llu: %zu messages sent during churn, delivery %zu/%zu to the peers connected at send\n",
+                static_cast<unsigned long long>(seed), messages, got_all, due);
+    EXPECT_GT(messages, 500u);
+    if (HasFailure()) return;
+  }
+}
 
 }  // namespace
 }  // namespace confab::peers
