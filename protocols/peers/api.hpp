@@ -45,6 +45,10 @@ struct peer_config {
   overlay_model overlay = overlay_model::preferential;
   std::size_t attach = 2;          // preferential: links made at join
   std::size_t degree_max = 30;     // exponential: the largest k drawn
+  // The active view's upper bound: at it, a peer refuses new links (the
+  // asker links elsewhere). 0: none, the default: a power law needs hubs,
+  // and a cap cuts its tail (docs/peers.md, "Joining and the overlay").
+  std::size_t degree_cap = 0;
   dissemination mode = dissemination::flood;
   duration gossip_interval = 5s;
   duration gossip_first = duration::zero();  // the first message this long after registering; 0: one interval

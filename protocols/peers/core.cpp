@@ -102,11 +102,16 @@ void peer_core::on_peer_message(time_point now, seam::random& rng, node_id from,
   }
   if (std::get_if<link_request>(&m)) {
     registration_.learn(from);
+    if (overlay_.full() && !overlay_.is_neighbour(from)) {
+      out.to_peers.emplace_back(from, link_close{});  // at degree_cap: link elsewhere
+      return;
+    }
     link(now, from, out);
     out.to_peers.emplace_back(from, link_accept{.incarnation = detector_.incarnation()});
   } else if (std::get_if<link_accept>(&m)) {
     if (overlay_.requested(from)) link(now, from, out);
   } else if (std::get_if<link_close>(&m)) {
+    if (overlay_.requested(from) && registration_.registered()) overlay_.refused(now, from);
     unlink(now, from, out);
   }
 }

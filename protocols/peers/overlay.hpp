@@ -48,6 +48,12 @@ class overlay {
     refresh_due_ = true;
   }
   bool requested(node_id peer) const { return pending_.count(peer) != 0; }
+  // At degree_cap: new link requests are refused.
+  bool full() const noexcept { return ctx_.cfg.degree_cap != 0 && neighbours_.size() >= ctx_.cfg.degree_cap; }
+  // `peer` refused our link request (it is full): ask another at once.
+  void refused(time_point now, node_id peer) {
+    if (pending_.erase(peer)) on_lost(now);
+  }
   void on_link_down(node_id peer) { pending_.erase(peer); }
   void tick(time_point now, seam::random& rng, bool registered, const std::map<node_id, std::uint16_t>& known,
             const reachability& reach, std::uint64_t incarnation, output& out);

@@ -141,6 +141,36 @@ TEST(peers_registration, retries_until_registered_and_declares_at_most_once_per_
   }
 }
 
+TEST(peers_registration, renews_the_declaration_every_declare_refresh_unchanged) {
+  // The seeds hold a declaration as a lease: a registered peer declares
+  // again every declare_refresh even when nothing changed; an unregistered
+  // or leaving one does not.
+  bench b;
+  b.cfg.declare_interval = 1s;
+  b.cfg.declare_refresh = 10s;
+  registration reg(b.ctx);
+  output out;
+  reg.start(at(0ms), b.rng, out);
+  const std::set<node_id> neighbours = {5, 6};
+  reg.declare(at(20000ms), neighbours, out);
+  EXPECT_EQ(count_to_seeds<seeds::neighbours>(out), 0u) << "not registered yet";
+  (void)reg.on_reply(at(20000ms), 1, seeds::register_reply{.peers = {5, 6}}, out);
+  struct row {
+    std::chrono::milliseconds now;
+    std::size_t declarations;
+  };
+  for (const row r : {row{20001ms, 3}, row{25000ms, 0}, row{30000ms, 0}, row{30001ms, 3}, row{39000ms, 0}, row{40001ms, 3}}) {
+    out.clear();
+    reg.declare(at(r.now), neighbours, out);
+    EXPECT_EQ(count_to_seeds<seeds::neighbours>(out), r.declarations) << r.now.count() << " ms";
+  }
+  EXPECT_LE(reg.next_deadline(at(40001ms)), at(50001ms)) << "the next renewal is a deadline";
+  reg.leave(at(41000ms), out);
+  out.clear();
+  reg.declare(at(60000ms), neighbours, out);
+  EXPECT_EQ(count_to_seeds<seeds::neighbours>(out), 0u) << "a leaving peer renews nothing";
+}
+
 // ## overlay
 
 TEST(peers_overlay, draws_the_target_degree_by_model) {
@@ -228,6 +258,54 @@ TEST(peers_overlay, gives_up_unanswered_requests_and_tops_up_from_the_seeds) {
   EXPECT_EQ(count_to_peers<link_request>(out), 1u) << "one more link wanted";
   EXPECT_TRUE(ov.drop(accepted));
   EXPECT_FALSE(ov.drop(accepted));
+}
+
+TEST(peers_overlay, a_lost_neighbour_is_replaced_at_once_and_a_refusal_asks_another) {
+  bench b;
+  b.cfg.attach = 2;
+  overlay ov(b.ctx);
+  ov.draw_degree(b.rng);
+  reachability reach;
+  const std::map<node_id, std::uint16_t> known = {{5, 0}, {6, 0}, {7, 0}, {8, 0}};
+  ASSERT_TRUE(ov.add(5));
+  ASSERT_TRUE(ov.add(6));
+  output out;
+  // Lost 5: below the target, so the next tick (now) asks a known peer and
+  // refreshes the PL from one seed; no wait for register_retry.
+  ASSERT_TRUE(ov.drop(5));
+  reach.lost(5, at(1000ms));
+  ov.on_lost(at(1000ms));
+  EXPECT_EQ(ov.next_deadline(true), at(1000ms));
+  ov.tick(at(1000ms), b.rng, true, known, reach, 0, out);
+  ASSERT_EQ(count_to_peers<link_request>(out), 1u);
+  EXPECT_EQ(count_to_seeds<seeds::pl_request>(out), 1u);
+  const node_id asked = out.to_peers[0].first;
+  EXPECT_TRUE(asked == 7 || asked == 8) << "not the lost one, nor a neighbour: " << asked;
+  // It refuses (full): another is asked at once.
+  ov.refused(at(1010ms), asked);
+  out.clear();
+  ov.tick(at(1010ms), b.rng, true, known, reach, 0, out);
+  ASSERT_EQ(count_to_peers<link_request>(out), 1u);
+  EXPECT_NE(out.to_peers[0].first, asked);
+  // At the target, a loss above it asks nobody.
+  ASSERT_TRUE(ov.add(out.to_peers[0].first));
+  ASSERT_TRUE(ov.add(9));
+  ASSERT_TRUE(ov.drop(9));
+  ov.on_lost(at(2000ms));
+  out.clear();
+  ov.tick(at(2000ms), b.rng, true, known, reach, 0, out);
+  EXPECT_EQ(count_to_peers<link_request>(out), 0u);
+}
+
+TEST(peers_overlay, a_full_peer_is_full_only_with_a_cap) {
+  bench b;
+  overlay ov(b.ctx);
+  for (node_id p = 5; p < 10; ++p) ASSERT_TRUE(ov.add(p));
+  EXPECT_FALSE(ov.full()) << "no cap by default";
+  b.cfg.degree_cap = 5;
+  EXPECT_TRUE(ov.full());
+  b.cfg.degree_cap = 6;
+  EXPECT_FALSE(ov.full());
 }
 
 // ## detector
@@ -377,6 +455,65 @@ TEST(peers_detector, a_reset_suspects_at_once_and_drops_the_reset_prober) {
   EXPECT_TRUE(b.dropped.empty()) << "one of two";
   b.fd.on_link_down(at(200ms), b.rng, 9, b.known, b.reach, out);
   EXPECT_EQ(b.dropped, std::vector<node_id>{5});
+}
+
+TEST(peers_detector, an_unreachable_prober_is_replaced_by_a_random_peer) {
+  // The suspect's other neighbours died with it: each one lost is replaced
+  // from the PL, so the round still reaches a verdict.
+  detector_bench b;
+  b.known = {{5, 0}, {7, 0}, {8, 0}, {20, 0}, {21, 0}};
+  output out;
+  b.neighbour(5, {7, 8}, out);
+  b.reach.lost(5, at(100ms));
+  out.clear();
+  b.fd.on_link_down(at(100ms), b.rng, 5, b.known, b.reach, out);
+  ASSERT_EQ(count_to_peers<probe_request>(out), 2u);
+  out.clear();
+  b.reach.lost(7, at(110ms));
+  b.fd.on_link_down(at(110ms), b.rng, 7, b.known, b.reach, out);
+  b.reach.lost(8, at(110ms));
+  b.fd.on_link_down(at(110ms), b.rng, 8, b.known, b.reach, out);
+  EXPECT_TRUE(b.dropped.empty()) << "nobody answered yet";
+  std::set<node_id> replacements;
+  for (auto& [to, m] : out.to_peers)
+    if (std::holds_alternative<probe_request>(m)) replacements.insert(to);
+  EXPECT_EQ(replacements, (std::set<node_id>{20, 21}));
+  (void)b.fd.on_message(at(150ms), 20, probe_result{.suspect = 5, .round = 1, .v = verdict::dead}, b.reach, out);
+  EXPECT_TRUE(b.dropped.empty()) << "one of two";
+  (void)b.fd.on_message(at(160ms), 21, probe_result{.suspect = 5, .round = 1, .v = verdict::dead}, b.reach, out);
+  EXPECT_EQ(b.dropped, std::vector<node_id>{5});
+}
+
+TEST(peers_detector, a_seeds_watch_request_probes_and_reports_only_silence) {
+  detector_bench b;
+  output out;
+  // Answered: nothing reported, nothing sent back to a peer.
+  b.fd.watch_for_seeds(at(0ms), 40, b.reach, out);
+  ASSERT_EQ(count_to_peers<probe_ping>(out, 40), 1u);
+  const auto round = std::get<probe_ping>(out.to_peers[0].second).round;
+  b.fd.watch_for_seeds(at(10ms), 40, b.reach, out);
+  EXPECT_EQ(count_to_peers<probe_ping>(out, 40), 1u) << "one probe per suspect at a time";
+  out.clear();
+  (void)b.fd.on_message(at(20ms), 40, probe_ack{.round = round}, b.reach, out);
+  b.fd.tick(at(5000ms), b.rng, b.known, b.reach, out);
+  EXPECT_EQ(count_to_seeds<seeds::dead_report>(out), 0u);
+  EXPECT_EQ(count_to_peers<probe_result>(out), 0u);
+  // Silent for two probe timeouts: a dead report to every seed.
+  out.clear();
+  b.fd.watch_for_seeds(at(6000ms), 41, b.reach, out);
+  b.fd.tick(at(6999ms), b.rng, b.known, b.reach, out);
+  EXPECT_EQ(count_to_seeds<seeds::dead_report>(out), 0u);
+  b.fd.tick(at(7000ms), b.rng, b.known, b.reach, out);
+  EXPECT_EQ(count_to_seeds<seeds::dead_report>(out), 3u);
+  EXPECT_EQ(count_to_peers<probe_result>(out), 0u);
+  // A peer running late on its own schedule does not accuse.
+  detector_bench late;
+  late.neighbour(5, {}, out);
+  late.fd.tick(at(1000ms), late.rng, late.known, late.reach, out);  // pinging from 1 s
+  out.clear();
+  late.fd.tick(at(3000ms), late.rng, late.known, late.reach, out);  // a tick 1 s late
+  late.fd.watch_for_seeds(at(3000ms), 42, late.reach, out);
+  EXPECT_EQ(count_to_peers<probe_ping>(out, 42), 0u);
 }
 
 // ## disseminator

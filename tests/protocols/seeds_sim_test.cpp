@@ -393,6 +393,78 @@ TEST(seeds_core, a_legacy_report_counts_only_as_a_member_with_that_ip) {
   EXPECT_FALSE(core.members().count(victim)) << "two of three declared neighbours did not remove it";
 }
 
+// The declaration lease (docs/peers.md, "Orphans"): a member that stops
+// renewing is nobody's witness and is watched by three live members the
+// leader picks; two of their reports remove it; a suspect with one live
+// declared neighbour gets watchers, and that neighbour plus a stranger
+// cannot remove it.
+TEST(seeds_core, a_lapsed_member_is_watched_and_removed_by_a_majority_of_live_witnesses) {
+  const node_id self = 1000;
+  seed_config cfg;
+  cfg.seeds = {self};
+  cfg.declare_lease = 30s;
+  cfg.watch_retry = 5s;
+  seed_core core(cfg, self, recovered_state{});
+  seam::random rng(3);
+  output out;
+  seam::time_point t{};
+  core.start(t, rng, out);
+  t = core.next_tick();
+  core.on_tick(t, rng, out);
+  ASSERT_EQ(core.current_role(), role::leader);
+  // A zone (1, 2, 3: neighbours of each other) and the rest (10..17).
+  const std::vector<node_id> zone = {1, 2, 3}, rest = {10, 11, 12, 13, 14, 15, 16, 17};
+  for (auto p : zone) core.on_message(t, rng, p, register_request{.request_id = 1}, out);
+  for (auto p : rest) core.on_message(t, rng, p, register_request{.request_id = 1}, out);
+  ASSERT_EQ(core.members().size(), 11u);
+  for (auto p : zone) {
+    neighbours nb;
+    for (auto q : zone)
+      if (q != p) nb.ids.push_back(q);
+    core.on_message(t, rng, p, nb, out);
+  }
+  // The zone dies; the rest renew every 10 s.
+  std::map<node_id, std::set<node_id>> watchers;  // suspect -> asked
+  for (int s = 1; s <= 35; ++s) {
+    t += 1s;
+    if (s % 10 == 0)
+      for (auto p : rest) core.on_message(t, rng, p, neighbours{.ids = {rest[0]}}, out);
+    out.clear();
+    core.on_tick(t, rng, out);
+    for (auto& [to, m] : out.sends)
+      if (auto* w = std::get_if<watch_request>(&m)) {
+        EXPECT_TRUE(std::find(rest.begin(), rest.end(), to) != rest.end()) << "asked a lapsed member or the suspect";
+        watchers[w->suspect].insert(to);
+      }
+    if (s < 30) {
+      ASSERT_TRUE(watchers.empty()) << "watched before the lease lapsed (" << s << " s)";
+    }
+  }
+  ASSERT_EQ(watchers.size(), 3u) << "every lapsed zone member is watched";
+  for (auto& [suspect, by] : watchers) EXPECT_EQ(by.size(), 3u) << "suspect " << suspect;
+  // Two of a suspect's three watchers report it: removed.
+  for (node_id suspect : zone) {
+    auto it = watchers[suspect].begin();
+    core.on_message(t, rng, *it, dead_report{.suspect = suspect, .reporter = *it}, out);
+    EXPECT_TRUE(core.members().count(suspect)) << "one watcher removed " << suspect;
+    ++it;
+    core.on_message(t, rng, *it, dead_report{.suspect = suspect, .reporter = *it}, out);
+    EXPECT_FALSE(core.members().count(suspect)) << "two of three watchers did not remove " << suspect;
+  }
+  // A live member (10) whose only declared neighbour (11) reports it, with
+  // a stranger (12): three live witnesses are needed, so the leader asks
+  // watchers, and the two reports are one witness's.
+  core.on_message(t, rng, 10, neighbours{.ids = {11}}, out);
+  out.clear();
+  core.on_message(t, rng, 11, dead_report{.suspect = 10, .reporter = 11}, out);
+  core.on_message(t, rng, 12, dead_report{.suspect = 10, .reporter = 12}, out);
+  std::set<node_id> asked;
+  for (auto& [to, m] : out.sends)
+    if (auto* w = std::get_if<watch_request>(&m); w && w->suspect == 10) asked.insert(to);
+  EXPECT_GE(asked.size(), 2u) << "no watchers for a suspect with one live witness";
+  EXPECT_TRUE(core.members().count(10)) << "its own neighbour and a stranger removed a live member";
+}
+
 // A minority side cannot add anyone; the majority side keeps serving; the
 // healed minority catches up.
 TEST(seeds_sim, minority_partition_cannot_change_the_pl) {

@@ -174,13 +174,14 @@ result<peer_settings, problem> load_peer_settings(const std::string& path) {
   if (const auto* t = cs.root["peer"].as_table()) {
     // Every default is peers::peer_config's own (protocols/peers/api.hpp).
     table_reader r(*t, "peer.", path);
-    r.only({"overlay", "attach", "degree_max", "mode", "gossip_interval_ms", "gossip_count", "gossip_padding",
+    r.only({"overlay", "attach", "degree_max", "degree_cap", "mode", "gossip_interval_ms", "gossip_count", "gossip_padding",
             "ping_interval_ms", "ping_misses", "probe_timeout_ms", "probers_min", "register_retry_ms", "ihave_timeout_ms",
             "declare_refresh_ms", "legacy"})
         .choice("overlay", peers::overlay_model_names, c.overlay)
         .choice("mode", peers::dissemination_names, c.mode)
         .integer("attach", 1, 64, c.attach)
         .integer("degree_max", 1, 1000, c.degree_max)
+        .integer("degree_cap", 0, 100000, c.degree_cap)
         .milliseconds("gossip_interval_ms", 1, 86400000, c.gossip_interval)
         .integer("gossip_count", 0, 100000000, c.gossip_count)
         .integer("gossip_padding", 0, 16000, c.gossip_padding)
