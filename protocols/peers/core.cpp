@@ -119,7 +119,7 @@ void peer_core::on_peer_message(time_point now, seam::random& rng, node_id from,
 void peer_core::on_link_down(time_point now, seam::random& rng, node_id peer, output& out) {
   arrive(now, rng, out);
   reach_.lost(peer, now);
-  overlay_.on_link_down(peer);
+  overlay_.on_link_down(now, peer, registration_.registered() && !registration_.leaving());
   detector_.on_link_down(now, rng, peer, registration_.known(), reach_, out);
 }
 

@@ -76,6 +76,7 @@ void overlay::tick(time_point now, seam::random& rng, bool registered, const std
     if (refresh_due_ && registered) {
       const auto& seeds_list = ctx_.cfg.seeds;
       out.to_seeds.emplace_back(seeds_list[rng.below(seeds_list.size())], seeds::pl_request{.request_id = 0});
+      next_pl_request_at_ = now + ctx_.cfg.register_retry / 2;
     }
     refresh_due_ = false;
     link_more(now, rng, known, reach, incarnation, out);

@@ -45,7 +45,13 @@ class overlay {
     if (!wants_more()) return;
     link_due_set_ = true;
     link_due_ = now;
-    refresh_due_ = true;
+    // One PL refresh per half register_retry, however many losses.
+    if (now >= next_pl_request_at_) refresh_due_ = true;
+  }
+  // The transport could not reach `peer`: a link request to it is dropped
+  // and, below the target, another known peer is asked at once.
+  void on_link_down(time_point now, node_id peer, bool relink) {
+    if (pending_.erase(peer) && relink) on_lost(now);
   }
   bool requested(node_id peer) const { return pending_.count(peer) != 0; }
   // At degree_cap: new link requests are refused.
@@ -54,7 +60,6 @@ class overlay {
   void refused(time_point now, node_id peer) {
     if (pending_.erase(peer)) on_lost(now);
   }
-  void on_link_down(node_id peer) { pending_.erase(peer); }
   void tick(time_point now, seam::random& rng, bool registered, const std::map<node_id, std::uint16_t>& known,
             const reachability& reach, std::uint64_t incarnation, output& out);
   time_point next_deadline(bool registered) const;
@@ -70,6 +75,7 @@ class overlay {
   std::map<node_id, time_point> pending_;  // link requests sent -> given up at
   bool link_due_set_ = false;
   bool refresh_due_ = false;
+  time_point next_pl_request_at_{};
   time_point link_due_{};
   time_point next_refresh_at_{};
 };

@@ -179,10 +179,18 @@ def main():
         check(len(frames) >= 5, f"the proxy recorded {len(frames)} frames sent to seed 0")
         check(pl_sizes(c, key_file) == [20, 20, 20], "every seed lists the 20 peers")
 
-        # Two members (synthetic peers 101 and 102) report peer 100 dead.
+        # Peer 100 declares neighbours 101, 102 and 103 (its live witnesses:
+        # removal takes a majority of them), then two of them report it dead.
         suspect = endpoint_id("127.2.0.0:10100")
         reports = []
         epoch = time.time_ns()
+        witnesses = [endpoint_id(f"127.2.0.0:{10101 + i}") for i in range(3)]
+        declaration = b"\x01\x0c" + struct.pack(">H", 3) + b"".join(struct.pack(">Q", w) for w in witnesses)
+        for p in ports:
+            s = socket.create_connection(("127.0.0.1", p), timeout=5)
+            s.sendall(seal(key, suspect, endpoint_id(f"127.0.0.1:{p}"), declaration, epoch, 1))
+            time.sleep(0.05)
+            s.close()
         for seq, reporter in enumerate((endpoint_id("127.2.0.0:10101"), endpoint_id("127.2.0.0:10102")), start=1):
             body = b"\x01\x0b" + struct.pack(">QQQH", suspect, reporter, 0, 0)
             for p in ports:

@@ -12,6 +12,10 @@
   message reaches every live peer, no frame is lost or reordered on a live
   link, and each seed's outcomes equal its in-process run's.
 - The HTML report renders in headless Chromium with its four charts drawn.
+- 30% of 300 peers killed at once: every dead peer removed by every seed,
+  none left in a PL, no live peer removed, every live peer back at its
+  minimum degree, and every message sent in the 10 s after the kill at
+  every live peer.
 - A --threshold that a run breaks makes it exit 1 with that threshold as
   its problem; thresholds that hold do not.
 - Bad input (a broken scenario file, an unknown key, a broken latency
@@ -176,6 +180,62 @@ def refused(confab, workdir, args, what, needle):
           f"{what}: refused before starting in {took:.1f} s: {first!r}")
 
 
+MASS_DEATH = """
+[cluster]
+seeds = 3
+peers = 300
+transport = "inproc"
+seed = 21
+
+[network]
+delay_ms = 10
+jitter_ms = 2.5
+
+[time]
+scale = 0.3
+
+[workload]
+originators = 20
+messages = 10
+
+[[fault]]
+kind = "kill"
+at_s = 8.0
+count = 90
+"""
+
+
+def mass_death(confab, workdir):
+    """30% of the peers killed at once (docs/peers.md, "Orphans"): every
+    dead peer leaves every seed's PL, no live one does, every live peer is
+    back at `attach` live neighbours, and what was sent after the kill
+    reaches every live peer. Counts only; the times are in the report."""
+    cfg = os.path.join(workdir, "mass-death.toml")
+    with open(cfg, "w") as f:
+        f.write(MASS_DEATH)
+    out = os.path.join(workdir, "report-mass-death")
+    p = subprocess.run([confab, "sim", "--config", cfg, "--out", out, "--threshold", "dead_not_removed==0",
+                        "--threshold", "pl_holding_dead==0", "--threshold", "false_removals==0"],
+                       capture_output=True, text=True, timeout=240)
+    print(p.stdout, end="", flush=True)
+    with open(os.path.join(out, "report.json")) as f:
+        r = json.load(f)
+    fd, m, ak = r["failure_detection"], r["membership"], r.get("after_kill", {})
+    check(fd["killed"] == 90 and fd["removed"] == 90 and fd["crash_to_removal_every_seed_s"]["n"] == 90,
+          f"30% killed at once: all {fd['removed']}/{fd['killed']} removed by every seed "
+          f"(last after {fd['crash_to_removal_every_seed_s']['max']} s)")
+    check(fd["false_removals"] == 0 and m["pl_holding_dead"] == 0 and m["pl_missing_live"] == 0 and m["distinct_pls"] == 1,
+          f"... no live peer removed, no dead one held, one PL of {m['pl_size']}")
+    check(ak.get("below_min_degree_at_end") == 0 and ak.get("repair_s") is not None,
+          f"... every live peer back at attach live neighbours (after {ak.get('repair_s')} s)")
+    check(ak.get("messages_in_next_10s", 0) > 0 and ak.get("delivery_in_next_10s") == 1.0,
+          f"... the {ak.get('messages_in_next_10s')} messages sent in the 10 s after the kill reached every live peer "
+          f"({ak.get('delivery_in_next_10s')})")
+    others = [x for x in r["problems"] if not x.startswith("emulation not faithful")]
+    check(not others and p.returncode == (1 if r["problems"] else 0),
+          f"... no other problem, thresholds held (exit {p.returncode}; {others})")
+
+
 def main():
     confab = sys.argv[1]
     work = tempfile.mkdtemp(prefix="confab-sim-")
@@ -209,6 +269,8 @@ def main():
         for h in hogs:
             h.kill()
             h.wait()
+
+    mass_death(confab, work)
 
     bad = os.path.join(work, "bad.toml")
     with open(bad, "w") as f:

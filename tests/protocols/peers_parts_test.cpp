@@ -287,6 +287,14 @@ TEST(peers_overlay, a_lost_neighbour_is_replaced_at_once_and_a_refusal_asks_anot
   ov.tick(at(1010ms), b.rng, true, known, reach, 0, out);
   ASSERT_EQ(count_to_peers<link_request>(out), 1u);
   EXPECT_NE(out.to_peers[0].first, asked);
+  // The transport cannot reach that one either: the last known one is asked.
+  const node_id second = out.to_peers[0].first;
+  reach.lost(second, at(1020ms));
+  ov.on_link_down(at(1020ms), second, true);
+  out.clear();
+  ov.tick(at(1020ms), b.rng, true, known, reach, 0, out);
+  ASSERT_EQ(count_to_peers<link_request>(out), 1u);
+  EXPECT_EQ(count_to_seeds<seeds::pl_request>(out), 0u) << "one PL refresh per half register_retry";
   // At the target, a loss above it asks nobody.
   ASSERT_TRUE(ov.add(out.to_peers[0].first));
   ASSERT_TRUE(ov.add(9));
