@@ -35,14 +35,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from seeds_cluster import check, finish  # noqa: E402
 
-SCENARIO = """
-[cluster]
-seeds = 3
-peers = 200
-transport = "{transport}"
-base_port = {port}
-seed = {seed}
-
+PACE = """
 [network]
 delay_ms = 10
 jitter_ms = 2.5
@@ -53,7 +46,17 @@ scale = 0.3
 [workload]
 originators = 20
 messages = 10
+"""
 
+SCENARIO = """
+[cluster]
+seeds = 3
+peers = 200
+transport = "{transport}"
+base_port = {port}
+seed = {seed}
+
+""" + PACE + """
 [[fault]]
 kind = "kill"
 at_s = 8.0
@@ -187,17 +190,7 @@ peers = 300
 transport = "inproc"
 seed = 21
 
-[network]
-delay_ms = 10
-jitter_ms = 2.5
-
-[time]
-scale = 0.3
-
-[workload]
-originators = 20
-messages = 10
-
+""" + PACE + """
 [[fault]]
 kind = "kill"
 at_s = 8.0
