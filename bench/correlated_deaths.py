@@ -37,7 +37,8 @@ def run(confab, name, out_dir):
     # Exit 1 means the run found problems (the report lists them); only 2 is a usage error.
     rc = subprocess.call([confab, "sim", "--config", cfg, "--out", out_dir])
     if rc not in (0, 1):
-        sys.exit(f"confab sim exited {rc} for {name}")
+        print(f"correlated_deaths: confab sim exited {rc} for {name}", file=sys.stderr)
+        sys.exit(rc)  # 2: bad usage or configuration, passed on as it came
     return out_dir
 
 

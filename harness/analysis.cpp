@@ -97,19 +97,6 @@ void analyse_delivery(const run_record& run, const std::vector<bool>& live, repo
   }
 }
 
-// The discrete power law's exponent, maximum likelihood over k >= kmin
-// (the continuous approximation with kmin - 1/2); 0 without data.
-double powerlaw_mle(const std::vector<std::size_t>& degrees, std::size_t kmin) {
-  double log_sum = 0;
-  std::size_t above = 0;
-  for (auto d : degrees)
-    if (d >= kmin && kmin > 0) {
-      log_sum += std::log(static_cast<double>(d) / (static_cast<double>(kmin) - 0.5));
-      ++above;
-    }
-  return above && log_sum > 0 ? 1.0 + static_cast<double>(above) / log_sum : 0;
-}
-
 // After the first kill: how long until every live peer had `attach` live
 // neighbours again (rebuilt from every peer's linked/unlinked steps, a
 // neighbour counting as dead from its kill), the overlay's exponent just
@@ -351,6 +338,17 @@ void list_problems(const run_record& run, report& rep) {
 }
 
 }  // namespace
+
+double powerlaw_mle(const std::vector<std::size_t>& degrees, std::size_t kmin) {
+  double log_sum = 0;
+  std::size_t above = 0;
+  for (auto d : degrees)
+    if (d >= kmin && kmin > 0) {
+      log_sum += std::log(static_cast<double>(d) / (static_cast<double>(kmin) - 0.5));
+      ++above;
+    }
+  return above && log_sum > 0 ? 1.0 + static_cast<double>(above) / log_sum : 0;
+}
 
 report analyse(const run_record& run) {
   report rep;

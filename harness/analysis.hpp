@@ -28,6 +28,11 @@ inline constexpr double lateness_budget_floor_us = 100.0;
 
 report analyse(const run_record& run);
 
+// ## powerlaw_mle
+// The discrete power law's exponent, maximum likelihood over k >= kmin
+// (the continuous approximation with kmin - 1/2); 0 without data.
+double powerlaw_mle(const std::vector<std::size_t>& degrees, std::size_t kmin);
+
 // ## summary_text
 // The lines `confab sim` prints after a run, problems last.
 std::string summary_text(const report& rep, const std::string& out_dir);

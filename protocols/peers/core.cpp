@@ -117,7 +117,7 @@ void peer_core::on_peer_message(time_point now, seam::random& rng, node_id from,
         (registration_.registered() && !registration_.leaving() && overlay_.wants_more() && !overlay_.full()))
       link(now, from, out);
   } else if (std::get_if<link_close>(&m)) {
-    if (overlay_.requested(from) && registration_.registered()) overlay_.refused(now, from);
+    overlay_.request_failed(now, from, registration_.registered() && !registration_.leaving());
     unlink(now, from, out);
   }
 }
@@ -125,7 +125,7 @@ void peer_core::on_peer_message(time_point now, seam::random& rng, node_id from,
 void peer_core::on_link_down(time_point now, seam::random& rng, node_id peer, output& out) {
   arrive(now, rng, out);
   reach_.lost(peer, now);
-  overlay_.on_link_down(now, peer, registration_.registered() && !registration_.leaving());
+  overlay_.request_failed(now, peer, registration_.registered() && !registration_.leaving());
   detector_.on_link_down(now, rng, peer, registration_.known(), reach_, out);
 }
 

@@ -48,18 +48,15 @@ class overlay {
     // One PL refresh per half register_retry, however many losses.
     if (now >= next_pl_request_at_) refresh_due_ = true;
   }
-  // The transport could not reach `peer`: a link request to it is dropped
-  // and, below the target, another known peer is asked at once.
-  void on_link_down(time_point now, node_id peer, bool relink) {
+  // A link request to `peer` failed (it refused, being full, or the
+  // transport could not reach it): dropped and, below the target and when
+  // `relink`, another known peer is asked at once.
+  void request_failed(time_point now, node_id peer, bool relink) {
     if (pending_.erase(peer) && relink) on_lost(now);
   }
   bool requested(node_id peer) const { return pending_.count(peer) != 0; }
   // At degree_cap: new link requests are refused.
   bool full() const noexcept { return ctx_.cfg.degree_cap != 0 && neighbours_.size() >= ctx_.cfg.degree_cap; }
-  // `peer` refused our link request (it is full): ask another at once.
-  void refused(time_point now, node_id peer) {
-    if (pending_.erase(peer)) on_lost(now);
-  }
   void tick(time_point now, seam::random& rng, bool registered, const std::map<node_id, std::uint16_t>& known,
             const reachability& reach, std::uint64_t incarnation, output& out);
   time_point next_deadline(bool registered) const;

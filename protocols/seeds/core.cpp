@@ -450,13 +450,16 @@ node_id seed_core::legacy_reporter(std::uint32_t ip, node_id suspect) const {
   return no_node;
 }
 
-bool seed_core::lease_fresh(time_point now, node_id p) const {
-  if (cfg_.declare_lease == duration::zero()) return true;
+time_point seed_core::lease_end(node_id p) const {
   // Counted from this leader's election at the earliest: a seed that was
   // down or partitioned may have missed declarations.
   time_point t = leader_since_;
   if (auto it = renewed_.find(p); it != renewed_.end()) t = std::max(t, it->second);
-  return now - t <= cfg_.declare_lease;
+  return t + cfg_.declare_lease;
+}
+
+bool seed_core::lease_fresh(time_point now, node_id p) const {
+  return cfg_.declare_lease == duration::zero() || now <= lease_end(p);
 }
 
 std::vector<node_id> seed_core::witnesses(time_point now, node_id suspect) const {
@@ -502,22 +505,26 @@ void seed_core::ask_watchers(time_point now, seam::random& rng, node_id suspect,
 
 void seed_core::check_leases(time_point now, seam::random& rng, output& out) {
   if (cfg_.declare_lease == duration::zero() || now < next_lease_check_) return;
+  const time_point previous = last_lease_check_;
+  last_lease_check_ = now;
   next_lease_check_ = now + std::clamp<duration>(cfg_.declare_lease / 10, 100ms, 1s);
   // Bounded per check: at most this many members are asked about (the
   // rest on the next check), so a mass death does not flood the survivors.
   std::size_t budget = std::max<std::size_t>(256, members_.size() / 20);
-  bool lapsed_any = false;
+  bool lapsed_since = false;
   for (auto p : member_list_) {
-    if (lease_fresh(now, p)) continue;
-    lapsed_any = true;
+    const time_point end = lease_end(p);
+    if (now <= end) continue;
+    lapsed_since = lapsed_since || end >= previous;
     auto it = watches_.find(p);
     if (it != watches_.end() && now - it->second.asked < cfg_.watch_retry) continue;
-    if (budget == 0) break;
+    if (budget == 0) continue;  // the rest are asked about at the next check
     --budget;
     ask_watchers(now, rng, p, true, "its neighbour declaration lapsed", out);
   }
-  // Lapsed members no longer count as witnesses: weigh open reports again.
-  if (lapsed_any) removed_since_check_ = true;
+  // Members that lapsed since the last check no longer count as witnesses:
+  // weigh open reports again (once; later lapses bring the next).
+  if (lapsed_since) removed_since_check_ = true;
 }
 
 void seed_core::evaluate_removal(time_point now, seam::random& rng, node_id suspect, output& out) {
@@ -531,12 +538,13 @@ void seed_core::evaluate_removal(time_point now, seam::random& rng, node_id susp
   const std::size_t floor = std::min(cfg_.reporters_without_neighbours, members_.size() > 1 ? members_.size() - 1 : 1);
   // The legacy dialect declares no neighbours: a suspect that never
   // declared is removed on `reporters_without_neighbours` reports there.
+  auto propose_remove = [&] {
+    append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = suspect}, out);
+    broadcast_append(now, out);
+    advance_commit(now, rng, out);
+  };
   if (cfg_.legacy_reports && !declared_.count(suspect) && !watches_.count(suspect)) {
-    if (reporters >= floor) {
-      append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = suspect}, out);
-      broadcast_append(now, out);
-      advance_commit(now, rng, out);
-    }
+    if (reporters >= floor) propose_remove();
     return;
   }
   // The live witnesses: declared neighbours that still renew their lease
@@ -554,11 +562,7 @@ void seed_core::evaluate_removal(time_point now, seam::random& rng, node_id susp
   }
   std::size_t count = 0;
   for (auto v : w) count += rs.count(v);
-  if (!w.empty() && count >= w.size() / 2 + 1 && reporters >= floor) {
-    append(now, entry{.term = hard_.term, .kind = entry_kind::remove, .peer = suspect}, out);
-    broadcast_append(now, out);
-    advance_commit(now, rng, out);
-  }
+  if (!w.empty() && count >= w.size() / 2 + 1 && reporters >= floor) propose_remove();
 }
 
 void seed_core::on_message(time_point now, seam::random& rng, node_id from, const message& m, output& out) {

@@ -142,9 +142,10 @@ class seed_core {
     time_point asked{};
   };
   std::unordered_map<node_id, watch> watches_;
-  time_point next_lease_check_{};
+  time_point next_lease_check_{}, last_lease_check_{};
   // A removal, or a lapsed lease, changed some suspect's live witnesses.
   bool removed_since_check_ = false;
+  time_point lease_end(node_id p) const;
   bool lease_fresh(time_point now, node_id p) const;
   // The suspect's live witnesses: its declared neighbours that are members
   // with a fresh lease, then the members asked to watch it.

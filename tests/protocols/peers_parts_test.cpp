@@ -282,7 +282,7 @@ TEST(peers_overlay, a_lost_neighbour_is_replaced_at_once_and_a_refusal_asks_anot
   const node_id asked = out.to_peers[0].first;
   EXPECT_TRUE(asked == 7 || asked == 8) << "not the lost one, nor a neighbour: " << asked;
   // It refuses (full): another is asked at once.
-  ov.refused(at(1010ms), asked);
+  ov.request_failed(at(1010ms), asked, true);
   out.clear();
   ov.tick(at(1010ms), b.rng, true, known, reach, 0, out);
   ASSERT_EQ(count_to_peers<link_request>(out), 1u);
@@ -290,7 +290,7 @@ TEST(peers_overlay, a_lost_neighbour_is_replaced_at_once_and_a_refusal_asks_anot
   // The transport cannot reach that one either: the last known one is asked.
   const node_id second = out.to_peers[0].first;
   reach.lost(second, at(1020ms));
-  ov.on_link_down(at(1020ms), second, true);
+  ov.request_failed(at(1020ms), second, true);
   out.clear();
   ov.tick(at(1020ms), b.rng, true, known, reach, 0, out);
   ASSERT_EQ(count_to_peers<link_request>(out), 1u);

@@ -14,13 +14,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
 
 #include "engine/sim/simulator.hpp"
+#include "harness/analysis.hpp"
 #include "protocols/peers/node.hpp"
 #include "protocols/seeds/node.hpp"
 
@@ -594,16 +594,6 @@ TEST(peers_sim, a_whole_zone_killed_at_once) { mass_sweep(mass_kill::zone, "zone
 namespace confab::peers {
 namespace {
 
-// The discrete power law's exponent by maximum likelihood over k >= kmin
-// (as `confab sim` reports it).
-double powerlaw_mle(const std::vector<std::size_t>& degrees, std::size_t kmin) {
-  double log_sum = 0;
-  std::size_t above = 0;
-  for (auto d : degrees)
-    if (d >= kmin) log_sum += std::log(static_cast<double>(d) / (static_cast<double>(kmin) - 0.5)), ++above;
-  return above && log_sum > 0 ? 1.0 + static_cast<double>(above) / log_sum : 0;
-}
-
 struct overlay_shape {
   double alpha = 0, mean = 0;
   std::size_t max = 0;
@@ -617,7 +607,7 @@ overlay_shape shape_of(world& w) {
     degrees.push_back(d);
   }
   overlay_shape s;
-  s.alpha = powerlaw_mle(degrees, w.peer_cfg.attach);
+  s.alpha = harness::powerlaw_mle(degrees, w.peer_cfg.attach);  // as `confab sim` reports it
   for (auto d : degrees) s.mean += static_cast<double>(d), s.max = std::max(s.max, d);
   s.mean /= static_cast<double>(std::max<std::size_t>(degrees.size(), 1));
   return s;
