@@ -27,11 +27,121 @@ std::vector<bool> live_peers(const run_record& run, const std::map<std::uint32_t
   return live;
 }
 
-// Dissemination: per message, the receipt times of eligible peers (live at
-// the end, not its origin), for messages sent after the join window
-// (earlier ones race the joins and are not counted).
-void analyse_delivery(const run_record& run, const std::vector<bool>& live, report& rep) {
-  const std::size_t live_count = static_cast<std::size_t>(std::count(live.begin(), live.end(), true));
+// The overlay's changes in time order: every peer's linked and unlinked
+// steps, and every kill (a killed peer's links count as gone from then).
+struct overlay_step {
+  double t;
+  enum kind_t : std::uint8_t { kill, link, unlink } kind;
+  std::uint32_t by, about;
+};
+std::vector<overlay_step> overlay_steps(const run_record& run, const std::map<std::uint32_t, double>& killed_at) {
+  std::vector<overlay_step> steps;
+  for (const auto& n : run.notes) {
+    const std::string_view what = n.what ? n.what : "";
+    if (what == "linked") steps.push_back({to_s(n.t), overlay_step::link, n.by, n.about});
+    else if (what == "unlinked") steps.push_back({to_s(n.t), overlay_step::unlink, n.by, n.about});
+  }
+  for (auto& [g, at] : killed_at) steps.push_back({at, overlay_step::kill, g, g});
+  std::stable_sort(steps.begin(), steps.end(), [](const overlay_step& a, const overlay_step& b) { return a.t < b.t; });
+  return steps;
+}
+
+// Who is held to a message: a peer live at the end, not its origin; a
+// churn joiner only once it has linked (it cannot have anything sent
+// before); and for a message sent during churn, only a peer the overlay
+// connected to the origin when it was sent (a crash can cut a peer off
+// until it relinks; what is sent meanwhile cannot reach it by any
+// protocol that floods over its links). Outside churn every live peer is
+// held to every message.
+struct eligibility {
+  std::vector<bool> live;
+  std::vector<double> joined_at;  // s: -inf for the join window's peers, +inf for a joiner never linked
+  std::map<message_key, std::vector<std::uint32_t>> cut_off;  // churn messages: live peers not connected at send, sorted
+  std::size_t live_count = 0;
+  std::vector<double> joiner_times;  // sorted joined_at of live joiners (finite or not)
+
+  bool held(std::uint32_t g, const message_key& key, double t_sent) const {
+    if (g >= live.size() || !live[g] || g == key.first || joined_at[g] > t_sent) return false;
+    auto it = cut_off.find(key);
+    return it == cut_off.end() || !std::binary_search(it->second.begin(), it->second.end(), g);
+  }
+  std::size_t count(const message_key& key, double t_sent) const {
+    std::size_t n = live_count - (key.first < live.size() && live[key.first] ? 1 : 0);
+    n -= static_cast<std::size_t>(joiner_times.end() - std::upper_bound(joiner_times.begin(), joiner_times.end(), t_sent));
+    if (auto it = cut_off.find(key); it != cut_off.end()) n -= it->second.size();
+    return n;
+  }
+};
+
+eligibility eligibility_of(const run_record& run, const std::map<std::uint32_t, double>& killed_at) {
+  eligibility e;
+  e.live = live_peers(run, killed_at);
+  e.live_count = static_cast<std::size_t>(std::count(e.live.begin(), e.live.end(), true));
+  const std::size_t n = run.nodes.size(), first_joiner = run.scen.seeds + run.scen.peers;
+  e.joined_at.assign(n, -std::numeric_limits<double>::infinity());
+  for (std::size_t g = first_joiner; g < n; ++g) e.joined_at[g] = std::numeric_limits<double>::infinity();
+  for (const auto& x : run.notes)
+    if (x.by >= first_joiner && x.by < n && x.what && std::string_view(x.what) == "linked")
+      e.joined_at[x.by] = std::min(e.joined_at[x.by], to_s(x.t));
+  for (std::size_t g = first_joiner; g < n; ++g)
+    if (e.live[g]) e.joined_at[g] < std::numeric_limits<double>::infinity() ? e.joiner_times.push_back(e.joined_at[g])
+                                                                           : e.joiner_times.push_back(std::numeric_limits<double>::infinity());
+  std::sort(e.joiner_times.begin(), e.joiner_times.end());
+  // During churn (its first crash to a second after its last): replay the
+  // overlay to each message's send and walk the links from its origin (a
+  // message goes from a peer to the peers it lists).
+  std::vector<std::pair<double, double>> windows;
+  for (const auto& p : run.plan)
+    if (p.what.kind == fault::churn && !p.nodes.empty())
+      windows.push_back({p.what.at_s, churn_step_at(p.what, p.nodes.size() - 1) + 1.0});
+  if (windows.empty()) return e;
+  auto in_churn = [&](double t) {
+    for (auto& [a, b] : windows)
+      if (t >= a && t <= b) return true;
+    return false;
+  };
+  std::vector<const run_record::send*> sends;
+  for (const auto& x : run.sends)
+    if (in_churn(to_s(x.t))) sends.push_back(&x);
+  std::stable_sort(sends.begin(), sends.end(), [](auto* a, auto* b) { return a->t < b->t; });
+  const auto steps = overlay_steps(run, killed_at);
+  std::vector<std::set<std::uint32_t>> nbrs(n);
+  std::vector<bool> dead(n, false), seen(n, false);
+  std::vector<std::uint32_t> todo, visited;
+  std::size_t next = 0;
+  for (const auto* x : sends) {
+    const double t = to_s(x->t);
+    for (; next < steps.size() && steps[next].t <= t; ++next) {
+      const auto& s = steps[next];
+      if (s.by >= n || s.about >= n) continue;
+      if (s.kind == overlay_step::kill) dead[s.by] = true;
+      else if (s.kind == overlay_step::link) nbrs[s.by].insert(s.about);
+      else nbrs[s.by].erase(s.about);
+    }
+    if (x->origin >= n) continue;
+    todo.assign(1, x->origin);
+    visited.assign(1, x->origin);
+    seen[x->origin] = true;
+    while (!todo.empty()) {
+      const auto y = todo.back();
+      todo.pop_back();
+      for (auto z : nbrs[y])
+        if (!dead[z] && !seen[z]) seen[z] = true, todo.push_back(z), visited.push_back(z);
+    }
+    std::vector<std::uint32_t> cut;
+    const message_key key{x->origin, x->seq};
+    for (std::size_t g = run.scen.seeds; g < n; ++g)
+      if (e.live[g] && !seen[g] && g != x->origin && e.joined_at[g] <= t) cut.push_back(static_cast<std::uint32_t>(g));
+    for (auto v : visited) seen[v] = false;
+    if (!cut.empty()) e.cut_off[key] = std::move(cut);
+  }
+  return e;
+}
+
+// Dissemination: per message, the receipt times of the peers held to it
+// (`eligibility`), for messages sent after the join window (earlier ones
+// race the joins and are not counted).
+void analyse_delivery(const run_record& run, const eligibility& elig, report& rep) {
   std::map<message_key, std::int64_t> sent_at;
   for (const auto& x : run.sends) sent_at[{x.origin, x.seq}] = x.t;
   std::map<message_key, std::vector<std::pair<double, std::uint32_t>>> got;  // (ms after sending, hops)
@@ -39,7 +149,7 @@ void analyse_delivery(const run_record& run, const std::vector<bool>& live, repo
   for (const auto& x : run.receipts) {
     reached[{x.origin, x.seq}].insert(x.who);
     auto it = sent_at.find({x.origin, x.seq});
-    if (it == sent_at.end() || !live[x.who]) continue;
+    if (it == sent_at.end() || !elig.held(x.who, it->first, to_s(it->second))) continue;
     got[{x.origin, x.seq}].push_back({static_cast<double>(x.t - it->second) / 1e6, x.hops});
   }
   std::vector<double> t50, t90, t99, t100, h50, h90, h99, h100;
@@ -47,7 +157,11 @@ void analyse_delivery(const run_record& run, const std::vector<bool>& live, repo
   std::uint64_t eligible_pairs = 0, eligible_got = 0;
   for (const auto& [key, t_sent] : sent_at) {
     if (to_s(t_sent) < run.scen.join_end_s()) continue;
-    const std::size_t eligible = live_count - (live[key.first] ? 1 : 0);
+    const std::size_t eligible = elig.count(key, to_s(t_sent));
+    if (auto it = elig.cut_off.find(key); it != elig.cut_off.end()) {
+      ++rep.messages_cut_off;
+      rep.pairs_cut_off += it->second.size();
+    }
     if (eligible == 0) continue;
     auto& v = got[key];
     std::sort(v.begin(), v.end());
@@ -59,8 +173,9 @@ void analyse_delivery(const run_record& run, const std::vector<bool>& live, repo
     } else {
       std::vector<std::uint32_t> missing;
       const auto& seen = reached[key];
-      for (std::size_t g = run.scen.seeds; g < live.size(); ++g)
-        if (live[g] && g != key.first && !seen.count(static_cast<std::uint32_t>(g))) missing.push_back(static_cast<std::uint32_t>(g));
+      for (std::size_t g = run.scen.seeds; g < elig.live.size(); ++g)
+        if (elig.held(static_cast<std::uint32_t>(g), key, to_s(t_sent)) && !seen.count(static_cast<std::uint32_t>(g)))
+          missing.push_back(static_cast<std::uint32_t>(g));
       rep.incomplete.push_back({key.first, key.second, t_sent, std::move(missing)});
     }
     // The time (or hops) by which a fraction q of the eligible peers had it.
@@ -99,39 +214,28 @@ void analyse_delivery(const run_record& run, const std::vector<bool>& live, repo
 
 // After the first kill: how long until every live peer had `attach` live
 // neighbours again (rebuilt from every peer's linked/unlinked steps, a
-// neighbour counting as dead from its kill), the overlay's exponent just
-// before the kill, and the share of receipts due for messages sent in the
-// 10 s after it.
-void analyse_repair(const run_record& run, const std::vector<bool>& live, const std::map<std::uint32_t, double>& killed_at,
+// neighbour counting as dead from its kill; a churn joiner counts from its
+// first link), the overlay's exponent just before the kill, and the share
+// of receipts due for messages sent in the 10 s after it.
+void analyse_repair(const run_record& run, const eligibility& elig, const std::map<std::uint32_t, double>& killed_at,
                     report& rep) {
   if (killed_at.empty()) return;
+  const auto& live = elig.live;
   double first_kill = 1e300;
   for (auto& [g, at] : killed_at) first_kill = std::min(first_kill, at);
   rep.first_kill_s = first_kill;
-  struct step {
-    double t;
-    int kind;  // 0 kill, 1 link, 2 unlink
-    std::uint32_t by, about;
-  };
-  std::vector<step> steps;
-  for (const auto& n : run.notes) {
-    const std::string_view what = n.what ? n.what : "";
-    if (what == "linked") steps.push_back({to_s(n.t), 1, n.by, n.about});
-    else if (what == "unlinked") steps.push_back({to_s(n.t), 2, n.by, n.about});
-  }
-  for (auto& [g, at] : killed_at) steps.push_back({at, 0, g, g});
-  std::stable_sort(steps.begin(), steps.end(), [](const step& a, const step& b) { return a.t < b.t; });
+  const auto steps = overlay_steps(run, killed_at);
   const std::size_t n = run.nodes.size();
   std::vector<std::set<std::uint32_t>> nbrs(n), rev(n);
-  std::vector<bool> dead(n, false);
+  std::vector<bool> dead(n, false), counted(n, false);
+  for (std::size_t g = 0; g < n; ++g) counted[g] = live[g] && elig.joined_at[g] < 0;  // the join window's peers
   std::vector<std::size_t> live_degree(n, 0);
   const std::size_t attach = run.scen.attach;
-  auto counts = [&](std::uint32_t g) { return g < n && live[g]; };  // the peers held to the minimum
   std::size_t below = 0;
   bool at_kill = false;
   double repaired_at = -1;
   auto set_degree = [&](std::uint32_t g, std::size_t d) {
-    if (!at_kill || !counts(g)) {
+    if (!at_kill || !counted[g]) {
       live_degree[g] = d;
       return;
     }
@@ -144,16 +248,20 @@ void analyse_repair(const run_record& run, const std::vector<bool>& live, const 
       // The overlay just before the kill, then the count of peers below the minimum.
       std::vector<std::size_t> degrees;
       for (std::uint32_t g = static_cast<std::uint32_t>(run.scen.seeds); g < n; ++g)
-        if (run.nodes[g].started) degrees.push_back(nbrs[g].size());
+        if (run.nodes[g].started && !dead[g] && elig.joined_at[g] <= s.t) degrees.push_back(nbrs[g].size());
       rep.powerlaw_alpha_before_kill = powerlaw_mle(degrees, attach);
       at_kill = true;
-      for (std::uint32_t g = 0; g < n; ++g) below += counts(g) && live_degree[g] < attach;
+      for (std::uint32_t g = 0; g < n; ++g) below += counted[g] && live_degree[g] < attach;
     }
     if (s.by >= n || s.about >= n) continue;
-    if (s.kind == 0) {
+    if (s.kind == overlay_step::kill) {
       dead[s.by] = true;
       for (auto p : rev[s.by]) set_degree(p, live_degree[p] - 1);
-    } else if (s.kind == 1) {
+    } else if (s.kind == overlay_step::link) {
+      if (!counted[s.by] && live[s.by]) {  // a joiner's first link: from now on it is held to the minimum
+        counted[s.by] = true;
+        if (at_kill) below += live_degree[s.by] < attach;
+      }
       if (nbrs[s.by].insert(s.about).second) {
         rev[s.about].insert(s.by);
         if (!dead[s.about]) set_degree(s.by, live_degree[s.by] + 1);
@@ -170,16 +278,16 @@ void analyse_repair(const run_record& run, const std::vector<bool>& live, const 
   rep.below_min_degree_at_end = below;
   rep.repair_s = repaired_at < 0 ? -1 : std::max(0.0, repaired_at - first_kill);
   // Delivery of what was sent in the 10 s after the kill, by live origins.
-  const std::size_t live_count = static_cast<std::size_t>(std::count(live.begin(), live.end(), true));
-  std::set<std::pair<std::uint32_t, std::uint32_t>> window;
+  std::map<message_key, double> window;
   for (const auto& x : run.sends)
-    if (x.origin < n && live[x.origin] && to_s(x.t) >= first_kill && to_s(x.t) < first_kill + 10.0) window.insert({x.origin, x.seq});
-  std::size_t got = 0;
+    if (x.origin < n && live[x.origin] && to_s(x.t) >= first_kill && to_s(x.t) < first_kill + 10.0)
+      window[{x.origin, x.seq}] = to_s(x.t);
+  std::size_t got = 0, due = 0;
   for (const auto& x : run.receipts)
-    if (x.who < n && live[x.who] && window.count({x.origin, x.seq})) ++got;
+    if (auto it = window.find({x.origin, x.seq}); it != window.end() && elig.held(x.who, it->first, it->second)) ++got;
+  for (const auto& [key, t] : window) due += elig.count(key, t);
   rep.messages_after_kill = window.size();
-  const double due = static_cast<double>(window.size()) * static_cast<double>(live_count > 0 ? live_count - 1 : 0);
-  rep.delivery_after_kill = due > 0 ? static_cast<double>(got) / due : -1;
+  rep.delivery_after_kill = due > 0 ? static_cast<double>(got) / static_cast<double>(due) : -1;
 }
 
 // The overlay among live peers: degrees, the power-law exponent's maximum
@@ -271,14 +379,19 @@ void analyse_membership(const run_record& run, const std::vector<bool>& live,
     if (killed_at.count(static_cast<std::uint32_t>(g)) && in) ++rep.pl_holding_dead;
   }
   rep.members_over_time = run.members_over_time;
-  // Live peers by the plan: started so far minus killed so far.
+  // Live peers by the plan: started so far (the join window's, then churn's
+  // joiners) minus killed so far.
   const auto& scen = run.scen;
+  const auto joins = join_times(run.plan);
   for (double t = 0.5; t <= scen.end_s(); t += 0.5) {
     double up = 0;
-    for (std::size_t i = 0; i < scen.peers; ++i) {
-      const double start = scen.join_start_s() + (scen.join_end_s() - scen.join_start_s()) * static_cast<double>(i) /
-                                                     static_cast<double>(scen.peers);
-      auto k = killed_at.find(static_cast<std::uint32_t>(seed_count + i));
+    for (std::size_t i = 0; i < scen.peer_nodes(); ++i) {
+      const auto g = static_cast<std::uint32_t>(seed_count + i);
+      auto j = joins.find(g);
+      const double start = j != joins.end() ? j->second
+                                            : scen.join_start_s() + (scen.join_end_s() - scen.join_start_s()) *
+                                                                        static_cast<double>(i) / static_cast<double>(scen.peers);
+      auto k = killed_at.find(g);
       if (start <= t && (k == killed_at.end() || k->second > t)) up += 1;
     }
     rep.live_over_time.push_back({t, up});
@@ -329,6 +442,8 @@ void list_problems(const run_record& run, report& rep) {
   if (rep.messages_complete < rep.messages)
     rep.problems.push_back(std::to_string(rep.messages - rep.messages_complete) + " of " + std::to_string(rep.messages) +
                            " messages did not reach every live peer");
+  if (rep.joiners_unlinked)
+    rep.problems.push_back(std::to_string(rep.joiners_unlinked) + " peers that joined during churn never linked");
   if (rep.removed < rep.killed)
     rep.problems.push_back(std::to_string(rep.killed - rep.removed) + " of " + std::to_string(rep.killed) +
                            " killed peers were not removed");
@@ -364,8 +479,13 @@ report analyse(const run_record& run) {
   rep.interrupted = run.interrupted;
   for (const auto& p : run.plan) rep.faults.push_back({p.what.at_s, describe(p)});
   const auto killed_at = kill_times(run.plan);
-  const auto live = live_peers(run, killed_at);
-  analyse_delivery(run, live, rep);
+  const auto elig = eligibility_of(run, killed_at);
+  const auto& live = elig.live;
+  analyse_delivery(run, elig, rep);
+  for (const auto& p : run.plan)
+    if (p.what.kind == fault::churn) rep.churn_left += p.nodes.size(), rep.churn_joined += p.side_a.size();
+  for (std::size_t g = scen.seeds + scen.peers; g < run.nodes.size(); ++g)
+    rep.joiners_unlinked += live[g] && elig.joined_at[g] == std::numeric_limits<double>::infinity();
   for (std::size_t g = scen.seeds; g < run.nodes.size(); ++g) {
     const auto& peer = run.nodes[g];
     if (!peer.core_started) continue;
@@ -378,7 +498,7 @@ report analyse(const run_record& run) {
   analyse_overlay(run, live, rep);
   analyse_membership(run, live, killed_at, rep);
   rep.attach = scen.attach;
-  analyse_repair(run, live, killed_at, rep);
+  analyse_repair(run, elig, killed_at, rep);
   analyse_cost(run, rep);
   list_problems(run, rep);
   return rep;
@@ -395,7 +515,16 @@ std::string repair_line(const report& rep) {
                 "the next 10 s %.4f; power-law exponent %.2f before, %.2f at the end\n",
                 rep.attach, repair.c_str(), rep.messages_after_kill, rep.delivery_after_kill, rep.powerlaw_alpha_before_kill,
                 rep.powerlaw_alpha);
-  return buf;
+  std::string out = buf;
+  if (rep.churn_left + rep.churn_joined > 0) {
+    std::snprintf(buf, sizeof buf,
+                  "  churn: %zu crashed, %zu joined (%zu never linked); %zu messages sent while a crash had cut %llu "
+                  "(peer, message) pairs off from the origin, not held to them\n",
+                  rep.churn_left, rep.churn_joined, rep.joiners_unlinked, rep.messages_cut_off,
+                  static_cast<unsigned long long>(rep.pairs_cut_off));
+    out += buf;
+  }
+  return out;
 }
 }  // namespace
 

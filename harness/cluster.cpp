@@ -170,13 +170,11 @@ struct cluster {
     });
   }
 
-  // Peer i starts at its place in the join window; originators start
-  // together once the overlay has formed, spread over one interval so their
-  // messages interleave.
-  double start_of(std::size_t i) const {
-    return scen.join_start_s() +
-           (scen.join_end_s() - scen.join_start_s()) * static_cast<double>(i) / static_cast<double>(scen.peers);
-  }
+  // Peer i starts at its place in the join window, a churn joiner at its
+  // join time; originators start together once the overlay has formed,
+  // spread over one interval so their messages interleave.
+  std::vector<double> start_s;  // by peer index
+  double start_of(std::size_t i) const { return start_s[i]; }
 
   std::unique_ptr<seam::node> make_peer(std::uint32_t g, unsigned thread) {
     const std::size_t i = g - scen.seeds;
@@ -196,7 +194,7 @@ struct cluster {
 task<result<void>> run_thread(cluster& c, io::reactor& r, unsigned t, bool progress, bool& interrupted) {
   c.fabrics[t] = std::make_unique<host::fabric>(c.group, t, r, c.scen.seed * 1000 + t, c.settings.fabric);
   host::fabric& fab = *c.fabrics[t];
-  const std::size_t total = c.scen.seeds + c.scen.peers;
+  const std::size_t total = c.scen.seeds + c.scen.peer_nodes();
   for (auto g = static_cast<std::uint32_t>(t); g < total; g += c.threads) {
     if (g < c.scen.seeds) fab.add(g, c.make_seed(g, t), 0ns);
     else fab.add(g, c.make_peer(g, t), seconds(c.start_of(g - c.scen.seeds)));
@@ -222,7 +220,7 @@ task<result<void>> run_thread(cluster& c, io::reactor& r, unsigned t, bool progr
 
 // The state of every node and the traffic, once the threads have joined.
 void snapshot(const cluster& c, const std::vector<double>& one_way_ms, run_record& out) {
-  const std::size_t total = c.scen.seeds + c.scen.peers;
+  const std::size_t total = c.scen.seeds + c.scen.peer_nodes();
   out.ids.resize(total);
   out.nodes.resize(total);
   for (std::uint32_t g = 0; g < total; ++g) {
@@ -349,7 +347,7 @@ result<run_record> run_cluster(const scenario& scen, const run_options& o) {
   const unsigned threads = threads_for(scen);
   const std::size_t originators = scen.originators ? scen.originators : scen.peers;
   const std::size_t total_messages = originators * scen.messages;
-  cluster c(scen, threads, std::max<std::size_t>(1 << 16, total_messages * scen.peers + scen.peers * 64));
+  cluster c(scen, threads, std::max<std::size_t>(1 << 16, total_messages * scen.peer_nodes() + scen.peer_nodes() * 64));
   seam::random rng(scen.seed);
   c.plan = plan_faults(scen, rng);
 
@@ -373,9 +371,14 @@ result<run_record> run_cluster(const scenario& scen, const run_options& o) {
   std::vector<node_id> seed_ids;
   for (std::size_t i = 0; i < scen.seeds; ++i) seed_ids.push_back(c.group.id_of(static_cast<std::uint32_t>(i)));
   c.settings = derive_settings(scen, seconds(2 * one_way_ms[1] / 1000), seed_ids);
-  // Originators spread evenly over the peer numbers.
-  c.originates.assign(scen.peers, false);
-  for (std::size_t k = 0; k < originators; ++k) c.originates[k * scen.peers / originators] = true;
+  // Originators spread evenly over the peer numbers; joiners never gossip.
+  c.originates = originator_mask(scen);
+  c.originates.resize(scen.peer_nodes(), false);
+  c.start_s.resize(scen.peer_nodes());
+  for (std::size_t i = 0; i < scen.peers; ++i)
+    c.start_s[i] = scen.join_start_s() +
+                   (scen.join_end_s() - scen.join_start_s()) * static_cast<double>(i) / static_cast<double>(scen.peers);
+  for (const auto& [g, at] : join_times(c.plan)) c.start_s[g - scen.seeds] = at;
   for (std::size_t i = 0; i < scen.seeds; ++i) c.disks.push_back(std::make_unique<seeds::memory_store>());
   for (unsigned t = 0; t < threads; ++t) c.records.push_back(std::make_unique<thread_record>());
   c.epoch = io::clock::now() + 300ms;

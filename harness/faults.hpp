@@ -33,7 +33,9 @@ namespace confab::harness {
 // ## planned_fault
 // A fault with its victims chosen: node numbers of the fabric group
 // (seeds first, then peers). A partition or clog splits the group into
-// `side_a` and `side_b`.
+// `side_a` and `side_b`. Churn is `steps()` steps, `1 / rate` apart from
+// `at_s`: at step k peer `nodes[k]` crashes and peer `side_a[k]` (a new
+// node number, beyond the initial peers) starts.
 struct planned_fault {
   fault what;
   std::vector<std::uint32_t> nodes, side_a, side_b;
@@ -41,21 +43,28 @@ struct planned_fault {
 
 // ## plan_faults
 // The scenario's faults in time order with their victims drawn from `rng`.
-// A killed peer is never chosen again.
+// A killed peer is never chosen again. Churn crashes peers that are not
+// originators (an earlier step's joiner included), so the workload goes on.
 std::vector<planned_fault> plan_faults(const scenario& scen, seam::random& rng);
 
 // ## describe
 // "kill 20 peers", "partition 600 | 403 nodes (one-way)", ...
 std::string describe(const planned_fault& p);
 
-// ## kill_times
-// Each killed peer and the planned time (s) of its kill.
+// ## kill_times, join_times
+// Each killed peer (by a kill or by churn) and the planned time (s) of its
+// kill; each churn joiner and the planned time of its start.
 std::map<std::uint32_t, double> kill_times(const std::vector<planned_fault>& plan);
+std::map<std::uint32_t, double> join_times(const std::vector<planned_fault>& plan);
+
+// The planned time (s) of churn step k.
+double churn_step_at(const fault& f, std::size_t k);
 
 // ## action_of
 // A planned fault in the engine's vocabulary (engine/fault/fault.hpp): a
-// kill or a seed crash is a crash, a seed restart a restart, the rest by
-// their own names.
+// kill, a churn step's leave or a seed crash is a crash, a seed restart a
+// restart, the rest by their own names. For churn it is every crash at
+// once; play_faults applies them one step at a time.
 confab::fault::action<std::uint32_t> action_of(const planned_fault& p);
 
 // ## play_faults

@@ -98,7 +98,8 @@ std::string report_json(const report& r) {
                      {"pl_size", r.pl_size},
                      {"pl_missing_live", r.pl_missing_live},
                      {"pl_holding_dead", r.pl_holding_dead},
-                     {"members_over_time", points_of(r.members_over_time)}};
+                     {"members_over_time", points_of(r.members_over_time)},
+                     {"live_over_time", points_of(r.live_over_time)}};
   json degrees = json::array();
   for (auto& [k, count] : r.degree_histogram) degrees.push_back({k, count});
   o["overlay"] = {{"mean_degree", fig(r.mean_degree)},
@@ -113,6 +114,12 @@ std::string report_json(const report& r) {
                        {"below_min_degree_at_end", r.below_min_degree_at_end},
                        {"messages_in_next_10s", r.messages_after_kill},
                        {"delivery_in_next_10s", r.delivery_after_kill < 0 ? json(nullptr) : json(fig(r.delivery_after_kill, 6))}};
+  if (r.churn_left + r.churn_joined > 0)
+    o["churn"] = {{"crashed", r.churn_left},
+                  {"joined", r.churn_joined},
+                  {"joiners_never_linked", r.joiners_unlinked},
+                  {"messages_cut_off_at_send", r.messages_cut_off},
+                  {"peer_pairs_cut_off_at_send", r.pairs_cut_off}};
   o["cost"] = {{"cpu_s", fig(r.cpu_s)},
                {"cpu_s_per_1000_nodes", fig(r.cpu_s_per_1000)},
                {"peak_rss_mb", fig(r.rss_mb)},
@@ -206,6 +213,11 @@ std::string report_html(const report& r) {
          " live neighbours " + (r.repair_s < 0 ? "not by the end (" + std::to_string(r.below_min_degree_at_end) + " below)" : "in " + num(r.repair_s, 3) + " s") +
          "; " + std::to_string(r.messages_after_kill) + " messages sent in the next 10 s, delivery " + num(r.delivery_after_kill, 4) +
          "; exponent " + num(r.powerlaw_alpha_before_kill, 2) + " before the kill.</p>";
+  if (r.churn_left + r.churn_joined > 0)
+    h += "<p>Churn: " + std::to_string(r.churn_left) + " peers crashed, " + std::to_string(r.churn_joined) + " joined (" +
+         std::to_string(r.joiners_unlinked) + " never linked); " + std::to_string(r.messages_cut_off) +
+         " messages were sent while a crash had cut " + std::to_string(r.pairs_cut_off) +
+         " (peer, message) pairs off from their origin, and those pairs are not counted in delivery.</p>";
   h += "<h2>Traffic and cost</h2><table><tr><th>measure</th><th>value</th></tr>"
        "<tr><td>frames per peer per second</td><td>" + num(r.frames_per_peer_s, 2) + "</td></tr>"
        "<tr><td>bytes per peer per second</td><td>" + num(r.bytes_per_peer_s, 0) + "</td></tr>"

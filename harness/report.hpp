@@ -66,6 +66,11 @@ struct report {
   std::size_t below_min_degree_at_end = 0;
   double delivery_after_kill = -1;     // receipts / due for messages sent by live peers in the 10 s after the kill
   std::size_t messages_after_kill = 0;
+  // churn (0 without): peers crashed and joined, joiners never linked, and
+  // the messages (and live peer pairs) a crash had cut off from their
+  // origin when they were sent, which delivery does not hold them to
+  std::size_t churn_left = 0, churn_joined = 0, joiners_unlinked = 0, messages_cut_off = 0;
+  std::uint64_t pairs_cut_off = 0;
   // cost
   double cpu_s = 0, cpu_s_per_1000 = 0, rss_mb = 0, rss_mb_per_1000 = 0;
   // emulator

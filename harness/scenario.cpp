@@ -23,8 +23,20 @@ const char* fault_name(fault::kind_t k) noexcept {
     case fault::heal: return "heal";
     case fault::clog: return "clog";
     case fault::unclog: return "unclog";
+    case fault::churn: return "churn";
   }
   return "?";
+}
+
+std::size_t fault::steps() const {
+  return std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(for_s * rate + 1e-9)));
+}
+
+std::size_t scenario::joiners() const {
+  std::size_t n = 0;
+  for (const auto& f : faults)
+    if (f.kind == fault::churn) n += f.steps();
+  return n;
 }
 
 double scenario::join_end_s() const {
@@ -59,11 +71,19 @@ double scenario::end_s() const {
   double end = gossip_end_s() + 3.0;
   for (const auto& f : faults) {
     double t = f.at_s;
-    if (f.kind == fault::kill || f.kind == fault::crash_seed) t += detection_bound_s();
+    if (f.kind == fault::churn) t += f.for_s;
+    if (f.kind == fault::kill || f.kind == fault::crash_seed || f.kind == fault::churn) t += detection_bound_s();
     if (f.kind == fault::pause) t += f.pause_s + 3.0;
     end = std::max(end, t + 1.0);
   }
   return end;
+}
+
+std::vector<bool> originator_mask(const scenario& scen) {
+  const std::size_t originators = scen.originators ? scen.originators : scen.peers;
+  std::vector<bool> out(scen.peers, false);
+  for (std::size_t k = 0; k < originators; ++k) out[k * scen.peers / originators] = true;
+  return out;
 }
 
 scenario default_scenario() {
@@ -126,7 +146,10 @@ std::size_t tcp_descriptors_needed(const scenario& s) {
   const double peers = static_cast<double>(s.peers);
   const double links = peers * static_cast<double>(s.attach) * 1.1;
   const double join_s = std::max(1.0, s.join_end_s() - s.join_start_s());
-  const double joining = 12.0 * static_cast<double>(s.seeds) / 3.0 * (peers / join_s);  // join rate, peers/s
+  double rate = peers / join_s;  // join rate, peers/s
+  for (const auto& f : s.faults)
+    if (f.kind == fault::churn) rate = std::max(rate, f.rate);
+  const double joining = 12.0 * static_cast<double>(s.seeds) / 3.0 * rate;
   return static_cast<std::size_t>(2 * links + joining) + 256;
 }
 
@@ -251,8 +274,8 @@ result<scenario, problem> load_scenario(const std::string& path) {
       fault f{};
       f.kind = fault::kill;
       table_reader r(*t, tn, path);
-      r.only({"at_s", "kind", "count", "pause_s", "seed_index", "fraction", "symmetric", "include_seeds"})
-          .require("kind", "kill, pause, crash_seed, restart_seed, partition, heal, clog, unclog")
+      r.only({"at_s", "kind", "count", "pause_s", "seed_index", "fraction", "symmetric", "include_seeds", "for_s", "rate"})
+          .require("kind", "kill, pause, crash_seed, restart_seed, partition, heal, clog, unclog, churn")
           .require("at_s")
           .choice<fault::kind_t>("kind",
                                  {{"kill", fault::kill},
@@ -262,7 +285,8 @@ result<scenario, problem> load_scenario(const std::string& path) {
                                   {"partition", fault::partition},
                                   {"heal", fault::heal},
                                   {"clog", fault::clog},
-                                  {"unclog", fault::unclog}},
+                                  {"unclog", fault::unclog},
+                                  {"churn", fault::churn}},
                                  f.kind)
           .number("at_s", 0, 86400, f.at_s)
           .integer("count", 0, 1000000, f.count)
@@ -270,7 +294,9 @@ result<scenario, problem> load_scenario(const std::string& path) {
           .integer("seed_index", 0, 6, f.seed_index)
           .number("fraction", 0.01, 0.99, f.fraction)
           .boolean("symmetric", f.symmetric)
-          .boolean("include_seeds", f.include_seeds);
+          .boolean("include_seeds", f.include_seeds)
+          .number("for_s", 0, 86400, f.for_s)
+          .number("rate", 0, 1000, f.rate);
       if (auto done = r.done(); !done) return done.error();
       s.faults.push_back(f);
     }
@@ -311,8 +337,19 @@ result<void, problem> validate(scenario& s) {
       return fail(std::string(fault_name(f.kind)) + ": seed_index " + std::to_string(f.seed_index) + " but there are " +
                   std::to_string(s.seeds) + " seeds");
     if (f.kind == fault::pause && f.pause_s <= 0) return fail("pause: pause_s must be above 0");
+    if (f.kind == fault::churn) {
+      if (f.for_s <= 0 || f.rate <= 0) return fail("churn: for_s and rate must be above 0");
+      if (f.at_s < s.join_end_s())
+        return fail("churn: at_s (" + std::to_string(f.at_s) + ") is before the join window ends (" +
+                    std::to_string(s.join_end_s()) + " s)");
+    }
   }
   if (killed >= s.peers) return fail("the faults kill " + std::to_string(killed) + " of " + std::to_string(s.peers) + " peers");
+  // Churn crashes relays, never originators, so the messages keep coming.
+  const std::size_t originators = s.originators ? s.originators : s.peers;
+  if (s.joiners() > 0 && killed + originators >= s.peers)
+    return fail("churn needs a peer that is neither an originator nor killed by another fault (originators " +
+                std::to_string(originators) + ", killed " + std::to_string(killed) + ", peers " + std::to_string(s.peers) + ")");
   if (s.duration_s > 0 && s.duration_s < s.gossip_start_s())
     return fail("duration_s (" + std::to_string(s.duration_s) + ") ends before gossip starts (" +
                 std::to_string(s.gossip_start_s()) + " s)");
@@ -331,7 +368,7 @@ result<void, problem> validate(scenario& s) {
                                                " in the reactors' tables"
                                          : "open-files limit " + std::to_string(limit) + ", no io_uring direct descriptors") +
                   "); use transport = inproc or fewer peers");
-    if (s.seeds + s.peers > (1u << 24) - 2) return fail("too many nodes for 127.0.0.0/8");
+    if (s.seeds + s.peer_nodes() > (1u << 24) - 2) return fail("too many nodes for 127.0.0.0/8");
   }
   return {};
 }

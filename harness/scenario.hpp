@@ -30,8 +30,11 @@
 namespace confab::harness {
 
 struct fault {
-  enum kind_t : std::uint8_t { kill, pause, crash_seed, restart_seed, partition, heal, clog, unclog } kind;
+  enum kind_t : std::uint8_t { kill, pause, crash_seed, restart_seed, partition, heal, clog, unclog, churn } kind;
   double at_s = 0;
+  double for_s = 0;           // churn: how long it lasts
+  double rate = 0;            // churn: peers per second that crash, and as many new ones that join
+  std::size_t steps() const;  // churn: how many leave (and join): for_s × rate, at least 1
   std::size_t count = 0;      // kill, pause: peers chosen at random (seeded)
   double pause_s = 0;         // pause
   std::size_t seed_index = 0; // crash_seed, restart_seed
@@ -88,9 +91,18 @@ struct scenario {
   double gossip_end_s() const { return gossip_start_s() + gossip_interval_s() * messages; }
   double detection_bound_s() const;  // a killed peer is removed within this
   double end_s() const;
+  // Churn brings new peers: node numbers seeds + peers onwards, started at
+  // their join times (harness/faults.hpp).
+  std::size_t joiners() const;
+  std::size_t peer_nodes() const { return peers + joiners(); }
 };
 
 scenario default_scenario();
+
+// ## originator_mask
+// Which peers (by index, 0..peers-1) gossip: `originators` of them spread
+// evenly over the numbers (all when 0). Joiners never do.
+std::vector<bool> originator_mask(const scenario& scen);
 
 // ## overrides
 // What a command line may set over the scenario file, applied after it.

@@ -42,6 +42,9 @@ const std::vector<std::pair<std::string, getter>>& table() {
       // repaired, reads as infinitely slow / no delivery.
       {"repair_s", [](const report& r) { return r.repair_s < 0 ? std::numeric_limits<double>::infinity() : r.repair_s; }},
       {"delivery_after_kill", [](const report& r) { return r.delivery_after_kill < 0 ? 0.0 : r.delivery_after_kill; }},
+      {"joiners_unlinked", [](const report& r) { return static_cast<double>(r.joiners_unlinked); }},
+      {"pairs_cut_off", [](const report& r) { return static_cast<double>(r.pairs_cut_off); }},
+      {"powerlaw_alpha", [](const report& r) { return r.powerlaw_alpha; }},
   };
   return t;
 }

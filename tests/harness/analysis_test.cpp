@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace confab::harness {
 namespace {
 
@@ -189,6 +191,125 @@ TEST(analysis, a_live_peer_never_back_at_attach_is_counted_and_has_no_repair_tim
   const auto rep = analyse(run);
   EXPECT_LT(rep.repair_s, 0.0);
   EXPECT_EQ(rep.below_min_degree_at_end, 1u);  // peer 6
+}
+
+// Churn on the ring: peer 7 crashes at 5 s and peer 8 (a joiner) starts
+// then; 5 drops its link to 6 at 5.1 s, so 6 is cut off from everyone
+// until it links to 3 at 5.8 s; 8 links to 3 at 5.5 s (when `links`).
+run_record churn_on_the_ring(bool joiner_links) {
+  auto run = small_cluster();
+  run.scen.attach = 1;
+  link_ring(run);
+  fault churn{};
+  churn.kind = fault::churn;
+  churn.at_s = 5;
+  churn.for_s = 1;
+  churn.rate = 1;
+  run.scen.faults.push_back(churn);
+  planned_fault p{};
+  p.what = churn;
+  p.nodes = {7};
+  p.side_a = {8};
+  run.plan.push_back(p);
+  run.ids.push_back(seam::endpoint_id(0x7f000001 + 8, 9000));
+  run.nodes.resize(9);
+  run.nodes[8].started = run.nodes[8].alive = run.nodes[8].core_started = true;
+  run.nodes[7].alive = false;
+  for (std::uint32_t seed = 0; seed < 3; ++seed) {
+    run.removals.push_back({seed, 7, 6000 * ms});
+    run.nodes[seed].members = {run.ids[3], run.ids[4], run.ids[5], run.ids[6], run.ids[8]};
+  }
+  run.notes.push_back({5, 6, ~0u, 5100 * ms, "unlinked", nullptr});
+  run.notes.push_back({6, 5, ~0u, 5100 * ms, "unlinked", nullptr});
+  run.notes.push_back({6, 3, ~0u, 5800 * ms, "linked", nullptr});
+  run.notes.push_back({3, 6, ~0u, 5800 * ms, "linked", nullptr});
+  run.nodes[3].neighbours = {4, 6};
+  run.nodes[5].neighbours = {4};
+  run.nodes[6].neighbours = {3};
+  if (joiner_links) {
+    run.notes.push_back({8, 3, ~0u, 5500 * ms, "linked", nullptr});
+    run.notes.push_back({3, 8, ~0u, 5500 * ms, "linked", nullptr});
+    run.nodes[3].neighbours.push_back(8);
+    run.nodes[8].neighbours = {3};
+  }
+  return run;
+}
+
+TEST(analysis, during_churn_a_peer_is_held_only_to_messages_sent_after_it_linked_and_while_connected_to_the_origin) {
+  auto run = churn_on_the_ring(true);
+  deliver(run, 4, 1, 5200 * ms, {3, 5});        // 6 was cut off, 8 had not linked: neither is held to it
+  deliver(run, 4, 2, 6000 * ms, {3, 5, 6, 8});  // both are
+  auto rep = analyse(run);
+  EXPECT_EQ(rep.messages, 2u);
+  EXPECT_EQ(rep.messages_complete, 2u);
+  EXPECT_DOUBLE_EQ(rep.delivery_ratio, 1.0);
+  EXPECT_EQ(rep.messages_cut_off, 1u);
+  EXPECT_EQ(rep.pairs_cut_off, 1u);
+  EXPECT_EQ(rep.churn_left, 1u);
+  EXPECT_EQ(rep.churn_joined, 1u);
+  EXPECT_EQ(rep.joiners_unlinked, 0u);
+  EXPECT_TRUE(rep.problems.empty()) << rep.problems.front();
+  EXPECT_NE(summary_text(rep, "x").find("churn: 1 crashed, 1 joined (0 never linked)"), std::string::npos);
+  // 6 connected again by 6 s and missing the second message: a problem naming it.
+  run.receipts.erase(std::remove_if(run.receipts.begin(), run.receipts.end(),
+                                    [](const run_record::receipt& x) { return x.seq == 2 && x.who == 6; }),
+                     run.receipts.end());
+  rep = analyse(run);
+  EXPECT_EQ(rep.messages_complete, 1u);
+  ASSERT_EQ(rep.incomplete.size(), 1u);
+  EXPECT_EQ(rep.incomplete[0].missing, std::vector<std::uint32_t>{6});
+}
+
+TEST(analysis, outside_churn_a_cut_off_peer_is_still_held_and_a_joiner_that_never_links_is_a_problem) {
+  auto run = churn_on_the_ring(false);
+  deliver(run, 4, 1, 6000 * ms, {3, 5, 6});  // 8 never linked: not held, but reported
+  deliver(run, 4, 2, 8000 * ms, {3, 5});     // after churn: 6 is held and missed it
+  const auto rep = analyse(run);
+  EXPECT_EQ(rep.joiners_unlinked, 1u);
+  EXPECT_EQ(rep.messages_complete, 1u);
+  ASSERT_EQ(rep.incomplete.size(), 1u);
+  EXPECT_EQ(rep.incomplete[0].missing, std::vector<std::uint32_t>{6});
+  EXPECT_NE(std::find(rep.problems.begin(), rep.problems.end(), "1 peers that joined during churn never linked"),
+            rep.problems.end());
+}
+
+TEST(faults, churn_crashes_relays_only_and_its_joiners_take_new_numbers_and_later_steps) {
+  scenario scen;
+  scen.seeds = 3;
+  scen.peers = 20;
+  scen.originators = 5;
+  fault churn{};
+  churn.kind = fault::churn;
+  churn.at_s = 10;
+  churn.for_s = 10;
+  churn.rate = 3;  // 30 steps: more than the 15 relays, so joiners must be crashed too
+  scen.faults.push_back(churn);
+  EXPECT_EQ(scen.joiners(), 30u);
+  EXPECT_EQ(scen.peer_nodes(), 50u);
+  seam::random a(3), b(3);
+  const auto plan = plan_faults(scen, a);
+  ASSERT_EQ(plan.size(), 1u);
+  EXPECT_EQ(plan[0].nodes, plan_faults(scen, b)[0].nodes);
+  EXPECT_EQ(describe(plan[0]), "churn: 30 peers crash and 30 join over 10.0 s (3.00 per s)");
+  const auto originates = originator_mask(scen);
+  const auto kills = kill_times(plan), joins = join_times(plan);
+  ASSERT_EQ(kills.size(), 30u);  // never one twice
+  ASSERT_EQ(joins.size(), 30u);
+  bool crashed_a_joiner = false;
+  for (std::size_t k = 0; k < 30; ++k) {
+    const auto victim = plan[0].nodes[k], joiner = plan[0].side_a[k];
+    EXPECT_EQ(joiner, 23u + k);
+    EXPECT_DOUBLE_EQ(joins.at(joiner), 10.0 + static_cast<double>(k) / 3.0);
+    if (victim < 23) {
+      EXPECT_FALSE(originates[victim - 3]) << "an originator crashed";
+    } else {
+      crashed_a_joiner = true;
+      EXPECT_LT(joins.at(victim), kills.at(victim)) << "a joiner crashed before it started";
+    }
+  }
+  EXPECT_TRUE(crashed_a_joiner);
+  scen.originators = 20;
+  EXPECT_FALSE(validate(scen).has_value());  // no relay left to crash
 }
 
 TEST(faults, plans_replay_from_the_seed_and_never_kill_a_peer_twice) {

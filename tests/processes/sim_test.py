@@ -16,6 +16,12 @@
   none left in a PL, no live peer removed, every live peer back at its
   minimum degree, and every message sent in the 10 s after the kill at
   every live peer.
+- Churn over real TCP: from 8 s, 5 relays a second crash and 5 new peers
+  join, for 20 s (a third of 300 peers replaced): every message reaches
+  every live peer the overlay connected to its origin when it was sent,
+  every crashed peer is removed by every seed and no live one, every
+  joiner links and is in the PL, and the degree distribution is still a
+  power law.
 - A --threshold that a run breaks makes it exit 1 with that threshold as
   its problem; thresholds that hold do not.
 - Bad input (a broken scenario file, an unknown key, a broken latency
@@ -229,6 +235,64 @@ def mass_death(confab, workdir):
           f"... no other problem, thresholds held (exit {p.returncode}; {others})")
 
 
+CHURN = """
+[cluster]
+seeds = 3
+peers = 300
+base_port = {port}
+seed = 31
+
+[network]
+delay_ms = 10
+jitter_ms = 2.5
+
+[time]
+scale = 0.3
+
+[workload]
+originators = 10
+messages = 25
+
+[[fault]]
+kind = "churn"
+at_s = 8.0
+for_s = 20.0
+rate = 5
+"""
+
+
+def churn(confab, workdir, port):
+    """Peers crashing and joining continuously over real TCP (docs/sim.md,
+    "Churn"). Counts and the exponent's range; the times are in the report."""
+    cfg = os.path.join(workdir, "churn.toml")
+    with open(cfg, "w") as f:
+        f.write(CHURN.format(port=port))
+    out = os.path.join(workdir, "report-churn")
+    p = subprocess.run([confab, "sim", "--config", cfg, "--out", out, "--threshold", "joiners_unlinked==0",
+                        "--threshold", "false_removals==0"], capture_output=True, text=True, timeout=300)
+    print(p.stdout, end="", flush=True)
+    with open(os.path.join(out, "report.json")) as f:
+        r = json.load(f)
+    c, d, fd, m, o = r.get("churn", {}), r["dissemination"], r["failure_detection"], r["membership"], r["overlay"]
+    check(c.get("crashed") == 100 and c.get("joined") == 100 and c.get("joiners_never_linked") == 0,
+          f"churn: 100 crashed, 100 joined, every joiner linked ({c})")
+    check(d["messages"] >= 200 and d["messages_complete"] == d["messages"] and d["delivery_ratio"] == 1.0,
+          f"... {d['messages_complete']}/{d['messages']} messages reached every live peer connected to the origin at send "
+          f"({c.get('peer_pairs_cut_off_at_send')} pairs cut off by a crash were not held)")
+    check(fd["killed"] == 100 and fd["removed"] == 100 and fd["crash_to_removal_every_seed_s"]["n"] == 100 and
+          fd["false_removals"] == 0,
+          f"... every crashed peer removed by every seed, no live one (last after {fd['crash_to_removal_every_seed_s']['max']} s)")
+    check(m["pl_holding_dead"] == 0 and m["pl_missing_live"] == 0 and m["distinct_pls"] == 1 and m["pl_size"] == 300,
+          f"... one PL of exactly the {m['pl_size']} live peers")
+    before, after = r["after_kill"]["powerlaw_alpha_before"], o["powerlaw_alpha"]
+    check(1.6 <= after <= 4.0 and abs(after - before) < 0.8 and o["degree_max"] >= 3 * o["mean_degree"] and o["connected"],
+          f"... still a connected power law: exponent {before} -> {after}, max degree {o['degree_max']}, "
+          f"mean {o['mean_degree']}")
+    others = [x for x in r["problems"] if not x.startswith("emulation not faithful")]
+    check(not others and p.returncode == (1 if r["problems"] else 0),
+          f"... no other problem, thresholds held (exit {p.returncode}; {others})")
+
+
 def main():
     confab = sys.argv[1]
     work = tempfile.mkdtemp(prefix="confab-sim-")
@@ -264,6 +328,7 @@ def main():
             h.wait()
 
     mass_death(confab, work)
+    churn(confab, work, port + 2)
 
     bad = os.path.join(work, "bad.toml")
     with open(bad, "w") as f:
