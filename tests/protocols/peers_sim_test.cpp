@@ -285,6 +285,18 @@ std::uint64_t sweep_count() {
   const char* v = std::getenv("CONFAB_SWEEP_COUNT");
   return v ? std::strtoull(v, nullptr, 10) : 1000;
 }
+// The seeds a scenario test (larger worlds than the sweeps') runs: its
+// share of the sweep, at most `limit`; a quarter of that under the
+// sanitisers, which look for memory and UB errors on the same code paths
+// the optimised build sweeps in full (scripts/test.sh runs both), at least 1.
+std::uint64_t scenario_count(std::uint64_t share, std::uint64_t limit) {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr std::uint64_t sanitised_divisor = 4;
+#else
+  constexpr std::uint64_t sanitised_divisor = 1;
+#endif
+  return std::max<std::uint64_t>(1, std::min(share, limit) / sanitised_divisor);
+}
 
 TEST(peers_sim, sweep_1000_seeds_flooding) {
   worst_removal = {};
@@ -358,7 +370,7 @@ namespace {
 // in-process alike: a peer orphaned this way relinked 1.7 s later and never
 // got what was sent meanwhile.
 TEST(peers_sim, a_peer_whose_neighbours_all_crash_links_again_and_gets_later_messages) {
-  const std::uint64_t first = sweep_first(), count = std::min<std::uint64_t>(sweep_count(), 200);
+  const std::uint64_t first = sweep_first(), count = scenario_count(sweep_count(), 200);
   for (std::uint64_t seed = first; seed < first + count; ++seed) {
     sim::network_model m{.delay_min = 1ms, .delay_max = 5ms};
     world w(seed, 24, m, dissemination::flood);
@@ -416,7 +428,7 @@ TEST(peers_sim, a_peer_paused_past_detection_is_removed_and_registers_again) {
   // Paused longer than the neighbours' detection window (3 pings of 1 s),
   // a live peer is reported and removed; when it runs again it notices the
   // gap, registers again and every seed lists it again, linked to others.
-  const std::uint64_t first = sweep_first(), count = std::min<std::uint64_t>(sweep_count(), 100);
+  const std::uint64_t first = sweep_first(), count = scenario_count(sweep_count(), 100);
   for (std::uint64_t seed = first; seed < first + count; ++seed) {
     seam::random pick(seed * 7919 + 11);
     sim::network_model m{.delay_min = 1ms, .delay_max = 5ms};
@@ -572,8 +584,8 @@ void run_mass(std::uint64_t seed, mass_kill kind, dissemination mode, mass_figur
 void mass_sweep(mass_kill kind, const char* what) {
   mass_figures fig;
   // 40 seeds of the simulator per case in the full sweep (CONFAB_SWEEP_COUNT
-  // 1000), 10 in the sanitised build's shorter one.
-  const std::uint64_t first = sweep_first(), count = std::clamp<std::uint64_t>(sweep_count() / 10, 1, 40);
+  // 1000), 2 in the sanitised build's shorter one (100).
+  const std::uint64_t first = sweep_first(), count = scenario_count(sweep_count() / 10, 40);
   for (std::uint64_t seed = first; seed < first + count; ++seed) {
     run_mass(seed, kind, seed % 2 ? dissemination::flood : dissemination::plumtree, fig);
     if (::testing::Test::HasFailure()) return;
