@@ -79,7 +79,8 @@ result<std::uint64_t, refused> ballot_box::on(const open_poll& c, std::vector<ev
   if (c.unless_open && open_poll_id()) return refused{refusal::poll_open};
   const poll_id id = polls_.empty() ? 1 : polls_.rbegin()->first + 1;
   poll p{.question = c.question, .choices = c.choices, .close_on_majority = c.close_on_majority,
-         .electorate = {}, .votes = {}, .closed = false, .winner = std::nullopt};
+         .electorate = {}, .votes = {}, .counts = std::vector<std::uint32_t>(c.choices.size(), 0), .closed = false,
+         .winner = std::nullopt};
   for (auto& [_, cl] : clients_) p.electorate.insert(cl.serial);
   p.waiting = static_cast<std::uint32_t>(p.electorate.size());
   events.push_back(poll_opened{id, p.question, p.choices, static_cast<std::uint32_t>(p.electorate.size())});
@@ -97,12 +98,16 @@ result<std::uint64_t, refused> ballot_box::on(const cast& c, std::vector<event>&
   if (!p.electorate.contains(voter->second.serial)) return refused{refusal::not_in_electorate};
   auto ch = std::find(p.choices.begin(), p.choices.end(), c.choice);
   if (ch == p.choices.end()) return refused{refusal::bad_choice};
-  auto [v, first] = p.votes.insert_or_assign(voter->second.serial, static_cast<std::uint32_t>(ch - p.choices.begin()));
-  (void)v;  // a second vote replaces the first
+  const auto choice = static_cast<std::uint32_t>(ch - p.choices.begin());
+  auto [v, first] = p.votes.try_emplace(voter->second.serial, choice);
   if (first) {
     CONFAB_ASSERT(p.waiting > 0);
     --p.waiting;
+  } else {
+    --p.counts[v->second];  // a second vote replaces the first
+    v->second = choice;
   }
+  ++p.counts[choice];
   if (p.close_on_majority && (deciding(p) || p.waiting == 0)) close(c.poll, p, events);
   return std::uint64_t{0};
 }
@@ -116,8 +121,7 @@ result<std::uint64_t, refused> ballot_box::on(const close_poll& c, std::vector<e
 }
 
 std::optional<std::uint32_t> ballot_box::deciding(const poll& p) {
-  std::vector<std::uint32_t> counts(p.choices.size(), 0);
-  for (auto& [_, choice] : p.votes) ++counts[choice];
+  const auto& counts = p.counts;
   const auto top = static_cast<std::uint32_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
   const auto ties = std::count(counts.begin(), counts.end(), counts[top]);
   // More than one vote, no tie for the lead, and more than half the electorate.
@@ -137,10 +141,9 @@ std::optional<tally> ballot_box::count(poll_id id) const {
   if (it == polls_.end()) return std::nullopt;
   const poll& p = it->second;
   tally t{.poll = id, .question = p.question, .choices = p.choices,
-          .counts = std::vector<std::uint32_t>(p.choices.size(), 0),
+          .counts = p.counts,
           .cast = static_cast<std::uint32_t>(p.votes.size()),
           .electorate = static_cast<std::uint32_t>(p.electorate.size()), .closed = p.closed, .winner = std::nullopt};
-  for (auto& [_, choice] : p.votes) ++t.counts[choice];
   if (p.winner) t.winner = p.choices[*p.winner];
   return t;
 }

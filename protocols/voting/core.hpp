@@ -37,6 +37,9 @@ struct poll {
   // handed to a newcomer must not inherit the old client's place or vote.
   std::set<std::uint64_t> electorate;            // registered when the poll opened
   std::map<std::uint64_t, std::uint32_t> votes;  // voter -> choice index; a voter who leaves keeps its vote
+  // Votes per choice, kept with `votes` so a vote costs O(log n), not a
+  // recount (at 10,000 voters the recount was most of the server's time).
+  std::vector<std::uint32_t> counts;
   std::uint32_t waiting = 0;  // electors still registered who have not voted
   bool closed = false;
   std::optional<std::uint32_t> winner;

@@ -13,11 +13,16 @@ over loopback with scripted `nc -C`-like clients.
   and the connection kept; a silent client closed after the idle timeout;
   2,000 idle connections held while a new client is served, with the
   server's memory bounded;
-- bad usage: unknown option, bad --listen, port in use; SIGTERM exits 0.
+- bad usage: unknown option, bad --listen, port in use; SIGTERM exits 0;
+- `confab vote-load` (the C++ client of the benchmark) against a fresh
+  server: 2,000 clients register, 1,999 votes recorded, all 2,000 hear the
+  decision with the right counts, exit 0; against a port where nothing
+  listens it exits 1 naming the failure; bad usage exits 2.
 All of it on both engine backends (io_uring, and epoll through Asio).
 
 Usage: vote_test.py PATH/TO/confab"""
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -326,6 +331,32 @@ def native(confab, backend, d):
         server.wait(timeout=30)
 
 
+def vote_load(confab, backend):
+    port = free_ports(1)
+    server = subprocess.Popen([confab, "vote-server", "--listen", f"127.0.0.1:{port}", "--backend", backend],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        check("serving" in server.stdout.readline(), "a fresh server for vote-load")
+        p = subprocess.run([confab, "vote-load", "--server", f"127.0.0.1:{port}", "--clients", "2000", "--server-pid",
+                            str(server.pid), "--timeout-s", "120"], capture_output=True, text=True, timeout=150)
+        r = json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else {}
+        check(p.returncode == 0 and r.get("registered") == 2000 and r.get("votes") == 1999 and
+              r.get("broadcast_heard") == 2000 and r.get("problems") == [] and r.get("server_rss_mb", 0) > 0,
+              f"vote-load: 2,000 registered, 1,999 votes, 2,000 heard the decision (rc {p.returncode}; "
+              f"{r.get('votes_per_s', 0):.0f} votes/s; {r.get('problems')}; {p.stderr[-300:] if p.returncode else ''})")
+    finally:
+        server.kill()
+        server.wait()
+    p = subprocess.run([confab, "vote-load", "--server", f"127.0.0.1:{port}", "--clients", "3", "--timeout-s", "20"],
+                       capture_output=True, text=True, timeout=60)
+    r = json.loads(p.stdout.strip().splitlines()[-1]) if p.stdout.strip() else {}
+    check(p.returncode == 1 and any("connect" in x for x in r.get("problems", [])),
+          f"vote-load with no server: exit 1 naming the failure (rc {p.returncode}; {r.get('problems')})")
+    for args, what in ((["--server", "127.0.0.1"], "--server"), (["--server", f"127.0.0.1:{port}", "--clients", "1"], "clients")):
+        p = subprocess.run([confab, "vote-load", *args], capture_output=True, text=True, timeout=30)
+        check(p.returncode == 2 and what in p.stderr, f"vote-load {' '.join(args)}: exit 2 naming {what} (rc {p.returncode})")
+
+
 def main():
     confab = sys.argv[1]
     d = tempfile.mkdtemp(prefix="confab-vote-")
@@ -351,6 +382,7 @@ def main():
             idle_connections(port, server.pid)
             idle_timeout(confab, backend)
             native(confab, backend, d)
+            vote_load(confab, backend)
             server.send_signal(signal.SIGTERM)
             out, _ = server.communicate(timeout=30)
             check(server.returncode == 0 and "stopped" in out, f"SIGTERM: exit 0 ({server.returncode}: {out.strip()[-120:]})")

@@ -30,6 +30,7 @@
 #include "tools/confab/sim_cmd.hpp"
 #include "tools/confab/emulator_test.hpp"
 #include "tools/confab/vote_cmd.hpp"
+#include "tools/confab/vote_load.hpp"
 #include "version.hpp"
 
 int main(int argc, char** argv) {
@@ -254,6 +255,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 1000000u));
   vsc->add_option("--connections-per-source-max", vs.connections_per_source_max, "clients at once from one IP (0: no cap)")
       ->check(CLI::Range(0u, 1000000u));
+  confab::tools::vote_load_options vl;
+  auto* vlc = app.add_subcommand("vote-load", "N clients of a voting server in the document's dialect: register, vote, hear the decision");
+  vlc->add_option("--server", vl.server, "IP:PORT of the server's document dialect")->required();
+  vlc->add_option("--clients", vl.clients, "clients")->check(CLI::Range(2u, 1000000u))->capture_default_str();
+  vlc->add_option("--handshakes", vl.handshakes, "registrations in flight at once")->check(CLI::Range(1u, 100000u))->capture_default_str();
+  vlc->add_option("--answer", vl.answer, "the riddle's answer")->capture_default_str();
+  vlc->add_option("--timeout-s", vl.timeout_s, "the whole run stops by itself after this")->check(CLI::Range(1u, 86400u))->capture_default_str();
+  vlc->add_option("--server-pid", vl.server_pid, "read this process's resident memory once every client is registered");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -261,6 +270,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (sm->parsed()) return confab::tools::run_sim_command(sim);
+  if (vlc->parsed()) return confab::tools::run_vote_load_command(vl);
   if (av->parsed()) return confab::tools::run_avg_command(avg);
   if (an->parsed()) return confab::tools::run_avg_node_command(avg_node);
   if (en->parsed()) return confab::tools::run_exact_node_command(exact_node);
