@@ -68,15 +68,16 @@ void BM_recover(benchmark::State& state, const char* spec, int f) {
   state.counters["steps"] = fx.plan.L + 1;
 }
 
-// x(0) at every node for 64 runs: one GEMM (all_nodes_recovery) against
-// each node applying its own Gamma_i to its own observations (a GEMV per
-// node and run, observations gathered from the trajectory), same inputs.
+// x(0) at every node for T runs (the argument: 64, and 1 as one
+// `confab exact run` is): one GEMM (all_nodes_recovery) against each node
+// applying its own Gamma_i to its own observations (a GEMV per node and
+// run, observations gathered from the trajectory), same inputs.
 template <bool Gemm>
 void BM_all_nodes(benchmark::State& state, const char* spec) {
   const graph g = confab::harness::parse_topology(spec, 1).value();
   const matrix W = random_weights(g, 1);
   const auto plan = all_nodes_recovery(g, W);
-  const int n = g.n(), T = 64;
+  const int n = g.n(), T = static_cast<int>(state.range(0));
   std::vector<matrix> gammas;
   for (int i = 0; i < n; ++i) gammas.push_back(recovery_matrix(observability(g, W, i, plan.steps)));
   std::mt19937_64 rng(5);
@@ -113,11 +114,12 @@ void BM_all_nodes(benchmark::State& state, const char* spec) {
 }
 
 void register_all() {
-  for (auto [name, spec] : {std::pair{"torus25", "torus:5x5"}, std::pair{"petersen", "petersen"}}) {
+  for (auto [name, spec] : {std::pair{"torus25", "torus:5x5"}, std::pair{"petersen", "petersen"},
+                             std::pair{"hypercube6", "hypercube:6"}}) {
     benchmark::RegisterBenchmark((std::string("BM_all_nodes_gemm/") + name).c_str(), BM_all_nodes<true>, spec)
-        ->Unit(benchmark::kMicrosecond);
+        ->Arg(64)->Arg(1)->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark((std::string("BM_all_nodes_per_node/") + name).c_str(), BM_all_nodes<false>, spec)
-        ->Unit(benchmark::kMicrosecond);
+        ->Arg(64)->Arg(1)->Unit(benchmark::kMicrosecond);
   }
   const std::pair<const char*, const char*> topologies[] = {
       {"ring9", "ring:9"}, {"torus9", "torus:3x3"}, {"torus25", "torus:5x5"}, {"petersen", "petersen"}};
