@@ -41,14 +41,16 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from seeds_cluster import check, finish  # noqa: E402
 
-PACE = """
+PACE_NETWORK = """
 [network]
 delay_ms = 10
 jitter_ms = 2.5
 
 [time]
 scale = 0.3
+"""
 
+PACE = PACE_NETWORK + """
 [workload]
 originators = 20
 messages = 10
@@ -241,14 +243,7 @@ seeds = 3
 peers = 300
 base_port = {port}
 seed = 31
-
-[network]
-delay_ms = 10
-jitter_ms = 2.5
-
-[time]
-scale = 0.3
-
+""" + PACE_NETWORK + """
 [workload]
 originators = 10
 messages = 25
