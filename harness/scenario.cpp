@@ -339,9 +339,11 @@ result<void, problem> validate(scenario& s) {
     if (f.kind == fault::pause && f.pause_s <= 0) return fail("pause: pause_s must be above 0");
     if (f.kind == fault::churn) {
       if (f.for_s <= 0 || f.rate <= 0) return fail("churn: for_s and rate must be above 0");
-      if (f.at_s < s.join_end_s())
-        return fail("churn: at_s (" + std::to_string(f.at_s) + ") is before the join window ends (" +
-                    std::to_string(s.join_end_s()) + " s)");
+      if (f.at_s < s.join_end_s()) {
+        char why[160];
+        std::snprintf(why, sizeof why, "churn: at_s (%.2f) is before the join window ends (%.2f s)", f.at_s, s.join_end_s());
+        return fail(why);
+      }
     }
   }
   if (killed >= s.peers) return fail("the faults kill " + std::to_string(killed) + " of " + std::to_string(s.peers) + " peers");

@@ -352,6 +352,16 @@ def main():
     with open(bad, "w") as f:
         f.write('[[fault]]\nkind = "crash_seed"\nat_s = 5\nseed_index = 4\n')
     refused(confab, work, ["--config", bad], "a fault naming a seed that does not exist", "seed_index 4")
+    with open(bad, "w") as f:
+        f.write('[[fault]]\nkind = "churn"\nat_s = 30\nfor_s = 10\n')
+    refused(confab, work, ["--config", bad], "churn without a rate", "churn: for_s and rate must be above 0")
+    with open(bad, "w") as f:
+        f.write('[[fault]]\nkind = "churn"\nat_s = 2\nfor_s = 10\nrate = 1\n')
+    refused(confab, work, ["--config", bad], "churn during the join window", "before the join window ends")
+    with open(bad, "w") as f:
+        f.write('[cluster]\npeers = 10\n[workload]\noriginators = 10\n[[fault]]\nkind = "churn"\nat_s = 30\n'
+                'for_s = 10\nrate = 1\n')
+    refused(confab, work, ["--config", bad], "churn with no relay to crash", "neither an originator")
     shutil.rmtree(work, ignore_errors=True)
     return finish()
 
