@@ -14,6 +14,11 @@ over loopback with scripted `nc -C`-like clients.
   2,000 idle connections held while a new client is served, with the
   server's memory bounded;
 - bad usage: unknown option, bad --listen, port in use; SIGTERM exits 0;
+- `confab vote` (one native client, AUTH by the key file's HMAC or the
+  riddle): two clients wait for a decision, a third opens a poll and
+  votes, a latecomer's vote is refused (exit 1, 550), an operator closes
+  the poll and both waiters print the 603 and exit 0; a wrong key exits 1
+  (535), no command or an unreadable key file exits 2;
 - `confab vote-load` (the C++ client of the benchmark) against a fresh
   server: 2,000 clients register, 1,999 votes recorded, all 2,000 hear the
   decision with the right counts, exit 0; against a port where nothing
@@ -331,6 +336,53 @@ def native(confab, backend, d):
         server.wait(timeout=30)
 
 
+def vote_cli(confab, backend, d):
+    key_file = os.path.join(d, "cli.key")
+    with open(key_file, "w") as f:
+        f.write(os.urandom(32).hex() + "\n")
+    port = free_ports(2)
+    server = subprocess.Popen([confab, "vote-server", "--listen", f"127.0.0.1:{port}", "--native-listen",
+                               f"127.0.0.1:{port + 1}", "--key-file", key_file, "--backend", backend],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    at = f"127.0.0.1:{port + 1}"
+
+    def vote(*args, timeout_s=10):
+        return subprocess.run([confab, "vote", "--server", at, "--timeout-s", str(timeout_s), *args],
+                              capture_output=True, text=True, timeout=timeout_s + 20)
+    try:
+        check("serving" in server.stdout.readline(), "a fresh server for confab vote")
+        waiters = [subprocess.Popen([confab, "vote", "--server", at, "--timeout-s", "20", "--wait-closed", *auth],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                   for auth in (["--key-file", key_file], ["--answer", "keyboard"])]
+        for w in waiters:  # each prints the greeting, then its PIN once registered (bounded by its --timeout-s)
+            seen = [w.stdout.readline(), w.stdout.readline()]
+            check(seen[1].startswith("235 PIN"), f"a waiter registered ({seen[1].strip()})")
+        p = vote("--key-file", key_file, "OPEN Cats or dogs?|cats|dogs", "VOTE 1 cats")
+        check(p.returncode == 0 and "250 poll 1 open" in p.stdout and "250 vote recorded" in p.stdout,
+              f"confab vote: OPEN and VOTE answered 250, exit 0 (rc {p.returncode}: {p.stdout.strip()[-200:]})")
+        p = vote("--key-file", key_file, "VOTE 1 cats")
+        check(p.returncode == 1 and "550 not-in-electorate" in p.stdout,
+              f"confab vote: a latecomer's vote refused 550, exit 1 (rc {p.returncode})")
+        p = vote("--key-file", key_file, "CLOSE 1")
+        check(p.returncode == 0, f"confab vote: an operator's CLOSE, exit 0 (rc {p.returncode}: {p.stdout.strip()[-120:]})")
+        for w, how in zip(waiters, ("key", "riddle")):
+            out, err = w.communicate(timeout=30)
+            check(w.returncode == 0 and "603 CLOSED 1 none cats=1,dogs=0 1/3" in out,
+                  f"confab vote --wait-closed ({how}): the decision printed, exit 0 (rc {w.returncode}: {out.strip()[-160:]})")
+        wrong = os.path.join(d, "wrong.key")
+        with open(wrong, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        p = vote("--key-file", wrong, "STATS")
+        check(p.returncode == 1 and "535" in p.stdout, f"confab vote with a wrong key: 535, exit 1 (rc {p.returncode})")
+        p = vote("--key-file", key_file)
+        check(p.returncode == 2 and "give a command" in p.stderr, f"confab vote with no command: exit 2 (rc {p.returncode})")
+        p = vote("--key-file", os.path.join(d, "missing.key"), "STATS")
+        check(p.returncode == 2 and "--key-file" in p.stderr, f"confab vote with no key file: exit 2 (rc {p.returncode})")
+    finally:
+        server.kill()
+        server.wait()
+
+
 def vote_load(confab, backend):
     port = free_ports(1)
     server = subprocess.Popen([confab, "vote-server", "--listen", f"127.0.0.1:{port}", "--backend", backend],
@@ -382,6 +434,7 @@ def main():
             idle_connections(port, server.pid)
             idle_timeout(confab, backend)
             native(confab, backend, d)
+            vote_cli(confab, backend, d)
             vote_load(confab, backend)
             server.send_signal(signal.SIGTERM)
             out, _ = server.communicate(timeout=30)

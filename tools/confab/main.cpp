@@ -30,6 +30,7 @@
 #include "tools/confab/sim_cmd.hpp"
 #include "tools/confab/emulator_test.hpp"
 #include "tools/confab/vote_cmd.hpp"
+#include "tools/confab/vote_client.hpp"
 #include "tools/confab/vote_load.hpp"
 #include "version.hpp"
 
@@ -255,6 +256,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 1000000u));
   vsc->add_option("--connections-per-source-max", vs.connections_per_source_max, "clients at once from one IP (0: no cap)")
       ->check(CLI::Range(0u, 1000000u));
+  confab::tools::vote_client_options vo;
+  auto* voc = app.add_subcommand("vote", "one client of a voting server's native dialect: authenticate, send commands, print the answers");
+  voc->add_option("--server", vo.server, "IP:PORT of the server's native dialect")->required();
+  voc->add_option("--key-file", vo.key_file, "the cluster key (64 hex digits): AUTH by HMAC challenge");
+  voc->add_option("--answer", vo.answer, "the riddle's answer, without a key file (default keyboard)");
+  voc->add_option("--timeout-s", vo.timeout_s, "the whole session ends by itself after this")->check(CLI::Range(1u, 86400u))->capture_default_str();
+  voc->add_flag("--wait-closed", vo.wait_closed, "after the commands, wait for the next poll decision (603)");
+  voc->add_option("commands", vo.commands, "commands, one per argument: OPEN q|a|b, VOTE poll choice, STATS [poll], DISCOVER, ...");
   confab::tools::vote_load_options vl;
   auto* vlc = app.add_subcommand("vote-load", "N clients of a voting server in the document's dialect: register, vote, hear the decision");
   vlc->add_option("--server", vl.server, "IP:PORT of the server's document dialect")->required();
@@ -271,6 +280,7 @@ int main(int argc, char** argv) {
   }
   if (sm->parsed()) return confab::tools::run_sim_command(sim);
   if (vlc->parsed()) return confab::tools::run_vote_load_command(vl);
+  if (voc->parsed()) return confab::tools::run_vote_client_command(vo);
   if (av->parsed()) return confab::tools::run_avg_command(avg);
   if (an->parsed()) return confab::tools::run_avg_node_command(avg_node);
   if (en->parsed()) return confab::tools::run_exact_node_command(exact_node);
